@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as foundation from './0001-foundation.ts';
+
+/**
+ * Every migration, in order. Listed rather than discovered from the folder so that they load the
+ * same under tsx, vitest and any bundler. Forward-only: never edit one that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-foundation': foundation,
+};

@@ -1,0 +1,174 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { importAreas } from './areas/import-areas.ts';
+import { migrate } from './db/migrate.ts';
+import { loadDemo } from './demo/load-demo.ts';
+import { isUserError } from './errors.ts';
+import { log } from './log.ts';
+import { importRegistry } from './registry/import-registry.ts';
+import { listProgrammes, upsertProgramme } from './registry/programmes.ts';
+import { byteProgress, report } from './cli/output.ts';
+import { withStore, type GlobalOptions } from './cli/context.ts';
+import { start } from './main.ts';
+
+const integer = (name: string) => (value: string) => {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return Number(value);
+};
+const number = (name: string) => (value: string) => {
+  if (!Number.isFinite(Number(value)) || value.trim() === '') throw new InvalidArgumentError(`${name} must be a number`);
+  return Number(value);
+};
+
+export function buildCli(): Command {
+  const program = new Command('asp')
+    .description('asp-engine: adaptive social protection early warning and shock response')
+    .option('--db <url>', 'PostgreSQL + PostGIS URL (else DATABASE_URL, else the embedded database)')
+    .option('--data-dir <dir>', 'folder of the embedded database (else ASP_DATA_DIR, default .asp-data)')
+    .option('--json', 'print the result as JSON')
+    .showHelpAfterError();
+  const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      // withStore already migrates; report what is applied.
+      await withStore(g, async (store) => {
+        const results = await migrate(store);
+        report(g.json, { applied: results.map((r) => r.migrationName) }, () => ['database schema is up to date']);
+      });
+    });
+
+  const areas = program.command('areas').description('administrative boundaries with P-codes');
+  areas
+    .command('import <file>')
+    .description('import a GeoJSON FeatureCollection of one admin level (COD-AB style); re-import updates in place')
+    .requiredOption('--level <n>', 'admin level of the features (1 = ADM1)', integer('--level'))
+    .option('--pcode-field <field>', 'property with the P-code (default ADM{N}_PCODE)')
+    .option('--name-field <field>', 'property with the name (default ADM{N}_EN)')
+    .option('--parent-field <field>', "property with the parent's P-code (default ADM{N-1}_PCODE from level 2)")
+    .option('--iso3 <code>', 'ISO3 country code (default an ISO3 property, else the parent’s)')
+    .action(async (file: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await importAreas(store, file, opts);
+        report(g.json, result, () => [
+          `${file}: level ${result.level}, ${result.features} areas (${result.inserted} new, ${result.updated} updated)`,
+          ...result.repaired.map((r) => `  repaired invalid geometry of ${r.pcode}: ${r.reason}`),
+        ]);
+      });
+    });
+
+  const programmes = program.command('programmes').description('the programmes a scale-up extends');
+  programmes
+    .command('add <code>')
+    .description('create or update a programme')
+    .requiredOption('--name <name>', 'programme name')
+    .requiredOption('--currency <iso4217>', 'currency, e.g. KES')
+    .requiredOption('--base-amount <amount>', 'regular transfer value per household', number('--base-amount'))
+    .option('--frequency <f>', 'once | weekly | monthly | bimonthly | quarterly', 'monthly')
+    .action(async (code: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const programme = await upsertProgramme(store, {
+          code, name: opts.name, currency: opts.currency, base_amount: opts.baseAmount, frequency: opts.frequency,
+        });
+        report(g.json, programme, () => [`programme ${programme.code} saved`]);
+      });
+    });
+  programmes
+    .command('list')
+    .description('list programmes')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const list = await listProgrammes(store);
+        report(g.json, list, () => list.map((p) => `${p.code}\t${p.name}\t${p.base_amount} ${p.currency} ${p.frequency}`));
+      });
+    });
+
+  const registry = program.command('registry').description('the household registry');
+  registry
+    .command('import <file>')
+    .description('import households from CSV (see README); upserts by registry_id')
+    .option('--skip-invalid', 'import the good rows and write the bad ones to a rejects file')
+    .option('--rejects <file>', 'where rejected rows go (default FILE.rejects.csv)')
+    .option('--programme <code>', 'also enrol every imported household in this programme')
+    .action(async (file: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const progress = byteProgress(!g.json);
+        const result = await importRegistry(store, file, {
+          skipInvalid: opts.skipInvalid,
+          rejectsFile: opts.rejects,
+          programme: opts.programme,
+          onProgress: progress.update,
+        }).finally(progress.stop);
+        report(g.json, result, () => [
+          `${file}: ${result.rows} rows, ${result.inserted} households new, ${result.updated} updated, ${result.rejected} rejected, ${result.enrolled} enrolments`,
+          ...result.problems.map((p) => `  ${p}`),
+          ...(result.rejectsFile ? [`rejected rows written to ${result.rejectsFile}`] : []),
+        ]);
+      });
+    });
+
+  program
+    .command('demo')
+    .description('load the demo: boundaries (synthetic Demoland unless --areas), programmes and a generated registry')
+    .option('--areas <files...>', 'boundary GeoJSON files, coarsest level first (e.g. Kenya ADM1 then ADM2)')
+    .option('--households <n>', 'number of households to generate', integer('--households'), 20_000)
+    .option('--seed <n>', 'random seed', integer('--seed'), 2026)
+    .action(async (opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await loadDemo(store, { areaFiles: opts.areas, households: opts.households, seed: opts.seed });
+        report(g.json, result, () => [
+          ...result.areas.map((a) => `areas level ${a.level}: ${a.features}`),
+          `households: ${result.registry.inserted} new, ${result.registry.updated} updated; ${result.registry.enrolled} enrolments`,
+        ]);
+      });
+    });
+
+  program
+    .command('serve')
+    .description('run the HTTP API (and later the dashboard) on the configured database')
+    .option('--port <n>', 'port (default PORT or 8080)', integer('--port'))
+    .action(async (opts, cmd: Command) => {
+      await start({ ...globals(cmd), port: opts.port, demo: false });
+    });
+
+  program
+    .command('start')
+    .description('what `npm start` runs: migrate, load the demo once if the registry is empty, serve')
+    .option('--port <n>', 'port (default PORT or 8080)', integer('--port'))
+    .action(async (opts, cmd: Command) => {
+      await start({ ...globals(cmd), port: opts.port, demo: true });
+    });
+
+  return program;
+}
+
+/** Runs the CLI; a user's mistake exits 2 with what and where, anything else exits 1. */
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildCli().exitOverride((error) => {
+      throw error;
+    }).parseAsync(argv);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return;
+    if (code?.startsWith('commander.')) {
+      process.exitCode = 2;
+      return;
+    }
+    if (isUserError(error)) {
+      process.stderr.write(`error: ${error.message}\n`);
+      for (const detail of error.details) process.stderr.write(`  ${detail}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'command failed');
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,39 @@
+import { loadConfig } from '../config.ts';
+import { migrate } from '../db/migrate.ts';
+import { openStore, type Store } from '../db/store.ts';
+
+export interface GlobalOptions {
+  db?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/**
+ * Opens the database the way every command does: `--db URL`, else `DATABASE_URL`, else the
+ * embedded database in `--data-dir` / `ASP_DATA_DIR` (default `.asp-data`); then migrates, so
+ * that any command works on a fresh database.
+ */
+export async function openMigratedStore(options: GlobalOptions): Promise<Store> {
+  const config = loadConfig();
+  const store = await openStore({
+    url: options.db ?? config.DATABASE_URL,
+    dataDir: options.dataDir ?? config.ASP_DATA_DIR,
+  });
+  try {
+    await migrate(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** Runs `work` with an open store and always closes it (PGlite must close to persist cleanly). */
+export async function withStore<T>(options: GlobalOptions, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openMigratedStore(options);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,53 @@
+import pg from 'pg';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFromStream } from 'pg-copy-streams';
+import { CopyError, copyLineOf, type RawConnection, type RawPool } from './raw.ts';
+
+// int8 and numeric come back as JS numbers on both back ends: counts, ids and amounts here
+// stay far below 2^53, and one representation keeps the two back ends interchangeable.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
+
+/**
+ * The server back end: a pg pool against PostgreSQL + PostGIS.
+ *
+ * ```ts
+ * const pool = createPgPool('postgres://postgres@127.0.0.1/asp')
+ * ```
+ */
+export function createPgPool(connectionString: string, max = 10): RawPool {
+  const pool = new pg.Pool({ connectionString, max, application_name: 'asp-engine' });
+  // An idle client's error (e.g. the server restarting) must not kill the process.
+  pool.on('error', () => {});
+  return {
+    backend: 'server',
+    async connect() {
+      const client = await pool.connect();
+      return wrapClient(client);
+    },
+    end: () => pool.end(),
+  };
+}
+
+function wrapClient(client: pg.PoolClient): RawConnection {
+  return {
+    async query(sql, params = []) {
+      const result = await client.query(sql, params as unknown[]);
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    },
+    async copyFrom(copySql, source) {
+      const sink = client.query(copyFromStream(copySql));
+      const input = source instanceof Readable ? source : Readable.from(source);
+      try {
+        await pipeline(input, sink);
+      } catch (error) {
+        const line = copyLineOf(error);
+        const headerLines = /HEADER\s+(true|on)/i.test(copySql) ? 1 : 0;
+        throw new CopyError((error as Error).message, line === undefined ? undefined : line - headerLines);
+      }
+      return Number(sink.rowCount ?? 0);
+    },
+    release: () => client.release(),
+  };
+}

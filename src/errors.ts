@@ -1,0 +1,16 @@
+/**
+ * An error the user caused and can fix: a bad file, a bad row, a bad flag. The message says what
+ * and where. The CLI maps it to exit code 2; the API to a 4xx.
+ */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    /** Every individual problem, one line each (e.g. `line 7, column size: ...`). */
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+export const isUserError = (error: unknown): error is UserError => error instanceof UserError;

@@ -1,0 +1,47 @@
+import { loadConfig } from './config.ts';
+import { openMigratedStore, type GlobalOptions } from './cli/context.ts';
+import { loadDemo } from './demo/load-demo.ts';
+import { log } from './log.ts';
+import { registryCounts } from './registry/counts.ts';
+import { serve } from './api/serve.ts';
+
+export interface StartOptions extends GlobalOptions {
+  port?: number;
+  /** Load the demo when the registry is empty (npm start); off for `asp serve`. */
+  demo: boolean;
+}
+
+/**
+ * `npm start`: open the database (embedded unless DATABASE_URL), migrate, load the demo once,
+ * serve the API, and print where it answers. Stops cleanly on SIGINT/SIGTERM so the embedded
+ * database is closed properly.
+ */
+export async function start(options: StartOptions): Promise<void> {
+  const config = loadConfig();
+  const store = await openMigratedStore(options);
+  try {
+    if (options.demo && (await registryCounts(store)).households === 0) {
+      log.info('empty registry: loading the demo (synthetic Demoland)');
+      await loadDemo(store);
+    }
+    const { server, url } = await serve(store, options.port ?? config.PORT, config.HOST);
+    const counts = await registryCounts(store);
+    log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');
+    process.stdout.write(
+      [
+        `asp-engine is up at ${url}`,
+        `  database: ${store.backend}${store.backend === 'embedded' ? ` (${options.dataDir ?? config.ASP_DATA_DIR})` : ''}`,
+        `  areas: ${counts.areas}, households: ${counts.households}, active enrolments: ${counts.enrolments}`,
+        `  health: ${url}/api/health`,
+        '',
+      ].join('\n'),
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve());
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  } finally {
+    await store.close();
+  }
+}
