@@ -25,7 +25,10 @@ export function buildCli(): Command {
     .option('--db <url>', 'PostgreSQL + PostGIS URL (else DATABASE_URL, else the embedded database)')
     .option('--data-dir <dir>', 'folder of the embedded database (else ASP_DATA_DIR, default .asp-data)')
     .option('--json', 'print the result as JSON')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Set before the subcommands are added so that they inherit it: usage errors throw
+    // (and exit 2 below) instead of calling process.exit(1).
+    .exitOverride();
   const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
   program
@@ -152,9 +155,7 @@ export function buildCli(): Command {
 /** Runs the CLI; a user's mistake exits 2 with what and where, anything else exits 1. */
 export async function runCli(argv: string[]): Promise<void> {
   try {
-    await buildCli().exitOverride((error) => {
-      throw error;
-    }).parseAsync(argv);
+    await buildCli().parseAsync(argv);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return;

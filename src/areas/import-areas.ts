@@ -19,6 +19,8 @@ export interface AreaImportOptions {
 export interface AreaImportReport {
   level: number;
   features: number;
+  /** The P-codes the file held, in file order. */
+  pcodes: string[];
   inserted: number;
   updated: number;
   /** Areas whose geometry PostGIS found invalid and repaired, with the reason it gave. */
@@ -133,7 +135,7 @@ async function upsertAreas(tx: Tx, file: string, rows: AreaRow[], level: number)
       ],
     );
   }
-  await raw.query(`UPDATE area_import SET geom = ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326)`);
+  await raw.query(`UPDATE area_import SET geom = ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326))`);
   await raw.query(`
     UPDATE area_import
        SET valid_reason = ST_IsValidReason(geom),
@@ -191,6 +193,7 @@ async function upsertAreas(tx: Tx, file: string, rows: AreaRow[], level: number)
   return {
     level,
     features: rows.length,
+    pcodes: rows.map((r) => r.pcode),
     inserted: counts.rows[0].inserted,
     updated: counts.rows[0].updated,
     repaired: repaired.rows,

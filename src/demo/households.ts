@@ -54,7 +54,7 @@ export function* demoHouseholdsCsv(
     const pmt = Math.max(1, 50 + 12 * normal(random) - 2.5 * (size - 4));
     const headAge = Math.min(95, Math.max(18, Math.round(42 + 15 * normal(random))));
     const enrolled: string[] = [];
-    if (pmt + 8 * normal(random) < 42) enrolled.push(programmes.cashTransfer);
+    if (pmt + 8 * normal(random) < 40) enrolled.push(programmes.cashTransfer);
     if (headAge >= 70) enrolled.push(programmes.olderPersons);
     const channel = CHANNELS[Math.floor(random() * CHANNELS.length)];
     const account = channel === 'cash' ? '' : `07${String(Math.floor(random() * 1e8)).padStart(8, '0')}`;

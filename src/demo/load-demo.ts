@@ -51,7 +51,8 @@ export async function loadDemo(store: Store, options: DemoOptions = {}): Promise
   }
   for (const programme of DEMO_PROGRAMMES) await upsertProgramme(store, programme);
 
-  const lowest = Math.max(...areas.map((a) => a.level));
+  // Households go to the lowest level of the files just loaded (not to other areas in the store).
+  const lowest = areas.reduce((a, b) => (b.level > a.level ? b : a));
   const rows = await store.db
     .selectFrom('admin_areas')
     .select([
@@ -59,7 +60,7 @@ export async function loadDemo(store: Store, options: DemoOptions = {}): Promise
       sql<string>`ST_AsGeoJSON(geom, 6)`.as('geojson'),
       sql<number>`ST_Area(geom::geography) / 1e6`.as('km2'),
     ])
-    .where('level', '=', lowest)
+    .where('pcode', 'in', lowest.pcodes)
     .orderBy('pcode')
     .execute();
   const demoAreas: DemoArea[] = rows.map((r) => ({

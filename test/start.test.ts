@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAsp, stopAsp } from './support/cli.ts';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+
+// What `npm start` promises a newcomer: the demo loads once, /api/health answers with counts,
+// and a restart reuses the same data.
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await t.store.close();
+});
+afterAll(() => t?.drop());
+
+async function startAndReadHealth() {
+  const { child, match } = await startAsp(['start'], { ...t.env, PORT: '0' }, /asp-engine is up at (http:\S+)/);
+  try {
+    const response = await fetch(`${match[1]}/api/health`);
+    return { status: response.status, body: await response.json() };
+  } finally {
+    expect(await stopAsp(child)).toBe(0);
+  }
+}
+
+describe('asp start (npm start)', () => {
+  it('serves /api/health with non-zero counts, and the same counts after a restart', async () => {
+    const first = await startAndReadHealth();
+    expect(first.status).toBe(200);
+    expect(first.body.database.backend).toBe(process.env.ASP_TEST_BACKEND === 'server' ? 'server' : 'embedded');
+    expect(first.body.database.postgis).toMatch(/^3\./);
+    expect(first.body.counts).toMatchObject({ areas: 28, households: 20000 });
+    expect(first.body.counts.enrolments).toBeGreaterThan(4000);
+
+    const second = await startAndReadHealth();
+    expect(second.body.counts).toEqual(first.body.counts);
+  });
+});
