@@ -15,7 +15,8 @@ async function startAndReadHealth() {
   const { child, match } = await startAsp(['start'], { ...t.env, PORT: '0' }, /asp-engine is up at (http:\S+)/);
   try {
     const response = await fetch(`${match[1]}/api/health`);
-    return { status: response.status, body: await response.json() };
+    const body = (await response.json()) as { database: { backend: string; postgis: string }; counts: Record<string, number> };
+    return { status: response.status, body };
   } finally {
     expect(await stopAsp(child)).toBe(0);
   }
