@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, types } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
+import { lockDataDir } from './data-dir-lock.ts';
 import { CopyError, copyLineOf, type RawConnection, type RawPool } from './raw.ts';
 
 /** Rows are sent to PGlite's COPY in blobs of about this size, so a file is never held whole. */
@@ -14,12 +15,22 @@ const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
  * holds it from BEGIN to COMMIT and everybody else waits in line.
  */
 export async function createPglitePool(dataDir: string | undefined): Promise<RawPool> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create({
-    dataDir,
-    extensions: { postgis },
-    parsers: { [types.INT8]: (v: string) => Number(v), [types.NUMERIC]: (v: string) => Number(v) },
-  });
+  let unlock = () => {};
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  let db: PGlite;
+  try {
+    db = await PGlite.create({
+      dataDir,
+      extensions: { postgis },
+      parsers: { [types.INT8]: (v: string) => Number(v), [types.NUMERIC]: (v: string) => Number(v) },
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   let queue: Promise<void> = Promise.resolve();
 
   const connection = (release: () => void): RawConnection => ({
@@ -71,7 +82,11 @@ export async function createPglitePool(dataDir: string | undefined): Promise<Raw
     },
     async end() {
       await queue;
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

@@ -52,3 +52,20 @@ describe('the store', () => {
     expect(await migrate(t.store)).toEqual([]);
   });
 });
+
+describe('a second process on the same database', () => {
+  it('is refused on the embedded folder while it is open (and let in after close); shares the server', async () => {
+    const { runAsp } = await import('../support/cli.ts');
+    const second = await runAsp([...t.cliArgs, 'programmes', 'list']);
+    if (t.store.backend === 'server') {
+      expect(second.code, second.stderr).toBe(0);
+      return;
+    }
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/the embedded database in .* is in use by process \d+/);
+    await t.store.close();
+    const afterClose = await runAsp([...t.cliArgs, 'programmes', 'list']);
+    expect(afterClose.code, afterClose.stderr).toBe(0);
+    await t.reopen();
+  });
+});
