@@ -10,5 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // Structured logs go to stderr; keep test output to what failed.
+    env: { LOG_LEVEL: 'warn' },
   },
 });

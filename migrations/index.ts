@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as foundation from './0001-foundation.ts';
+import * as feeds from './0002-feeds.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -7,4 +8,5 @@ import * as foundation from './0001-foundation.ts';
  */
 export const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-feeds': feeds,
 };

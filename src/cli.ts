@@ -9,6 +9,11 @@ import { listProgrammes, upsertProgramme } from './registry/programmes.ts';
 import { byteProgress, report } from './cli/output.ts';
 import { withStore, type GlobalOptions } from './cli/context.ts';
 import { start } from './main.ts';
+import { loadConfig } from './config.ts';
+import { loadFeedsConfig } from './feeds/config.ts';
+import { feedHealth, listQuarantine } from './feeds/health.ts';
+import { ingestOnce, runFeed, type RunSummary } from './feeds/run-feed.ts';
+import { UserError } from './errors.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -109,10 +114,76 @@ export function buildCli(): Command {
           onProgress: progress.update,
         }).finally(progress.stop);
         report(g.json, result, () => [
-          `${file}: ${result.rows} rows, ${result.inserted} households new, ${result.updated} updated, ${result.rejected} rejected, ${result.enrolled} enrolments`,
+          `${file}: ${result.rows} rows, ${result.inserted} households new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejected} rejected, ${result.enrolled} enrolments`,
           ...result.problems.map((p) => `  ${p}`),
           ...(result.rejectsFile ? [`rejected rows written to ${result.rejectsFile}`] : []),
         ]);
+      });
+    });
+
+  program
+    .command('ingest <source> <target>')
+    .description('ingest one payload: SOURCE gdacs | usgs | cap | ipc | indicators, TARGET a file or URL')
+    .action(async (source: string, target: string, _opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const run = await ingestOnce(store, source, target);
+        report(g.json, run, () => [describeRun(run)]);
+        // A payload nothing could be read from is the user's to fix: exit 2.
+        if (run.status === 'failed') process.exitCode = run.payloadErrors.length > 0 ? 2 : 1;
+      });
+    });
+
+  const feeds = program.command('feeds').description('configured feeds (ASP_FEEDS, default data/feeds.yaml)');
+  feeds
+    .command('run [name]')
+    .description('run the configured feeds once (all enabled ones, or the one named)')
+    .option('--config <file>', 'feed configuration file')
+    .action(async (name: string | undefined, opts, cmd: Command) => {
+      const g = globals(cmd);
+      const config = await loadFeedsConfig(opts.config ?? loadConfig().ASP_FEEDS);
+      const chosen = name ? config.filter((f) => f.name === name) : config.filter((f) => f.enabled);
+      if (name && chosen.length === 0) throw new UserError(`no feed named ${name} in the configuration`);
+      await withStore(g, async (store) => {
+        const runs: RunSummary[] = [];
+        for (const feed of chosen) runs.push(await runFeed(store, feed));
+        report(g.json, runs, () => runs.map(describeRun));
+        if (runs.some((r) => r.status === 'failed')) process.exitCode = 1;
+      });
+    });
+  feeds
+    .command('status')
+    .description('feed health: last success, last error, consecutive failures, stale')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const health = await feedHealth(store);
+        report(g.json, health, () =>
+          health.length === 0
+            ? ['no feeds have run yet (asp feeds run)']
+            : health.map((f) =>
+                [
+                  `${f.name} (${f.adapter}${f.enabled ? '' : ', disabled'})`,
+                  `last success ${f.lastSuccessAt?.toISOString() ?? 'never'}`,
+                  `new data ${f.lastNewDataAt?.toISOString() ?? 'never'}${f.stale ? ' STALE' : ''}`,
+                  f.consecutiveFailures ? `${f.consecutiveFailures} failure(s), last: ${f.lastError}` : 'ok',
+                  `${f.quarantined} quarantined`,
+                ].join(' · '),
+              ),
+        );
+      });
+    });
+  feeds
+    .command('quarantine')
+    .description('records and payloads that were refused, with the reason (newest first)')
+    .option('--limit <n>', 'how many', integer('--limit'), 200)
+    .action(async (opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const entries = await listQuarantine(store, opts.limit);
+        report(g.json, entries, () =>
+          entries.length === 0 ? ['quarantine is empty'] : entries.map((q) => `#${q.id} ${q.source} ${q.url ?? ''} ${q.location}: ${q.reason}`),
+        );
       });
     });
 
@@ -150,6 +221,14 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+function describeRun(run: RunSummary): string {
+  const what = run.feed ?? run.url;
+  if (run.status === 'not_modified') return `${what}: not modified`;
+  const counts = `${run.eventsAdded} events new, ${run.versionsAdded} versions new, ${run.indicatorsAdded} indicator values new, ${run.quarantined} quarantined`;
+  const dup = run.duplicates ? ` (${run.duplicates} payload(s) seen before)` : '';
+  return run.status === 'failed' ? `${what}: FAILED: ${run.error}` : `${what}: ${counts}${dup}`;
 }
 
 /** Runs the CLI; a user's mistake exits 2 with what and where, anything else exits 1. */

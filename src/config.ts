@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const configSchema = z.object({
@@ -5,6 +6,8 @@ const configSchema = z.object({
   ASP_DATA_DIR: z.string().min(1).default('.asp-data'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
+  /** The feed configuration the scheduler runs; default the project's data/feeds.yaml. */
+  ASP_FEEDS: z.string().min(1).default(fileURLToPath(new URL('../data/feeds.yaml', import.meta.url))),
 });
 
 export type Config = z.infer<typeof configSchema>;

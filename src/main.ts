@@ -4,6 +4,8 @@ import { loadDemo } from './demo/load-demo.ts';
 import { log } from './log.ts';
 import { registryCounts } from './registry/counts.ts';
 import { serve } from './api/serve.ts';
+import { loadFeedsConfig } from './feeds/config.ts';
+import { startScheduler } from './scheduler/scheduler.ts';
 
 export interface StartOptions extends GlobalOptions {
   port?: number;
@@ -13,7 +15,7 @@ export interface StartOptions extends GlobalOptions {
 
 /**
  * `npm start`: open the database (embedded unless DATABASE_URL), migrate, load the demo once,
- * serve the API, and print where it answers. Stops cleanly on SIGINT/SIGTERM so the embedded
+ * serve the API, run the feed scheduler, and print where it answers. Stops cleanly on SIGINT/SIGTERM so the embedded
  * database is closed properly.
  */
 export async function start(options: StartOptions): Promise<void> {
@@ -24,7 +26,10 @@ export async function start(options: StartOptions): Promise<void> {
       log.info('empty registry: loading the demo (synthetic Demoland)');
       await loadDemo(store);
     }
+    const feeds = await loadFeedsConfig(config.ASP_FEEDS);
     const { server, url } = await serve(store, options.port ?? config.PORT, config.HOST);
+    // The first tick runs at once, so the demo's feeds are in the store within seconds.
+    const scheduler = await startScheduler(store, feeds, { runAtStart: true });
     const counts = await registryCounts(store);
     log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');
     process.stdout.write(
@@ -32,6 +37,7 @@ export async function start(options: StartOptions): Promise<void> {
         `asp-engine is up at ${url}`,
         `  database: ${store.backend}${store.backend === 'embedded' ? ` (${options.dataDir ?? config.ASP_DATA_DIR})` : ''}`,
         `  areas: ${counts.areas}, households: ${counts.households}, active enrolments: ${counts.enrolments}`,
+        `  feeds: ${feeds.filter((f) => f.enabled).length} enabled (${config.ASP_FEEDS}); health at ${url}/api/feeds`,
         `  health: ${url}/api/health`,
         '',
       ].join('\n'),
@@ -41,6 +47,7 @@ export async function start(options: StartOptions): Promise<void> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    await scheduler.stop();
   } finally {
     await store.close();
   }

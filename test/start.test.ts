@@ -16,7 +16,14 @@ async function startAndReadHealth() {
   try {
     const response = await fetch(`${match[1]}/api/health`);
     const body = (await response.json()) as { database: { backend: string; postgis: string }; counts: Record<string, number> };
-    return { status: response.status, body };
+    // The scheduler's first tick runs at start: the demo feeds report success shortly after.
+    let feeds: { name: string; lastSuccessAt: string | null }[] = [];
+    for (let attempt = 0; attempt < 120; attempt++) {
+      feeds = ((await (await fetch(`${match[1]}/api/feeds`)).json()) as { feeds: typeof feeds }).feeds;
+      if (feeds.filter((f) => f.name.startsWith('demo-')).every((f) => f.lastSuccessAt)) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return { status: response.status, body, feeds };
   } finally {
     expect(await stopAsp(child)).toBe(0);
   }
@@ -30,6 +37,9 @@ describe('asp start (npm start)', () => {
     expect(first.body.database.postgis).toMatch(/^3\./);
     expect(first.body.counts).toMatchObject({ areas: 28, households: 20000 });
     expect(first.body.counts.enrolments).toBeGreaterThan(4000);
+    const demoFeeds = first.feeds.filter((f) => f.name.startsWith('demo-'));
+    expect(demoFeeds.map((f) => f.name).sort()).toEqual(['demo-cap-dms', 'demo-gdacs-drought', 'demo-usgs-significant', 'demo-vci3m']);
+    expect(demoFeeds.every((f) => f.lastSuccessAt !== null)).toBe(true);
 
     const second = await startAndReadHealth();
     expect(second.body.counts).toEqual(first.body.counts);

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Store } from '../db/store.ts';
 import { isUserError } from '../errors.ts';
 import { log } from '../log.ts';
+import { feedsRouter } from './feeds.ts';
 import { healthRouter } from './health.ts';
 
 /**
@@ -16,6 +17,7 @@ export function createApp(store: Store): express.Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '1mb' }));
   app.use('/api', healthRouter(store));
+  app.use('/api', feedsRouter(store));
   app.use('/api', (_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint' } }));
   app.use(errorHandler);
   return app;

@@ -59,7 +59,63 @@ export interface EnrolmentsTable {
   since: ColumnType<Date, string | undefined, string>;
 }
 
+export interface FeedsTable {
+  name: string;
+  adapter: string;
+  url: string;
+  schedule: string;
+  enabled: boolean;
+  stale_after_minutes: number;
+  options: ColumnType<Record<string, unknown>, string, string>;
+  etag: string | null;
+  last_modified: string | null;
+  last_run_at: Date | null;
+  last_success_at: Date | null;
+  last_new_data_at: Date | null;
+  last_error_at: Date | null;
+  last_error: string | null;
+  consecutive_failures: Generated<number>;
+}
+
+export interface FeedRunsTable {
+  id: Generated<number>;
+  feed_name: string | null;
+  source: string;
+  url: string;
+  started_at: Timestamp;
+  finished_at: Date | null;
+  status: 'running' | 'success' | 'not_modified' | 'failed';
+  payloads: Generated<number>;
+  duplicates: Generated<number>;
+  events_added: Generated<number>;
+  versions_added: Generated<number>;
+  indicators_added: Generated<number>;
+  quarantined: Generated<number>;
+  error: string | null;
+}
+
+export interface QuarantineTable {
+  id: Generated<number>;
+  run_id: number | null;
+  payload_id: number | null;
+  source: string;
+  location: string;
+  reason: string;
+  record: unknown;
+  created_at: Timestamp;
+}
+
+export interface AreaCodesTable {
+  scheme: string;
+  code: string;
+  pcode: string;
+}
+
 export interface Schema {
+  feeds: FeedsTable;
+  feed_runs: FeedRunsTable;
+  quarantine: QuarantineTable;
+  area_codes: AreaCodesTable;
   admin_areas: AdminAreasTable;
   admin_area_parts: AdminAreaPartsTable;
   admin_area_ancestors: AdminAreaAncestorsTable;

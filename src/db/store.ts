@@ -17,6 +17,11 @@ export interface Store {
   readonly db: Kysely<Schema>;
   /** Runs `work` in one transaction on one connection; any throw rolls everything back. */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * A connection of one's own, until released (e.g. to hold a session advisory lock). On the
+   * embedded back end this blocks everybody else until released: use it only on the server.
+   */
+  connect(): Promise<RawConnection>;
   close(): Promise<void>;
 }
 
@@ -60,6 +65,7 @@ export function storeOnPool(pool: RawPool): Store {
         raw.release();
       }
     },
+    connect: () => pool.connect(),
     async close() {
       await db.destroy();
       await pool.end();

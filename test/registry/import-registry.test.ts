@@ -69,7 +69,7 @@ describe('a good file', () => {
       t.store,
       await tempFile('v2.csv', 'registry_id,admin_pcode,size,programmes,livestock\nHH-1,XD01002,5,OPG,3\nHH-9,XD01002,2,,\n'),
     );
-    expect(second).toMatchObject({ inserted: 1, updated: 1 });
+    expect(second).toMatchObject({ inserted: 1, updated: 1, unchanged: 0 });
     const [hh1, hh9] = await households();
     expect(hh1).toMatchObject({ admin_pcode: 'XD01002', size: 5, pmt_score: 12.5, payment_account: '0700', attributes: { village: 'Kalacha', livestock: '3' } });
     expect(hh9.registry_id).toBe('HH-9');
@@ -78,6 +78,15 @@ describe('a good file', () => {
       { registry_id: 'HH-1', programme_code: 'CT', status: 'exited' },
       { registry_id: 'HH-1', programme_code: 'OPG', status: 'active' },
     ]);
+  });
+
+  it('counts a re-import of the same file as unchanged, and changes nothing', async () => {
+    const file = await tempFile('same.csv', `${HEADER}\nHH-1,XD01001,,,4,12.5,CT,mobile_money,0700,Kalacha\nHH-2,XD01002,,,2,40,,bank,B-2,\n`);
+    await importRegistry(t.store, file);
+    const before = await households();
+    const again = await importRegistry(t.store, file);
+    expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+    expect(await households()).toEqual(before);
   });
 
   it('enrols everybody in --programme', async () => {

@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import cron from 'node-cron';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../errors.ts';
+import { SOURCES } from './model.ts';
+
+const feedSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
+  adapter: z.enum(SOURCES.filter((s) => s !== 'declaration') as ['gdacs', 'usgs', 'cap', 'ipc', 'indicators']),
+  /** http(s) URL, file URL, or a path relative to the configuration file. */
+  url: z.string().min(1),
+  schedule: z.string().refine((s) => cron.validate(s), 'not a valid cron expression'),
+  enabled: z.boolean().default(true),
+  /** Stale when no new data arrived for this long. */
+  staleAfterMinutes: z.number().int().positive().default(24 * 60),
+  options: z
+    .object({
+      timeoutMs: z.number().int().positive().optional(),
+      retries: z.number().int().min(0).max(10).optional(),
+      maxBytes: z.number().int().positive().optional(),
+      /** For CAP index feeds (Atom/RSS): also fetch the full alerts they link to. */
+      followCapLinks: z.boolean().optional(),
+    })
+    .strict()
+    .default({}),
+});
+
+const feedsFileSchema = z.object({ feeds: z.array(feedSchema) }).strict();
+
+export type FeedConfig = z.infer<typeof feedSchema>;
+
+/**
+ * Reads the feed configuration (YAML), validated with zod; an error names the file, line and
+ * field. Relative paths in `url` resolve against the file's folder and become file:// URLs.
+ */
+export async function loadFeedsConfig(file: string): Promise<FeedConfig[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`${file}: cannot read the feed configuration: ${(error as Error).message}`);
+  }
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new UserError(`${file}: not valid YAML`, document.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message}`));
+  }
+  const parsed = feedsFileSchema.safeParse(document.toJS());
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => {
+      const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
+      const line = node?.range ? text.slice(0, node.range[0]).split('\n').length : undefined;
+      return `${file}${line ? `:${line}` : ''}: ${issue.path.join('.')}: ${issue.message}`;
+    });
+    throw new UserError(`${file}: the feed configuration is invalid`, details);
+  }
+  const names = new Set<string>();
+  for (const feed of parsed.data.feeds) {
+    if (names.has(feed.name)) throw new UserError(`${file}: feed name ${feed.name} is used twice`);
+    names.add(feed.name);
+  }
+  const folder = path.dirname(path.resolve(file));
+  return parsed.data.feeds.map((feed) => ({ ...feed, url: resolveUrl(feed.url, folder) }));
+}
+
+function resolveUrl(url: string, folder: string): string {
+  if (/^(https?|file):/.test(url)) return url;
+  return pathToFileURL(path.resolve(folder, url)).toString();
+}

@@ -1,0 +1,178 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { sql } from 'kysely';
+import type { Store } from '../db/store.ts';
+import { UserError } from '../errors.ts';
+import { log } from '../log.ts';
+import { adapterFor, ADAPTER_NAMES } from './adapters/index.ts';
+import { capLinksOf } from './adapters/cap.ts';
+import type { FeedConfig } from './config.ts';
+import { FetchError, fetchPayload, type FetchOptions } from './fetch.ts';
+import { ingestPayload, type IngestSummary } from './ingest.ts';
+import type { SourceName } from './model.ts';
+
+export interface RunSummary {
+  runId: number;
+  feed: string | null;
+  source: SourceName;
+  url: string;
+  status: 'success' | 'not_modified' | 'failed';
+  payloads: number;
+  duplicates: number;
+  eventsAdded: number;
+  versionsAdded: number;
+  indicatorsAdded: number;
+  quarantined: number;
+  /** Whole payloads that could not be read (kept and quarantined). */
+  payloadErrors: string[];
+  error: string | null;
+}
+
+/** At most this many linked CAP alerts are followed from one index feed per run. */
+const MAX_CAP_LINKS = 100;
+
+/**
+ * `asp ingest SOURCE FILE|URL`: one run of an adapter over one payload (a path or a URL).
+ */
+export async function ingestOnce(store: Store, source: string, target: string): Promise<RunSummary> {
+  if (!adapterFor(source)) throw new UserError(`unknown source "${source}"; one of ${ADAPTER_NAMES.join(', ')}`);
+  const url = /^(https?|file):/.test(target) ? target : pathToFileURL(path.resolve(target)).toString();
+  return runSource(store, source as SourceName, url, null, {});
+}
+
+/** One run of a configured feed: fetch (conditionally), ingest, and record the feed's health. */
+export async function runFeed(store: Store, feed: FeedConfig): Promise<RunSummary> {
+  await syncFeeds(store, [feed]);
+  const state = await store.db.selectFrom('feeds').select(['etag', 'last_modified']).where('name', '=', feed.name).executeTakeFirst();
+  return runSource(store, feed.adapter, feed.url, feed, {
+    ...feed.options,
+    etag: state?.etag ?? null,
+    lastModified: state?.last_modified ?? null,
+  });
+}
+
+async function runSource(
+  store: Store,
+  source: SourceName,
+  url: string,
+  feed: FeedConfig | null,
+  fetchOptions: FetchOptions & { followCapLinks?: boolean },
+): Promise<RunSummary> {
+  const adapter = adapterFor(source)!;
+  const run = await store.db
+    .insertInto('feed_runs')
+    .values({ feed_name: feed?.name ?? null, source, url, status: 'running' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const summary: RunSummary = {
+    runId: run.id, feed: feed?.name ?? null, source, url, status: 'success', payloads: 0, duplicates: 0,
+    eventsAdded: 0, versionsAdded: 0, indicatorsAdded: 0, quarantined: 0, payloadErrors: [], error: null,
+  };
+  const add = (s: IngestSummary) => {
+    summary.payloads++;
+    if (s.duplicate) summary.duplicates++;
+    summary.eventsAdded += s.eventsAdded;
+    summary.versionsAdded += s.versionsAdded;
+    summary.indicatorsAdded += s.indicatorsAdded;
+    summary.quarantined += s.quarantined;
+    if (s.payloadError) summary.payloadErrors.push(s.payloadError);
+  };
+  let etag: string | null = null;
+  let lastModified: string | null = null;
+  try {
+    const fetched = await fetchPayload(url, fetchOptions);
+    if (fetched.status === 'not_modified') {
+      summary.status = 'not_modified';
+    } else {
+      etag = fetched.etag;
+      lastModified = fetched.lastModified;
+      const fetchedAt = new Date();
+      add(await ingestPayload(store, adapter, { source, bytes: fetched.bytes, url, contentType: fetched.contentType, fetchedAt, runId: run.id }));
+      if (source === 'cap' && fetchOptions.followCapLinks) {
+        for (const link of capLinksOf(fetched.bytes).slice(0, MAX_CAP_LINKS)) {
+          try {
+            const alert = await fetchPayload(new URL(link, url).toString(), { ...fetchOptions, etag: null, lastModified: null });
+            if (alert.status === 'ok') {
+              add(await ingestPayload(store, adapter, { source, bytes: alert.bytes, url: link, contentType: alert.contentType, runId: run.id }));
+            }
+          } catch (error) {
+            // One unreachable alert does not fail the index; it is quarantined with the reason.
+            summary.quarantined++;
+            await store.db.insertInto('quarantine').values({ run_id: run.id, source, location: link, reason: (error as Error).message }).execute();
+          }
+        }
+      }
+      if (summary.payloadErrors.length > 0 && summary.payloads === summary.payloadErrors.length) {
+        summary.status = 'failed';
+        summary.error = `payload unreadable: ${summary.payloadErrors[0]}`;
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof FetchError)) {
+      await finishRun(store, summary, 'failed', (error as Error).message, feed, etag, lastModified);
+      throw error;
+    }
+    summary.status = 'failed';
+    summary.error = error.message;
+  }
+  await finishRun(store, summary, summary.status, summary.error, feed, etag, lastModified);
+  log.info({ ...summary, payloadErrors: summary.payloadErrors.length }, 'feed run finished');
+  return summary;
+}
+
+async function finishRun(
+  store: Store,
+  summary: RunSummary,
+  status: RunSummary['status'],
+  error: string | null,
+  feed: FeedConfig | null,
+  etag: string | null,
+  lastModified: string | null,
+): Promise<void> {
+  summary.status = status;
+  summary.error = error;
+  await store.db
+    .updateTable('feed_runs')
+    .set({
+      finished_at: new Date(), status, error, payloads: summary.payloads, duplicates: summary.duplicates,
+      events_added: summary.eventsAdded, versions_added: summary.versionsAdded,
+      indicators_added: summary.indicatorsAdded, quarantined: summary.quarantined,
+    })
+    .where('id', '=', summary.runId)
+    .execute();
+  if (!feed) return;
+  const newData = summary.versionsAdded + summary.indicatorsAdded + summary.eventsAdded > 0;
+  const failed = status === 'failed';
+  await store.db
+    .updateTable('feeds')
+    .set({
+      last_run_at: new Date(),
+      ...(failed
+        ? { last_error_at: new Date(), last_error: error, consecutive_failures: sql<number>`consecutive_failures + 1` }
+        : { last_success_at: new Date(), consecutive_failures: 0 }),
+      ...(newData ? { last_new_data_at: new Date() } : {}),
+      ...(etag || lastModified ? { etag, last_modified: lastModified } : {}),
+    })
+    .where('name', '=', feed.name)
+    .execute();
+}
+
+/** Records the configured feeds (their health columns stay). */
+export async function syncFeeds(store: Store, feeds: FeedConfig[]): Promise<void> {
+  for (const feed of feeds) {
+    await store.db
+      .insertInto('feeds')
+      .values({
+        name: feed.name, adapter: feed.adapter, url: feed.url, schedule: feed.schedule, enabled: feed.enabled,
+        stale_after_minutes: feed.staleAfterMinutes, options: JSON.stringify(feed.options),
+      })
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet((eb) => ({
+          adapter: eb.ref('excluded.adapter'), url: eb.ref('excluded.url'), schedule: eb.ref('excluded.schedule'),
+          enabled: eb.ref('excluded.enabled'), stale_after_minutes: eb.ref('excluded.stale_after_minutes'),
+          options: eb.ref('excluded.options'),
+        })),
+      )
+      .execute();
+  }
+}

@@ -1,0 +1,70 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Store } from '../db/store.ts';
+import type { FeedConfig } from '../feeds/config.ts';
+import { runFeed, syncFeeds, type RunSummary } from '../feeds/run-feed.ts';
+import { log } from '../log.ts';
+import { schedulerLeadership } from './leadership.ts';
+
+/** Called after a run that added data; rule evaluation hooks in here. */
+export type NewDataHook = (run: RunSummary) => Promise<void> | void;
+
+export interface SchedulerOptions {
+  /** Run every enabled feed once right away (npm start), besides the schedule. */
+  runAtStart?: boolean;
+  onNewData?: NewDataHook[];
+}
+
+export interface Scheduler {
+  /** Runs the enabled feeds now, as the leader would on a tick; returns the runs it made. */
+  tick(): Promise<RunSummary[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * node-cron jobs from the feed configuration. A feed's run never overlaps itself; with several
+ * processes on one database only the leader (advisory lock) runs jobs; a failing feed is recorded
+ * in its health and never stops the others.
+ */
+export async function startScheduler(store: Store, feeds: FeedConfig[], options: SchedulerOptions = {}): Promise<Scheduler> {
+  await syncFeeds(store, feeds);
+  const leadership = schedulerLeadership(store);
+  const running = new Map<string, Promise<RunSummary | null>>();
+  const hooks = options.onNewData ?? [];
+
+  const runIfLeader = (feed: FeedConfig): Promise<RunSummary | null> => {
+    const inFlight = running.get(feed.name);
+    if (inFlight) return inFlight; // never overlap a feed with itself
+    const run = (async () => {
+      if (!(await leadership.isLeader())) return null;
+      try {
+        const summary = await runFeed(store, feed);
+        if (summary.versionsAdded + summary.indicatorsAdded + summary.eventsAdded > 0) {
+          for (const hook of hooks) await hook(summary);
+        }
+        return summary;
+      } catch (error) {
+        log.error({ feed: feed.name, err: { message: (error as Error).message } }, 'feed run crashed');
+        return null;
+      }
+    })().finally(() => running.delete(feed.name));
+    running.set(feed.name, run);
+    return run;
+  };
+
+  const enabled = feeds.filter((f) => f.enabled);
+  const tasks: ScheduledTask[] = enabled.map((feed) =>
+    cron.schedule(feed.schedule, () => runIfLeader(feed), { name: `feed:${feed.name}`, noOverlap: true }),
+  );
+  const tick = async () => (await Promise.all(enabled.map(runIfLeader))).filter((r): r is RunSummary => r !== null);
+  if (options.runAtStart) void tick();
+  log.info({ feeds: enabled.map((f) => f.name) }, 'scheduler started');
+
+  return {
+    tick,
+    async stop() {
+      for (const task of tasks) await task.destroy();
+      await Promise.allSettled([...running.values()]);
+      await leadership.release();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Route = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
+
+/**
+ * A real HTTP server on 127.0.0.1 serving recorded payloads, for fetch and feed tests. Each route
+ * is told how many times it has been hit (to script "500, then success").
+ */
+export async function serveRoutes(routes: Record<string, Route>): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const route = routes[path];
+    const hit = (hits.get(path) ?? 0) + 1;
+    hits.set(path, hit);
+    if (!route) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    route(req, res, hit);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
