@@ -226,7 +226,7 @@ export function buildCli(): Command {
 function describeRun(run: RunSummary): string {
   const what = run.feed ?? run.url;
   if (run.status === 'not_modified') return `${what}: not modified`;
-  const counts = `${run.eventsAdded} events new, ${run.versionsAdded} versions new, ${run.indicatorsAdded} indicator values new, ${run.quarantined} quarantined`;
+  const counts = `${run.eventsAdded} events new, ${run.versionsAdded} versions new, ${run.versionsUpdated} completed, ${run.indicatorsAdded} indicator values new, ${run.quarantined} quarantined`;
   const dup = run.duplicates ? ` (${run.duplicates} payload(s) seen before)` : '';
   return run.status === 'failed' ? `${what}: FAILED: ${run.error}` : `${what}: ${counts}${dup}`;
 }

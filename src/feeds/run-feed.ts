@@ -21,6 +21,8 @@ export interface RunSummary {
   duplicates: number;
   eventsAdded: number;
   versionsAdded: number;
+  /** Versions already known that this run completed (e.g. a GDACS geometry for a known episode). */
+  versionsUpdated: number;
   indicatorsAdded: number;
   quarantined: number;
   /** Whole payloads that could not be read (kept and quarantined). */
@@ -66,13 +68,14 @@ async function runSource(
     .executeTakeFirstOrThrow();
   const summary: RunSummary = {
     runId: run.id, feed: feed?.name ?? null, source, url, status: 'success', payloads: 0, duplicates: 0,
-    eventsAdded: 0, versionsAdded: 0, indicatorsAdded: 0, quarantined: 0, payloadErrors: [], error: null,
+    eventsAdded: 0, versionsAdded: 0, versionsUpdated: 0, indicatorsAdded: 0, quarantined: 0, payloadErrors: [], error: null,
   };
   const add = (s: IngestSummary) => {
     summary.payloads++;
     if (s.duplicate) summary.duplicates++;
     summary.eventsAdded += s.eventsAdded;
     summary.versionsAdded += s.versionsAdded;
+    summary.versionsUpdated += s.versionsUpdated;
     summary.indicatorsAdded += s.indicatorsAdded;
     summary.quarantined += s.quarantined;
     if (s.payloadError) summary.payloadErrors.push(s.payloadError);
@@ -141,7 +144,7 @@ async function finishRun(
     .where('id', '=', summary.runId)
     .execute();
   if (!feed) return;
-  const newData = summary.versionsAdded + summary.indicatorsAdded + summary.eventsAdded > 0;
+  const newData = summary.versionsAdded + summary.versionsUpdated + summary.indicatorsAdded > 0;
   const failed = status === 'failed';
   await store.db
     .updateTable('feeds')

@@ -38,7 +38,7 @@ export async function startScheduler(store: Store, feeds: FeedConfig[], options:
       if (!(await leadership.isLeader())) return null;
       try {
         const summary = await runFeed(store, feed);
-        if (summary.versionsAdded + summary.indicatorsAdded + summary.eventsAdded > 0) {
+        if (summary.versionsAdded + summary.versionsUpdated + summary.indicatorsAdded > 0) {
           for (const hook of hooks) await hook(summary);
         }
         return summary;

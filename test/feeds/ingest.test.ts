@@ -122,6 +122,35 @@ describe('malformed payloads', () => {
   });
 });
 
+describe('CAP lineage', () => {
+  const earlier = (identifier: string, sent: string) => `<?xml version="1.0"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>${identifier}</identifier><sender>cap-pac@ec.gc.ca</sender><sent>${sent}</sent>
+  <status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info><language>en-CA</language><category>Met</category><event>snowfall</event><urgency>Future</urgency>
+    <severity>Moderate</severity><certainty>Likely</certainty>
+    <area><areaDesc>Test</areaDesc><polygon>49.0,-123.0 49.5,-123.0 49.5,-122.5 49.0,-122.5 49.0,-123.0</polygon></area></info>
+</alert>`;
+
+  it('the Update with nine references supersedes what they name, whether it arrives before or after them', async () => {
+    // One referenced alert arrives before the update, one after it.
+    await ingestOnce(t.store, 'cap', await tempFile('cap-before.xml', earlier('2.49.0.1.124.726d2331.2013', '2013-01-23T21:31:00-00:00')));
+    const update = await ingestOnce(t.store, 'cap', feed('cap/rscap_canada_signed.xml'));
+    expect(update).toMatchObject({ status: 'success', eventsAdded: 1 });
+    await ingestOnce(t.store, 'cap', await tempFile('cap-after.xml', earlier('2.49.0.1.124.dbd93ecf.2013', '2013-01-23T21:31:00-00:00')));
+    const events = await query<{ external_id: string; status: string; closed_by: string | null }>(
+      `SELECT e.external_id, e.status, c.external_id AS closed_by
+         FROM hazard_events e LEFT JOIN hazard_events c ON c.id = e.closed_by_event_id
+        WHERE e.source = 'cap' AND e.external_id LIKE 'cap-pac@ec.gc.ca,%' ORDER BY e.external_id`,
+    );
+    expect(events).toEqual([
+      { external_id: 'cap-pac@ec.gc.ca,2.49.0.1.124.726d2331.2013', status: 'superseded', closed_by: 'cap-pac@ec.gc.ca,2.49.0.1.124.f2c83f5f.2013' },
+      { external_id: 'cap-pac@ec.gc.ca,2.49.0.1.124.dbd93ecf.2013', status: 'superseded', closed_by: 'cap-pac@ec.gc.ca,2.49.0.1.124.f2c83f5f.2013' },
+      { external_id: 'cap-pac@ec.gc.ca,2.49.0.1.124.f2c83f5f.2013', status: 'open', closed_by: null },
+    ]);
+  });
+});
+
 describe('indicator values', () => {
   it('a final value replaces the forecast for the same key, and the forecast stays as history', async () => {
     const header = 'pcode,indicator,period_start,period_end,value,status,source';

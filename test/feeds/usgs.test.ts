@@ -422,10 +422,11 @@ describe('USGS malformed and unseen payloads', () => {
     expect(r.events[0].version).toBe('1463165000000');
   });
 
-  it('keeps a deleted event, marked deleted', () => {
-    const r = parse(summary([quake('us5', { status: 'deleted' })]));
-    expect(r.events).toHaveLength(1);
+  it('keeps a deleted event, marked deleted, as a cancellation', () => {
+    const r = parse(summary([quake('us5', { status: 'deleted' }), quake('us6')]));
+    expect(r.events).toHaveLength(2);
     expect(r.events[0].properties).toMatchObject({ status: 'deleted', deleted: true });
+    expect(r.events.map((e) => e.cancels)).toEqual([true, false]);
   });
 
   it('maps event types: volcanic eruption → volcano, others → other with the type kept', () => {

@@ -30,7 +30,7 @@ afterAll(async () => {
 // A schedule that never fires during the test: runs happen through tick(), as on a cron tick.
 const feed = (name: string, urlPath: string): FeedConfig => ({
   name, adapter: 'usgs', url: `${server.url}${urlPath}`, schedule: '0 0 1 1 *', enabled: true,
-  staleAfterMinutes: 60, options: { retries: 0, timeoutMs: 2000 },
+  staleAfterMinutes: 60, options: { retries: 0, timeoutMs: 30_000 },
 });
 
 describe('the scheduler', () => {

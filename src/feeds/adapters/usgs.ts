@@ -253,7 +253,8 @@ function quakeEvent(feature: unknown): HazardEventVersion {
     link: textOrNull(props.url),
     status: 'actual',
     supersedes: [],
-    cancels: false,
+    // USGS withdrew the event: it closes (as a CAP Cancel does) and can no longer trigger.
+    cancels: status === 'deleted',
     pcodes: [],
     properties,
   };
