@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { importAreas } from './areas/import-areas.ts';
+import { importAreaCodes } from './areas/area-codes.ts';
 import { migrate } from './db/migrate.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { isUserError } from './errors.ts';
@@ -64,6 +65,20 @@ export function buildCli(): Command {
         report(g.json, result, () => [
           `${file}: level ${result.level}, ${result.features} areas (${result.inserted} new, ${result.updated} updated)`,
           ...result.repaired.map((r) => `  repaired invalid geometry of ${r.pcode}: ${r.reason}`),
+        ]);
+      });
+    });
+
+  areas
+    .command('codes <file>')
+    .description('import codes of other schemes (CAP geocodes, IPC areas) → P-codes: CSV scheme,code,pcode')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await importAreaCodes(store, file);
+        report(g.json, result, () => [
+          `${file}: ${result.rows} codes`,
+          ...(result.unknownPcodes.length ? [`  not (yet) among the admin areas: ${result.unknownPcodes.join(', ')}`] : []),
         ]);
       });
     });
