@@ -161,7 +161,15 @@ export function buildCli(): Command {
       if (name && chosen.length === 0) throw new UserError(`no feed named ${name} in the configuration`);
       await withStore(g, async (store) => {
         const runs: RunSummary[] = [];
-        for (const feed of chosen) runs.push(await runFeed(store, feed));
+        for (const feed of chosen) {
+          try {
+            runs.push(await runFeed(store, feed));
+          } catch (error) {
+            // Recorded as a failed run by runFeed; the other feeds still run.
+            log.error({ feed: feed.name, err: { message: (error as Error).message } }, 'feed run crashed');
+            process.exitCode = 1;
+          }
+        }
         report(g.json, runs, () => runs.map(describeRun));
         if (runs.some((r) => r.status === 'failed')) process.exitCode = 1;
       });

@@ -44,7 +44,9 @@ export async function importAreaCodes(store: Store, file: string): Promise<AreaC
   return store.transaction(async ({ raw }) => {
     await raw.query(
       `INSERT INTO area_codes (scheme, code, pcode)
-       SELECT DISTINCT ON (scheme, code) * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(scheme, code, pcode)
+       SELECT DISTINCT ON (scheme, code) scheme, code, pcode
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(scheme, code, pcode, n)
+        ORDER BY scheme, code, n DESC -- a code listed twice: the later line wins
        ON CONFLICT (scheme, code) DO UPDATE SET pcode = excluded.pcode`,
       [records.map((r) => r.record.scheme), records.map((r) => r.record.code), records.map((r) => r.record.pcode)],
     );

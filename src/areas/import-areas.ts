@@ -115,6 +115,8 @@ const text = (value: unknown): string =>
 
 async function upsertAreas(tx: Tx, file: string, rows: AreaRow[], level: number): Promise<AreaImportReport> {
   const { raw } = tx;
+  // One boundary import at a time: parts and the ancestor closure are rebuilt wholesale.
+  await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-areas-import'))`);
   await raw.query(`
     CREATE TEMP TABLE area_import (
       idx int, pcode text, name text, parent_pcode text, iso3 text, geojson text,
@@ -135,7 +137,7 @@ async function upsertAreas(tx: Tx, file: string, rows: AreaRow[], level: number)
       ],
     );
   }
-  await raw.query(`UPDATE area_import SET geom = ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326))`);
+  await raw.query(`UPDATE area_import SET geom = ST_Multi(ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326)))`);
   await raw.query(`
     UPDATE area_import
        SET valid_reason = ST_IsValidReason(geom),

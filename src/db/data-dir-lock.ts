@@ -7,16 +7,27 @@ import { UserError } from '../errors.ts';
  * folder would corrupt it. A lock file holds the owner's pid; a lock whose process is gone is
  * stale and taken over. Returns the function that releases the lock.
  */
+const openHere = new Set<string>();
+
 export function lockDataDir(dataDir: string): () => void {
   const lockFile = path.join(dataDir, 'asp-engine.lock');
+  const key = path.resolve(dataDir);
+  if (openHere.has(key)) {
+    throw new UserError(`the embedded database in ${dataDir} is in use by process ${process.pid} (this one); close it first`);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lockFile, { force: true });
+      openHere.add(key);
+      return () => {
+        openHere.delete(key);
+        rmSync(lockFile, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(lockFile, 'utf8'));
-      if (owner && isAlive(owner)) {
+      // Our own pid in a lock we do not hold is a previous life's (e.g. pid 1 in a restarted container).
+      if (owner && owner !== process.pid && isAlive(owner)) {
         throw new UserError(
           `the embedded database in ${dataDir} is in use by process ${owner}; stop it first, or use a PostgreSQL server (DATABASE_URL) for several processes`,
         );

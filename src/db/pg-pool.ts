@@ -31,6 +31,12 @@ export function createPgPool(connectionString: string, max = 10): RawPool {
 }
 
 function wrapClient(client: pg.PoolClient): RawConnection {
+  // A checked-out client has no pool listener: without ours, a server restart crashes the
+  // process. The failed client is destroyed on release instead of going back to the pool.
+  let broken: Error | undefined;
+  client.on('error', (error) => {
+    broken = error;
+  });
   return {
     async query(sql, params = []) {
       const result = await client.query(sql, params as unknown[]);
@@ -42,12 +48,10 @@ function wrapClient(client: pg.PoolClient): RawConnection {
       try {
         await pipeline(input, sink);
       } catch (error) {
-        const line = copyLineOf(error);
-        const headerLines = /HEADER\s+(true|on)/i.test(copySql) ? 1 : 0;
-        throw new CopyError((error as Error).message, line === undefined ? undefined : line - headerLines);
+        throw new CopyError((error as Error).message, copyLineOf(error));
       }
       return Number(sink.rowCount ?? 0);
     },
-    release: () => client.release(),
+    release: () => client.release(broken),
   };
 }

@@ -44,19 +44,20 @@ export async function createPglitePool(dataDir: string | undefined): Promise<Raw
       const fromBlob = copySql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
       const withoutHeader = fromBlob.replace(/HEADER\s+(true|on)/i, 'HEADER false');
       let copied = 0;
+      let linesBefore = 0;
       let first = true;
       for await (const chunk of recordChunks(source, COPY_CHUNK_BYTES)) {
         const sql = first ? fromBlob : withoutHeader;
-        const headerLines = first && sql !== withoutHeader ? 1 : 0;
         first = false;
         try {
           const result = await db.query(sql, [], { blob: new Blob([chunk]) });
           copied += result.affectedRows ?? 0;
         } catch (error) {
-          // Line numbers restart in every chunk; earlier chunks all landed, so add their rows.
+          // Line numbers restart in every chunk: add the lines of the chunks before it.
           const line = copyLineOf(error);
-          throw new CopyError((error as Error).message, line === undefined ? undefined : copied + line - headerLines);
+          throw new CopyError((error as Error).message, line === undefined ? undefined : linesBefore + line);
         }
+        linesBefore += countNewlines(chunk);
       }
       return copied;
     },
@@ -124,4 +125,10 @@ export async function* recordChunks(
     }
   }
   if (pendingBytes > 0) yield Buffer.concat(pending);
+}
+
+function countNewlines(chunk: Buffer): number {
+  let n = 0;
+  for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++;
+  return n;
 }

@@ -14,7 +14,8 @@ export interface RawConnection {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<RawResult<R>>;
   /**
    * `COPY table (...) FROM STDIN ...`, fed from a byte stream; returns the number of rows copied.
-   * A failure is a {@link CopyError} naming the 1-based data record (header not counted) when known.
+   * A failure is a {@link CopyError} naming the 1-based line of the input (as an editor counts
+   * lines, header included) when PostgreSQL says where.
    */
   copyFrom(copySql: string, source: Readable | AsyncIterable<Buffer | string>): Promise<number>;
   release(): void;
@@ -29,18 +30,21 @@ export interface RawPool {
 
 export type Backend = 'server' | 'embedded';
 
-/** A COPY that failed on a given data record (1-based, the header not counted). */
+/** A COPY that failed on a given line of its input (1-based, physical lines, header included). */
 export class CopyError extends Error {
   constructor(
     message: string,
-    readonly record: number | undefined,
+    readonly line: number | undefined,
   ) {
     super(message);
     this.name = 'CopyError';
   }
 }
 
-/** PostgreSQL reports a COPY failure's place as `COPY t, line N...` in the error's `where`. */
+/**
+ * PostgreSQL reports a COPY failure's place as `COPY t, line N...` in the error's `where`; in CSV
+ * mode N counts physical lines, line breaks inside quoted fields included.
+ */
 export function copyLineOf(error: unknown): number | undefined {
   const where = (error as { where?: string })?.where ?? '';
   const match = /\bline (\d+)/.exec(where);

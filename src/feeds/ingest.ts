@@ -49,6 +49,9 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
   const summary = await store.transaction(async (tx) => {
     const summary = emptySummary();
     const sha256 = createHash('sha256').update(input.bytes).digest('hex');
+    // Feeds of one source (two USGS feeds share quakes) ingest one at a time, so two runs never
+    // race to create the same event.
+    await tx.raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-ingest:' || $1))`, [input.source]);
     const inserted = await tx.raw.query<{ id: number }>(
       `INSERT INTO raw_payloads (source, sha256, content_type, source_url, fetched_at, size, body, run_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -57,6 +60,13 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
     );
     if (inserted.rows.length === 0) {
       summary.duplicate = true;
+      // Seen before and unreadable then: it still is.
+      const earlier = await tx.raw.query<{ reason: string }>(
+        `SELECT q.reason FROM raw_payloads p JOIN quarantine q ON q.payload_id = p.id AND q.location = 'payload'
+          WHERE p.source = $1 AND p.sha256 = $2 LIMIT 1`,
+        [input.source, sha256],
+      );
+      summary.payloadError = earlier.rows[0]?.reason ?? null;
       return summary;
     }
     const payloadId = inserted.rows[0].id;
@@ -217,7 +227,7 @@ async function storeFootprints(tx: Tx, versionId: number, event: HazardEventVers
        SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::float8[], $6::text[], $7::text[])
          AS t(class, seq, label, value, unit, geojson)
      ), shaped AS (
-       SELECT class, seq, label, value, unit, ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326) AS geom FROM input
+       SELECT class, seq, label, value, unit, ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326)) AS geom FROM input
      )
      INSERT INTO hazard_footprints (version_id, class, seq, label, value, unit, geom, payload_id)
      SELECT $1, class, seq, label, value, unit,
@@ -277,9 +287,11 @@ async function storeIndicatorValues(tx: Tx, values: IndicatorValue[], payloadId:
     const batch = values.slice(start, start + 5000);
     const result = await tx.raw.query<{ n: number }>(
       `WITH input AS (
+         -- The same key twice in one payload: the later row wins.
          SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source, status) *
            FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[])
-             AS t(pcode, indicator, period_start, period_end, status, source, value)
+             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, n)
+          ORDER BY pcode, indicator, period_start, period_end, source, status, n DESC
        ), upserted AS (
          INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at)
          SELECT pcode, indicator, period_start, period_end, status, source, value, $8, $9 FROM input

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
 import type { Store } from '../db/store.ts';
 import { UserError } from '../errors.ts';
@@ -39,6 +40,7 @@ const MAX_CAP_LINKS = 100;
 export async function ingestOnce(store: Store, source: string, target: string): Promise<RunSummary> {
   if (!adapterFor(source)) throw new UserError(`unknown source "${source}"; one of ${ADAPTER_NAMES.join(', ')}`);
   const url = /^(https?|file):/.test(target) ? target : pathToFileURL(path.resolve(target)).toString();
+  if (url.startsWith('file:') && !existsSync(fileURLToPath(url))) throw new UserError(`${target}: no such file`);
   return runSource(store, source as SourceName, url, null, {});
 }
 
@@ -87,14 +89,12 @@ async function runSource(
     if (fetched.status === 'not_modified') {
       summary.status = 'not_modified';
     } else {
-      etag = fetched.etag;
-      lastModified = fetched.lastModified;
       const fetchedAt = new Date();
       add(await ingestPayload(store, adapter, { source, bytes: fetched.bytes, url, contentType: fetched.contentType, fetchedAt, runId: run.id }));
-      if (source === 'cap' && fetchOptions.followCapLinks) {
-        for (const link of capLinksOf(fetched.bytes).slice(0, MAX_CAP_LINKS)) {
+      if (source === 'cap' && fetchOptions.followCapLinks && summary.payloadErrors.length === 0) {
+        for (const link of followableLinks(fetched.bytes, url)) {
           try {
-            const alert = await fetchPayload(new URL(link, url).toString(), { ...fetchOptions, etag: null, lastModified: null });
+            const alert = await fetchPayload(link, { ...fetchOptions, etag: null, lastModified: null });
             if (alert.status === 'ok') {
               add(await ingestPayload(store, adapter, { source, bytes: alert.bytes, url: link, contentType: alert.contentType, runId: run.id }));
             }
@@ -108,6 +108,11 @@ async function runSource(
       if (summary.payloadErrors.length > 0 && summary.payloads === summary.payloadErrors.length) {
         summary.status = 'failed';
         summary.error = `payload unreadable: ${summary.payloadErrors[0]}`;
+      } else {
+        // Only now: a validator saved before the payload is safely stored would turn the next
+        // run into a 304 and lose it.
+        etag = fetched.etag;
+        lastModified = fetched.lastModified;
       }
     }
   } catch (error) {
@@ -121,6 +126,25 @@ async function runSource(
   await finishRun(store, summary, summary.status, summary.error, feed, etag, lastModified);
   log.info({ ...summary, payloadErrors: summary.payloadErrors.length }, 'feed run finished');
   return summary;
+}
+
+/**
+ * The CAP alerts an index links to, resolved against the index URL. Only links of the index's own
+ * kind are followed (http(s) from a web feed): a remote feed must not make the engine read local
+ * files or other schemes.
+ */
+function followableLinks(index: Buffer, indexUrl: string): string[] {
+  const web = /^https?:/.test(indexUrl);
+  return capLinksOf(index)
+    .map((link) => {
+      try {
+        return new URL(link, indexUrl).toString();
+      } catch {
+        return null;
+      }
+    })
+    .filter((link): link is string => link !== null && (web ? /^https?:/.test(link) : link.startsWith('file:')))
+    .slice(0, MAX_CAP_LINKS);
 }
 
 async function finishRun(

@@ -44,7 +44,9 @@ interface Header {
   extra: [string, string][];
 }
 
-const NUMBER = String.raw`^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$`;
+// Decimal numbers that fit a double (no 400-digit integers, no 1e999): a value out of range is
+// a row problem, never a failed cast that aborts the whole import.
+const NUMBER = String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`;
 const WHOLE = String.raw`^\s*[0-9]{1,9}\s*$`;
 
 /**
@@ -81,10 +83,11 @@ export async function importRegistry(
       );
     }
     const rejected = await countRejected(tx);
-    const rejectsFile = rejected > 0 ? (options.rejectsFile ?? `${file}.rejects.csv`) : undefined;
-    if (rejectsFile) await writeRejects(tx, header, lines, described, rejectsFile);
     const { inserted, updated } = await upsertHouseholds(tx, header);
     const enrolled = await upsertEnrolments(tx, header, options.programme);
+    // Written last, so that a failure above leaves no rejects file for an import that did not happen.
+    const rejectsFile = rejected > 0 ? (options.rejectsFile ?? `${file}.rejects.csv`) : undefined;
+    if (rejectsFile) await writeRejects(tx, header, lines, described, rejectsFile);
     const unchanged = rows - rejected - inserted - updated;
     return { rows, inserted, updated, unchanged, rejected, enrolled, problems, rejectsFile };
   });
@@ -169,7 +172,7 @@ async function copyToStaging(
     );
   } catch (error) {
     if (error instanceof CopyError) {
-      const where = error.record === undefined ? '' : `line ${lines.lineOf(error.record)}: `;
+      const where = error.line === undefined ? '' : `line ${error.line}: `;
       // PostgreSQL's message may quote the row; keep only its first sentence.
       throw new UserError(`${file}: ${where}${error.message.split('\n')[0]}`);
     }

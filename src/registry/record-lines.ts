@@ -42,10 +42,16 @@ export class RecordLines extends Transform {
 
   /** The 1-based line on which data record `record` (1-based, header not counted) starts. */
   lineOf(record: number): number {
+    // The last shift at or before `record` (shifts are in record order).
+    let low = 0;
+    let high = this.shifts.length - 1;
     let shift = 0;
-    for (const [from, extra] of this.shifts) {
-      if (from > record) break;
-      shift = extra;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (this.shifts[mid][0] <= record) {
+        shift = this.shifts[mid][1];
+        low = mid + 1;
+      } else high = mid - 1;
     }
     return record + 1 + shift;
   }

@@ -23,14 +23,33 @@ export function schedulerLeadership(store: Store): Leadership {
   // Feeds ask at the same moment; one question at a time, on one connection.
   let asking: Promise<boolean> | null = null;
   const ask = async () => {
-    connection ??= await store.connect();
-    const { rows } = await connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [SCHEDULER_LOCK_KEY]);
-    leader = rows[0].locked;
+    try {
+      connection ??= await store.connect();
+      const { rows } = await connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [SCHEDULER_LOCK_KEY]);
+      leader = rows[0].locked;
+    } catch {
+      // The connection broke (server restart): its session and lock are gone; ask afresh next time.
+      connection?.release();
+      connection = null;
+      leader = false;
+    }
     return leader;
+  };
+  // A leader re-checks that its session (and so its lock) is still alive before each run.
+  const stillHeld = async () => {
+    try {
+      await connection!.query('SELECT 1');
+      return true;
+    } catch {
+      connection?.release();
+      connection = null;
+      leader = false;
+      return false;
+    }
   };
   return {
     async isLeader() {
-      if (leader) return true;
+      if (leader && (await stillHeld())) return true;
       asking ??= ask().finally(() => (asking = null));
       return asking;
     },

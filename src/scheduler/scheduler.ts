@@ -35,8 +35,8 @@ export async function startScheduler(store: Store, feeds: FeedConfig[], options:
     const inFlight = running.get(feed.name);
     if (inFlight) return inFlight; // never overlap a feed with itself
     const run = (async () => {
-      if (!(await leadership.isLeader())) return null;
       try {
+        if (!(await leadership.isLeader())) return null;
         const summary = await runFeed(store, feed);
         if (summary.versionsAdded + summary.versionsUpdated + summary.indicatorsAdded > 0) {
           for (const hook of hooks) await hook(summary);

@@ -119,6 +119,12 @@ describe('bad boundary files', () => {
     await expect(importAreas(t.store, '/nonexistent/areas.json', { level: 1 })).rejects.toThrow(/cannot read/);
   });
 
+  it('drops a third coordinate (elevation) instead of failing', async () => {
+    const withZ = { type: 'Polygon', coordinates: [[[60, 10, 5], [61, 10, 5], [61, 11, 5], [60, 11, 5], [60, 10, 5]]] };
+    const file = await writeTemp('z.geojson', { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { ADM1_PCODE: 'Z1', ADM1_EN: 'Zed' }, geometry: withZ }] });
+    expect(await importAreas(t.store, file, { level: 1 })).toMatchObject({ inserted: 1 });
+  });
+
   it('repairs a bow-tie polygon and reports it', async () => {
     const file = await writeTemp('bowtie.geojson', {
       type: 'FeatureCollection',

@@ -115,6 +115,21 @@ describe('malformed payloads', () => {
     expect(footprints.map((f) => f.class)).toEqual(['Poly_area']);
   });
 
+  it('repairs a self-intersecting footprint before storing it', async () => {
+    const props = { eventtype: 'FL', eventid: 4242, episodeid: 1, alertlevel: 'Orange', episodealertlevel: 'Orange', Class: 'Poly_Affected', polygonlabel: 'Affected area' };
+    const bowTie = { type: 'Polygon', coordinates: [[[30, 0], [31, 1], [31, 0], [30, 1], [30, 0]]] };
+    const doc = { type: 'FeatureCollection', features: [{ type: 'Feature', properties: props, geometry: bowTie }] };
+    const summary = await ingestPayload(t.store, gdacsAdapter, { source: 'gdacs', bytes: Buffer.from(JSON.stringify(doc)), url: 'test://bowtie.json' });
+    expect(summary).toMatchObject({ versionsAdded: 1, footprints: 1, quarantined: 0 });
+    const [footprint] = await query<{ valid: boolean; area: number }>(
+      `SELECT ST_IsValid(f.geom) AS valid, ST_Area(f.geom) AS area FROM hazard_footprints f
+         JOIN hazard_event_versions v ON v.id = f.version_id JOIN hazard_events e ON e.id = v.event_id
+        WHERE e.external_id = 'FL4242'`,
+    );
+    expect(footprint.valid).toBe(true);
+    expect(footprint.area).toBeCloseTo(0.5, 6); // the two triangles of the bow tie
+  });
+
   it('an empty feed is no error: nothing added, nothing quarantined', async () => {
     const empty = await tempFile('empty-rss.xml', '<?xml version="1.0"?><rss version="2.0"><channel><title>GDACS</title></channel></rss>');
     const run = await ingestOnce(t.store, 'gdacs', empty);

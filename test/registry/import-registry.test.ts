@@ -168,6 +168,19 @@ describe('unusable files', () => {
     expect(await households()).toEqual([]);
   });
 
+  it('names the right line when a quoted line break comes before the broken row', async () => {
+    const file = await tempFile('ragged2.csv', 'registry_id,admin_pcode,note\nA,XD01001,"two\nlines"\nB,XD01001,y,extra\n');
+    const error = await importRegistry(t.store, file).catch((e) => e);
+    expect(error.message).toMatch(/: line 4: .*extra data after last expected column/);
+  });
+
+  it('reports a number too large for the database as a bad value, not a crash', async () => {
+    const file = await tempFile('huge.csv', 'registry_id,admin_pcode,pmt_score,lat,lon\nA,XD01001,1e999,,\nB,XD01001,5,3.5,38.2\n');
+    const error = await importRegistry(t.store, file).catch((e) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.details).toEqual([`${file}: line 2, column pmt_score: "1e999" is not a number`]);
+  });
+
   it('refuses an empty file and a file with only a header', async () => {
     await expect(importRegistry(t.store, await tempFile('empty.csv', ''))).rejects.toThrow(/the file is empty/);
     await expect(importRegistry(t.store, await tempFile('header.csv', `${HEADER}\n`))).rejects.toThrow(/no households after the header/);
