@@ -15,6 +15,9 @@ import { loadFeedsConfig } from './feeds/config.ts';
 import { feedHealth, listQuarantine } from './feeds/health.ts';
 import { ingestOnce, runFeed, type RunSummary } from './feeds/run-feed.ts';
 import { UserError } from './errors.ts';
+import { formatProblem, loadRules } from './rules/load.ts';
+import { ruleJsonSchema } from './rules/json-schema.ts';
+import { fileURLToPath } from 'node:url';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -208,6 +211,28 @@ export function buildCli(): Command {
           entries.length === 0 ? ['quarantine is empty'] : entries.map((q) => `#${q.id} ${q.source} ${q.url ?? ''} ${q.location}: ${q.reason}`),
         );
       });
+    });
+
+  const rules = program.command('rules').description('shock rules (YAML files in rules/)');
+  rules
+    .command('check [path]')
+    .description('validate rule files; print every problem as file:line:column: field: message (exit 2 on any)')
+    .action(async (target: string | undefined, _opts, cmd: Command) => {
+      const g = globals(cmd);
+      const path = target ?? fileURLToPath(new URL('../rules', import.meta.url));
+      const { rules: loaded, problems } = await loadRules(path);
+      report(g.json, { rules: loaded.map((r) => ({ file: r.file, id: r.rule.id, hash: r.hash })), problems }, () => [
+        ...loaded.map((r) => `ok  ${r.file}  ${r.rule.id}  ${r.hash.slice(0, 12)}`),
+        ...problems.map(formatProblem),
+        `${loaded.length} rule(s) valid, ${problems.length} problem(s)`,
+      ]);
+      if (problems.length > 0) process.exitCode = 2;
+    });
+  rules
+    .command('schema')
+    .description('print the JSON Schema of a rule file, for editors')
+    .action(() => {
+      process.stdout.write(JSON.stringify(ruleJsonSchema(), null, 2) + '\n');
     });
 
   program
