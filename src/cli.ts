@@ -17,6 +17,7 @@ import { ingestOnce, runFeed, type RunSummary } from './feeds/run-feed.ts';
 import { UserError } from './errors.ts';
 import { formatProblem, loadRules } from './rules/load.ts';
 import { ruleJsonSchema } from './rules/json-schema.ts';
+import { approveRuleVersion, listRuleVersions, retireRule, storeRuleVersions, type RuleVersionRow } from './rules/versions.ts';
 import { fileURLToPath } from 'node:url';
 
 const integer = (name: string) => (value: string) => {
@@ -219,7 +220,7 @@ export function buildCli(): Command {
     .description('validate rule files; print every problem as file:line:column: field: message (exit 2 on any)')
     .action(async (target: string | undefined, _opts, cmd: Command) => {
       const g = globals(cmd);
-      const path = target ?? fileURLToPath(new URL('../rules', import.meta.url));
+      const path = target ?? defaultRules();
       const { rules: loaded, problems } = await loadRules(path);
       report(g.json, { rules: loaded.map((r) => ({ file: r.file, id: r.rule.id, hash: r.hash })), problems }, () => [
         ...loaded.map((r) => `ok  ${r.file}  ${r.rule.id}  ${r.hash.slice(0, 12)}`),
@@ -227,6 +228,53 @@ export function buildCli(): Command {
         `${loaded.length} rule(s) valid, ${problems.length} problem(s)`,
       ]);
       if (problems.length > 0) process.exitCode = 2;
+    });
+  const defaultRules = () => fileURLToPath(new URL('../rules', import.meta.url));
+  const describeVersion = (v: RuleVersionRow) =>
+    `${v.ruleId}  ${v.hash.slice(0, 12)}  ${v.status}  by ${v.createdBy}${v.approvedBy ? `, approved by ${v.approvedBy}` : ''}`;
+  rules
+    .command('load [path]')
+    .description('store every valid rule file as a version (draft); an unchanged file adds nothing')
+    .requiredOption('--by <name>', 'who loads them (recorded)')
+    .action(async (target: string | undefined, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await storeRuleVersions(store, target ?? defaultRules(), opts.by);
+        report(g.json, result, () => [...result.added.map(describeVersion), `${result.added.length} new version(s), ${result.unchanged} unchanged`]);
+      });
+    });
+  rules
+    .command('approve <ruleId>')
+    .description("approve a rule's draft version (not by its author); the previously approved one is retired")
+    .requiredOption('--by <name>', 'who approves (must not be who loaded it)')
+    .option('--hash <prefix>', 'the version to approve (default the latest draft)')
+    .action(async (ruleId: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const version = await approveRuleVersion(store, ruleId, opts.by, opts.hash);
+        report(g.json, version, () => [describeVersion(version)]);
+      });
+    });
+  rules
+    .command('retire <ruleId>')
+    .description('retire the approved version of a rule')
+    .requiredOption('--by <name>', 'who retires it')
+    .action(async (ruleId: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        await retireRule(store, ruleId, opts.by);
+        report(g.json, { ruleId, status: 'retired' }, () => [`${ruleId}: retired`]);
+      });
+    });
+  rules
+    .command('list')
+    .description('rule versions and their status')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const versions = await listRuleVersions(store);
+        report(g.json, versions, () => (versions.length ? versions.map(describeVersion) : ['no rule versions stored (asp rules load)']));
+      });
     });
   rules
     .command('schema')

@@ -111,7 +111,23 @@ export interface AreaCodesTable {
   pcode: string;
 }
 
+export interface RuleVersionsTable {
+  id: Generated<number>;
+  rule_id: string;
+  hash: string;
+  definition: ColumnType<unknown, string, never>;
+  file: string;
+  status: 'draft' | 'approved' | 'retired';
+  created_by: string;
+  created_at: Timestamp;
+  approved_by: string | null;
+  approved_at: Date | null;
+  retired_by: string | null;
+  retired_at: Date | null;
+}
+
 export interface Schema {
+  rule_versions: RuleVersionsTable;
   feeds: FeedsTable;
   feed_runs: FeedRunsTable;
   quarantine: QuarantineTable;
