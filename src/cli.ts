@@ -17,6 +17,7 @@ import { ingestOnce, runFeed, type RunSummary } from './feeds/run-feed.ts';
 import { UserError } from './errors.ts';
 import { formatProblem, loadRules } from './rules/load.ts';
 import { ruleJsonSchema } from './rules/json-schema.ts';
+import { dryRunRule } from './rules/dry-run.ts';
 import { approveRuleVersion, listRuleVersions, retireRule, storeRuleVersions, type RuleVersionRow } from './rules/versions.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -274,6 +275,27 @@ export function buildCli(): Command {
       await withStore(g, async (store) => {
         const versions = await listRuleVersions(store);
         report(g.json, versions, () => (versions.length ? versions.map(describeVersion) : ['no rule versions stored (asp rules load)']));
+      });
+    });
+  rules
+    .command('dry-run <file>')
+    .description('what a rule would decide now (or --at DATE) from the stored feeds: areas, stages, evidence; nothing is written')
+    .option('--at <date>', 'evaluate as of this date (data published later is ignored)')
+    .action(async (file: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      const at = opts.at ? new Date(opts.at) : new Date();
+      if (Number.isNaN(at.getTime())) throw new UserError(`--at ${opts.at}: not a date (use YYYY-MM-DD)`);
+      await withStore(g, async (store) => {
+        const result = await dryRunRule(store, file, at.toISOString());
+        report(g.json, result, () => [
+          `${result.ruleId} (${result.hash.slice(0, 12)}) as of ${result.asOf}: ${result.stages.activation} area(s) in activation, ${result.stages.readiness} in readiness, ${result.stages.none} none`,
+          ...result.decisions
+            .filter((d) => d.stage !== 'none')
+            .map((d) => {
+              const tests = d.evidence.map((e) => ('test' in e ? e.test : '')).filter(Boolean).join('; ');
+              return `  ${d.pcode}  ${d.stage}${d.tier ? ` (${d.tier})` : ''}  ${tests}${d.waitingFor.length ? `  waiting for: ${d.waitingFor.join(', ')}` : ''}`;
+            }),
+        ]);
       });
     });
   rules
