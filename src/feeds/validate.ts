@@ -1,7 +1,7 @@
 import type { Geometry, Position } from 'geojson';
 import { z } from 'zod';
 import { positionProblem } from '../geo/polygonal.ts';
-import { ALERT_LEVELS, HAZARD_TYPES, SOURCES, type HazardEventVersion, type IndicatorValue } from './model.ts';
+import { ALERT_LEVELS, HAZARD_TYPES, SOURCES } from './model.ts';
 
 /**
  * The normalised records are checked again before storage, whatever the adapter: wrong types,
@@ -96,5 +96,3 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ');
 }
 
-export type CheckedEvent = HazardEventVersion;
-export type CheckedIndicator = IndicatorValue;

@@ -1,4 +1,4 @@
-import type { Geometry, MultiPolygon, Polygon, Position } from 'geojson';
+import type { Geometry, Polygon, Position } from 'geojson';
 
 /**
  * Checks that a GeoJSON geometry is a Polygon or MultiPolygon in WGS84 longitude/latitude that
@@ -38,4 +38,3 @@ export function positionProblem(position: Position): string | null {
   return null;
 }
 
-export type Polygonal = Polygon | MultiPolygon;

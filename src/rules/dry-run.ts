@@ -2,7 +2,7 @@ import type { Store } from '../db/store.ts';
 import { UserError } from '../errors.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import { evaluateRule, type AreaDecision, type EvaluationInput } from './evaluate.ts';
-import { formatProblem, loadRules } from './load.ts';
+import { formatProblem, loadRules, triggerNodes, type UnknownRecord } from './load.ts';
 import type { Rule } from './schema.ts';
 
 export interface DryRunReport {
@@ -32,7 +32,11 @@ export async function dryRunRule(store: Store, file: string, asOf: string): Prom
 
 /** The history a rule needs from the store, as known at `asOf` (later data is left out here too). */
 export async function evaluationInput(store: Store, rule: Rule, asOf: string): Promise<EvaluationInput> {
-  const indicatorNames = [...new Set(collect(rule, 'indicator').map((i) => String((i as { name?: unknown }).name)))];
+  const conditions = triggerNodes(rule as unknown as UnknownRecord).map((visit) => visit.node);
+  const fieldOf = (kind: 'indicator' | 'event', field: string) => [
+    ...new Set(conditions.flatMap((c) => (c[kind] && typeof c[kind] === 'object' ? [String((c[kind] as UnknownRecord)[field])] : []))),
+  ];
+  const indicatorNames = fieldOf('indicator', 'name');
   return store.transaction(async ({ raw }) => {
     const areas = await raw.query<{ pcode: string; level: number; parentPcode: string | null }>(
       `SELECT pcode, level, parent_pcode AS "parentPcode" FROM admin_areas`,
@@ -61,20 +65,8 @@ export async function evaluationInput(store: Store, rule: Rule, asOf: string): P
                   UNION SELECT unnest(v.pcodes))) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
         WHERE v.known_at <= $1::timestamptz AND v.hazard = ANY ($2::text[])`,
-      [asOf, [...new Set(collect(rule, 'event').map((c) => String((c as { hazard?: unknown }).hazard)))]],
+      [asOf, fieldOf('event', 'hazard')],
     );
     return { rule, asOf, areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: [] };
   });
-}
-
-/** Every object found under `key` anywhere in the rule (e.g. all indicator conditions). */
-function collect(node: unknown, key: string, found: unknown[] = []): unknown[] {
-  if (Array.isArray(node)) node.forEach((n) => collect(n, key, found));
-  else if (node && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node)) {
-      if (k === key && v && typeof v === 'object' && !Array.isArray(v)) found.push(v);
-      collect(v, key, found);
-    }
-  }
-  return found;
 }

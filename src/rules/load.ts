@@ -389,7 +389,7 @@ function locate(
 // Checks across fields, on the raw data (so they run even when zod found other mistakes)
 // ---------------------------------------------------------------------------------------------
 
-type UnknownRecord = Record<string, unknown>;
+export type UnknownRecord = Record<string, unknown>;
 
 function isRecord(value: unknown): value is UnknownRecord {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -410,13 +410,13 @@ function valueAt(data: unknown, segments: readonly Segment[]): unknown {
 
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
-interface TriggerVisit {
+export interface TriggerVisit {
   node: UnknownRecord;
   path: Segment[];
 }
 
 /** Every trigger condition node in the rule, depth first, with its path. */
-function triggerNodes(rule: UnknownRecord): TriggerVisit[] {
+export function triggerNodes(rule: UnknownRecord): TriggerVisit[] {
   const visits: TriggerVisit[] = [];
   const walk = (node: unknown, at: Segment[]) => {
     if (!isRecord(node)) return;

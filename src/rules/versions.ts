@@ -13,6 +13,10 @@ export interface RuleVersionRow {
   approvedAt: Date | null;
 }
 
+/** The columns of a version as RuleVersionRow, for RETURNING and SELECT alike. */
+const VERSION_COLUMNS = `rule_id AS "ruleId", hash, file, status, created_by AS "createdBy", created_at AS "createdAt",
+  approved_by AS "approvedBy", approved_at AS "approvedAt"`;
+
 /**
  * Stores every valid rule file under `path` as a version (its content hash): a new content is a
  * new draft, an unchanged file adds nothing. Any invalid file stops the whole load (nothing is
@@ -31,14 +35,12 @@ export async function storeRuleVersions(store: Store, path: string, actor: strin
   return store.transaction(async ({ raw }) => {
     const added: RuleVersionRow[] = [];
     for (const loaded of rules) {
-      const result = await raw.query<{ id: number }>(
+      const result = await raw.query<RuleVersionRow>(
         `INSERT INTO rule_versions (rule_id, hash, definition, file, created_by) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (rule_id, hash) DO NOTHING RETURNING id`,
+         ON CONFLICT (rule_id, hash) DO NOTHING RETURNING ${VERSION_COLUMNS}`,
         [loaded.rule.id, loaded.hash, JSON.stringify(loaded.rule), loaded.file, actor],
       );
-      if (result.rows.length > 0) {
-        added.push(...(await listRuleVersions(rawStore(raw), loaded.rule.id)).filter((v) => v.hash === loaded.hash));
-      }
+      added.push(...result.rows);
     }
     return { added, unchanged: rules.length - added.length };
   });
@@ -68,8 +70,11 @@ export async function approveRuleVersion(store: Store, ruleId: string, actor: st
       `UPDATE rule_versions SET status = 'retired', retired_by = $2, retired_at = now() WHERE rule_id = $1 AND status = 'approved'`,
       [ruleId, actor],
     );
-    await raw.query(`UPDATE rule_versions SET status = 'approved', approved_by = $2, approved_at = now() WHERE id = $1`, [version.id, actor]);
-    return (await listRuleVersions(rawStore(raw), ruleId)).find((v) => v.hash === version.hash)!;
+    const approved = await raw.query<RuleVersionRow>(
+      `UPDATE rule_versions SET status = 'approved', approved_by = $2, approved_at = now() WHERE id = $1 RETURNING ${VERSION_COLUMNS}`,
+      [version.id, actor],
+    );
+    return approved.rows[0];
   });
 }
 
@@ -82,19 +87,16 @@ export async function retireRule(store: Store, ruleId: string, actor: string): P
   if (result.rowCount === 0) throw new UserError(`rule ${ruleId}: no approved version to retire`);
 }
 
-type Query = (sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
-const rawStore = (raw: { query: Query }) => raw.query.bind(raw) as Query;
-
 /** Every version of one rule or of all rules, newest first within a rule. */
-export async function listRuleVersions(query: Store | Query, ruleId?: string): Promise<RuleVersionRow[]> {
-  const run: Query = typeof query === 'function' ? query : (sql, params) => query.transaction(({ raw }) => raw.query(sql, params));
-  const { rows } = await run(
-    `SELECT rule_id AS "ruleId", hash, file, status, created_by AS "createdBy", created_at AS "createdAt",
-            approved_by AS "approvedBy", approved_at AS "approvedAt"
-       FROM rule_versions WHERE $1::text IS NULL OR rule_id = $1 ORDER BY rule_id, created_at DESC, id DESC`,
-    [ruleId ?? null],
+export async function listRuleVersions(store: Store, ruleId?: string): Promise<RuleVersionRow[]> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query<RuleVersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM rule_versions
+        WHERE $1::text IS NULL OR rule_id = $1 ORDER BY rule_id, created_at DESC, id DESC`,
+      [ruleId ?? null],
+    ),
   );
-  return rows as unknown as RuleVersionRow[];
+  return rows;
 }
 
 function requireActor(actor: string): void {
