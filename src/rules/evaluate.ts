@@ -1,15 +1,42 @@
 import { ALERT_LEVELS, type AlertLevel, type HazardEventVersion, type IndicatorValue } from '../feeds/model.ts';
-import type { Band, DeclarationCondition, EventCondition, Gate, IndicatorCondition, Rule, TriggerCondition } from './schema.ts';
+import {
+  DECLARATION_KINDS, type Band, type DeclarationCondition, type EventCondition, type Gate, type IndicatorCondition, type Rule, type TriggerCondition,
+} from './schema.ts';
 
 /**
  * Pure evaluation of one shock rule over a history of indicator values, hazard event versions and
- * manual confirmations, as known at a given instant (`asOf`). No database: the caller passes the
- * history as stored and gets one decision per area of the rule, with the evidence used.
+ * manual confirmations and declarations, as known at a given instant (`asOf`). No database: the
+ * caller passes the history as stored and gets one decision per area of the rule, with the evidence used.
  *
  * Conditions are evaluated with three values: true, false and unknown (no data, or a form this
  * evaluator cannot compute). A stage opens only when its condition is true; `not` of unknown is
  * unknown, so missing data never triggers anything.
+ *
+ * A backtest calls this once per date over years of history and hundreds of areas, so every call
+ * indexes its input once (values by series, events by source, records known by asOf) and reuses
+ * each series it builds for all the conditions and probes that read it.
  */
+
+/**
+ * A manual confirmation or an official declaration known to the engine.
+ * `kind` is a gate kind (coordinator_confirmation, market_check, …) for a confirmation, or a
+ * declaration kind (state_of_calamity, official_alert, …) for a declaration.
+ */
+export interface GateRecord {
+  kind: string;
+  /** The areas it covers (it also covers everything below them), or the whole country. */
+  pcodes: string[] | 'all';
+  /** ISO date-time it was made; it counts from then on. */
+  at: string;
+  /** The record's reference (declaration number, confirmation id), shown in the evidence. */
+  id?: string;
+  /** Declarations: the hazard declared (a HAZARD_TYPES value). */
+  hazard?: string;
+  /** Declarations: who issued it. */
+  issuer?: string;
+  /** YYYY-MM-DD, inclusive: after that day the record no longer counts. */
+  validUntil?: string;
+}
 
 export interface EvaluationInput {
   rule: Rule;
@@ -18,8 +45,17 @@ export interface EvaluationInput {
   areas: { pcode: string; level: number; parentPcode: string | null }[];
   indicators: (IndicatorValue & { knownAt: string })[];
   events?: (HazardEventVersion & { knownAt: string; affectedPcodes: string[] })[];
-  /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when. */
-  gates?: { kind: string; pcodes: string[] | 'all'; at: string }[];
+  /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when, and details. */
+  gates?: GateRecord[];
+}
+
+/** One stored value that went into an aggregate over a window. */
+export interface WindowPeriod {
+  periodStart: string;
+  periodEnd: string;
+  value: number;
+  status: 'final' | 'forecast';
+  knownAt: string;
 }
 
 export interface IndicatorEvidence {
@@ -29,15 +65,23 @@ export interface IndicatorEvidence {
   /** The series read: the area's P-code, an ancestor's, or a station code. */
   pcode: string;
   indicator: string;
+  /** The period the value is for; with a window, from the start of its first period to the end of its last. */
   periodStart: string;
   periodEnd: string;
+  /** The value as published, or with a window the aggregate over it (before any `relative_to`). */
   value: number;
+  /** `forecast` when the value, or any value of the window, is a forecast. */
   status: 'final' | 'forecast';
   source: string;
+  /** When the value was published; with a window, the latest publication among its values. */
   knownAt: string;
   /** e.g. `10 ≤ 12.4 < 20 → severe`, `25 ≥ 20 → holds`. */
   test: string;
   holds: boolean;
+  /** With a time aggregation (mean, sum, …): the method and the values of the window, oldest first. */
+  window?: { method: string; periods: WindowPeriod[] };
+  /** With `relative_to`: the reference value compared against and, for a long-term one, the years it comes from. */
+  reference?: { kind: string; value: number; years?: number[] };
 }
 
 export interface EventEvidence {
@@ -54,11 +98,13 @@ export interface EventEvidence {
 
 export interface GateEvidence {
   kind: 'gate' | 'declaration';
-  /** The gate's name (`kind: by`) or the declaration kinds looked for. */
+  /** The gate's name (`kind: by`) or the declaration kinds looked for (with the hazards, if the rule lists any). */
   name: string;
   satisfied: boolean;
   /** When the matching confirmation/declaration was made, if any. */
   at: string | null;
+  /** The matching record's id, if any and if it has one. */
+  id: string | null;
 }
 
 export interface StopEvidence {
@@ -89,6 +135,25 @@ type Truth = boolean | null; // null: unknown
 type Area = EvaluationInput['areas'][number];
 type StoredValue = EvaluationInput['indicators'][number];
 type StoredEvent = NonNullable<EvaluationInput['events']>[number];
+type Status = 'final' | 'forecast' | 'any';
+
+const DAY_MS = 86_400_000;
+
+/** Everything derived from the input once per call and shared by all areas. */
+interface Index {
+  /** Indicator values known by asOf, by `pcode|indicator|source`, in input order. */
+  values: Map<string, StoredValue[]>;
+  /** Per-period series already built, per condition, by `pcode|status`. */
+  series: Map<IndicatorCondition, Map<string, StoredValue[]>>;
+  /** Long-term references already computed, per condition, by `pcode|periodStart|periodEnd`. */
+  references: Map<IndicatorCondition, Map<string, LongTermReference | string>>;
+  /** The latest known version of each open, actual event, by source. */
+  events: Map<string, StoredEvent[]>;
+  /** Confirmations and declarations known by asOf, latest first. */
+  records: GateRecord[];
+  /** Each P-code with its ancestors, nearest first. */
+  lineages: Map<string, string[]>;
+}
 
 interface Context {
   input: EvaluationInput;
@@ -98,8 +163,9 @@ interface Context {
   parents: Map<string, string | null>;
   levels: Map<string, number>;
   triggers: Map<string, IndicatorCondition>;
-  /** Treat unsatisfied gates as satisfied (to find what activation is waiting for). */
-  assumeGates: boolean;
+  index: Index;
+  /** Which unsatisfied gates to treat as satisfied (to find what activation is waiting for); none normally. */
+  assume: (gate: string) => boolean;
   evidence: Evidence[];
   unsatisfiedGates: string[];
 }
@@ -116,11 +182,12 @@ export function evaluateRule(input: EvaluationInput): AreaDecision[] {
   const parents = new Map(input.areas.map((a) => [a.pcode, a.parentPcode]));
   const levels = new Map(input.areas.map((a) => [a.pcode, a.level]));
   const triggers = collectTriggers(rule);
+  const index = buildIndex(input, asOfMs);
 
   const selected = input.areas
     .filter((area) => area.level === rule.areas.admin_level)
     .filter((area) => {
-      const chain = lineage(area.pcode, parents);
+      const chain = lineage(area.pcode, parents, index.lineages);
       return rule.areas.within.some((p) => chain.includes(p)) && !(rule.areas.exclude ?? []).some((p) => chain.includes(p));
     })
     .sort((a, b) => (a.pcode < b.pcode ? -1 : a.pcode > b.pcode ? 1 : 0));
@@ -129,9 +196,21 @@ export function evaluateRule(input: EvaluationInput): AreaDecision[] {
 
   return selected.map((area): AreaDecision => {
     if (closed) return { pcode: area.pcode, stage: 'none', tier: null, evidence: [{ kind: 'note', text: closed }], waitingFor: [] };
-    const context = (assumeGates = false): Context => ({
-      input, asOfMs, asOfDate, area, parents, levels, triggers, assumeGates, evidence: [], unsatisfiedGates: [],
+    const context = (assume: (gate: string) => boolean = () => false): Context => ({
+      input, asOfMs, asOfDate, area, parents, levels, triggers, index, assume, evidence: [], unsatisfiedGates: [],
     });
+    /**
+     * The unsatisfied gates a stage is waiting for: none when it would not open even with every gate
+     * confirmed. A gate the stage can do without (other evidence already holds in its place, as an
+     * expert consensus next to a forecast strong enough alone) is left out; when the gates are
+     * alternatives to each other, all of them are listed.
+     */
+    const waitingOn = (when: TriggerCondition, gates: string[]): string[] => {
+      const unique = [...new Set(gates)];
+      if (unique.length === 0 || evaluate(when, context(() => true)) !== true) return [];
+      const needed = unique.filter((name) => evaluate(when, context((gate) => gate !== name)) !== true);
+      return evaluate(when, context((gate) => needed.includes(gate))) === true ? needed : unique;
+    };
     const main = context();
     const evidence = main.evidence;
 
@@ -185,11 +264,8 @@ export function evaluateRule(input: EvaluationInput): AreaDecision[] {
       return { pcode: area.pcode, stage: 'activation', tier, evidence: dedupe(evidence), waitingFor: [] };
     }
 
-    const waitingFor: string[] = [];
-    if (activationGates.length > 0 && evaluate(rule.stages.activation.when, context(true)) === true) waitingFor.push(...activationGates);
-    if (readiness !== true && rule.stages.readiness && readinessGates.length > 0 && evaluate(rule.stages.readiness.when, context(true)) === true) {
-      waitingFor.push(...readinessGates);
-    }
+    const waitingFor = waitingOn(rule.stages.activation.when, activationGates);
+    if (readiness !== true && rule.stages.readiness) waitingFor.push(...waitingOn(rule.stages.readiness.when, readinessGates));
     return {
       pcode: area.pcode,
       stage: readiness === true ? 'readiness' : 'none',
@@ -208,6 +284,40 @@ function closedReason(rule: Rule, asOfDate: string): string | null {
   const month = Number(asOfDate.slice(5, 7));
   if (months && !months.includes(month)) return `the rule can trigger only in months ${months.join(', ')}; ${asOfDate} is in month ${month}`;
   return null;
+}
+
+/** One pass over the input: what is known by asOf, grouped the way the conditions read it. */
+function buildIndex(input: EvaluationInput, asOfMs: number): Index {
+  const values = new Map<string, StoredValue[]>();
+  for (const value of input.indicators) {
+    if (Date.parse(value.knownAt) > asOfMs) continue; // not yet published
+    const key = seriesKey(value.pcode, value.indicator, value.source);
+    const list = values.get(key);
+    if (list) list.push(value);
+    else values.set(key, [value]);
+  }
+
+  // The latest version known of each event; superseded, cancelled and non-actual events never trigger.
+  const known = (input.events ?? []).filter((e) => Date.parse(e.knownAt) <= asOfMs);
+  const closed = new Set<string>();
+  for (const e of known) for (const id of e.supersedes) closed.add(id);
+  const latest = new Map<string, Map<string, StoredEvent>>();
+  for (const e of known) {
+    let bySource = latest.get(e.source);
+    if (!bySource) latest.set(e.source, (bySource = new Map()));
+    const current = bySource.get(e.externalId);
+    if (!current || e.versionRank > current.versionRank) bySource.set(e.externalId, e);
+  }
+  const events = new Map<string, StoredEvent[]>();
+  for (const [source, bySource] of latest) {
+    events.set(source, [...bySource.values()].filter((e) => !closed.has(e.externalId) && !e.cancels && e.status === 'actual'));
+  }
+
+  const records = (input.gates ?? [])
+    .filter((g) => Date.parse(g.at) <= asOfMs)
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+
+  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,28 +353,45 @@ function evaluate(condition: TriggerCondition, context: Context): Truth {
   return null;
 }
 
-// --- indicators ------------------------------------------------------------------------------
+// --- indicators: series ----------------------------------------------------------------------
 
-/** The value evaluated per period: one per period, after the as-of, status and revision rules. */
+const seriesKey = (pcode: string, indicator: string, source: string): string => `${pcode}|${indicator}|${source}`;
+
+/** Get a memoised result for a condition, computing it the first time. */
+function memo<T>(store: Map<IndicatorCondition, Map<string, T>>, condition: IndicatorCondition, key: string, compute: () => T): T {
+  let byKey = store.get(condition);
+  if (!byKey) store.set(condition, (byKey = new Map()));
+  if (byKey.has(key)) return byKey.get(key)!;
+  const result = compute();
+  byKey.set(key, result);
+  return result;
+}
+
+/** The series read for the area: its P-code (or station) and one value per period, oldest first. */
 function series(condition: IndicatorCondition, context: Context): { pcode: string; values: StoredValue[] } | { note: string } {
   const place = seriesPcode(condition, context);
   if ('note' in place) return place;
-  const pcode = place.pcode;
-  const wanted = condition.status ?? 'final';
-  const byPeriod = new Map<string, StoredValue>();
-  for (const value of context.input.indicators) {
-    if (value.pcode !== pcode || value.indicator !== condition.name || value.source !== condition.source) continue;
-    if (Date.parse(value.knownAt) > context.asOfMs) continue; // not yet published
-    if (wanted === 'final' && value.status !== 'final') continue;
-    if (wanted === 'forecast' && value.status !== 'forecast') continue;
-    if (value.status === 'final' && value.periodEnd > context.asOfDate) continue; // period not over yet
-    if (value.status === 'forecast' && !withinLead(value, condition)) continue;
-    const key = `${value.periodStart}/${value.periodEnd}`;
-    const current = byPeriod.get(key);
-    if (!current || better(value, current)) byPeriod.set(key, value);
-  }
-  const values = [...byPeriod.values()].sort((a, b) => (a.periodEnd < b.periodEnd ? -1 : a.periodEnd > b.periodEnd ? 1 : a.periodStart < b.periodStart ? -1 : 1));
-  return { pcode, values };
+  return { pcode: place.pcode, values: periodSeries(condition, place.pcode, condition.status ?? 'final', context) };
+}
+
+/** One value per period after the as-of, status and revision rules, ordered by period. */
+function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Status, context: Context): StoredValue[] {
+  return memo(context.index.series, condition, `${pcode}|${wanted}`, () => {
+    const byPeriod = new Map<string, StoredValue>();
+    for (const value of context.index.values.get(seriesKey(pcode, condition.name, condition.source)) ?? []) {
+      if (wanted === 'final' && value.status !== 'final') continue;
+      if (wanted === 'forecast' && value.status !== 'forecast') continue;
+      if (value.status === 'final' && value.periodEnd > context.asOfDate) continue; // period not over yet
+      if (value.status === 'forecast' && !withinLead(value, condition)) continue;
+      // A forecast speaks for a period still to come: once its period is over, last season's
+      // projection must not keep triggering (a final figure, if any, stands for it).
+      if (value.status === 'forecast' && value.periodEnd < context.asOfDate) continue;
+      const key = `${value.periodStart}/${value.periodEnd}`;
+      const current = byPeriod.get(key);
+      if (!current || better(value, current)) byPeriod.set(key, value);
+    }
+    return [...byPeriod.values()].sort((a, b) => (a.periodEnd < b.periodEnd ? -1 : a.periodEnd > b.periodEnd ? 1 : a.periodStart < b.periodStart ? -1 : 1));
+  });
 }
 
 /** A final beats a forecast for the same period; among equals, the later-published revision. */
@@ -276,7 +403,7 @@ function better(candidate: StoredValue, current: StoredValue): boolean {
 /** Lead of a forecast: days from its publication to the start of the period it forecasts. */
 function withinLead(value: StoredValue, condition: IndicatorCondition): boolean {
   if (!condition.forecast) return true;
-  const lead = (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${value.knownAt.slice(0, 10)}T00:00:00Z`)) / 86_400_000;
+  const lead = (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${value.knownAt.slice(0, 10)}T00:00:00Z`)) / DAY_MS;
   if (condition.forecast.min_lead_days !== undefined && lead < condition.forecast.min_lead_days) return false;
   if (condition.forecast.max_lead_days !== undefined && lead > condition.forecast.max_lead_days) return false;
   return true;
@@ -289,7 +416,7 @@ function seriesPcode(condition: IndicatorCondition, context: Context): { pcode: 
   if ('point' in unit) return { note: `${condition.name}: a point/radius spatial unit is not evaluated here (no geometry)` };
   if (unit.admin_level === context.area.level) return { pcode: context.area.pcode };
   if (unit.admin_level < context.area.level) {
-    const ancestor = lineage(context.area.pcode, context.parents).find((p) => context.levels.get(p) === unit.admin_level);
+    const ancestor = lineage(context.area.pcode, context.parents, context.index.lineages).find((p) => context.levels.get(p) === unit.admin_level);
     if (ancestor) return { pcode: ancestor };
     return { note: `${condition.name}: no ancestor of ${context.area.pcode} at admin level ${unit.admin_level}` };
   }
@@ -297,27 +424,145 @@ function seriesPcode(condition: IndicatorCondition, context: Context): { pcode: 
 }
 
 function nextDay(date: string): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  return new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
 }
 
-/** The number compared with the threshold or bands, after `relative_to`; a string says why there is none. */
-function compared(condition: IndicatorCondition, values: StoredValue[], index: number): number | string {
-  const value = values[index].value;
-  const relative = condition.relative_to;
-  if (!relative) return value;
-  let reference: number;
-  if (relative.reference === 'danger_level' && relative.level !== undefined) {
-    reference = relative.level;
-  } else if (relative.reference === 'previous_period') {
-    const previous = values[index - 1];
-    if (!previous || nextDay(previous.periodEnd) !== values[index].periodStart) return 'no value for the previous period';
-    reference = previous.value;
-  } else {
-    return `relative_to ${relative.reference} needs a long-term reference that this evaluator does not have`;
+/** True when the period at `index` starts the day after the one before it ends. */
+function followsPrevious(values: StoredValue[], index: number): boolean {
+  return index > 0 && nextDay(values[index - 1].periodEnd) === values[index].periodStart;
+}
+
+// --- indicators: time aggregation ------------------------------------------------------------
+
+/** The figure for one period: the value as published, or the aggregate of the window ending there. */
+interface Reading {
+  value: number;
+  /** The stored values it comes from, oldest first (one when as published). */
+  used: StoredValue[];
+  /** The aggregation method when a window was aggregated. */
+  method: string | null;
+}
+
+const WINDOW_PERIOD = { months: 'monthly', dekads: 'dekadal', days: 'daily' } as const;
+
+/** The reading at `index`, or why there is none (unknown). */
+function reading(condition: IndicatorCondition, values: StoredValue[], index: number): Reading | string {
+  const aggregation = condition.aggregation;
+  if (!aggregation || aggregation.method === 'as_published') return { value: values[index].value, used: [values[index]], method: null };
+  const method = aggregation.method;
+  if (method === 'end_of_season') return 'end_of_season aggregation needs the season calendar of the area, which this evaluator does not have';
+  const window = aggregation.window;
+  if (!window) return `aggregation ${method} needs a window (count and unit); none is given`;
+  // Only windows counted in the series' own periods: 3 months of monthly values, 6 dekads of dekadal ones.
+  if (WINDOW_PERIOD[window.unit] !== condition.period) {
+    return `aggregation ${method} over ${window.count} ${window.unit} needs ${WINDOW_PERIOD[window.unit]} values; the indicator's period is ${condition.period}, so it is not computed`;
   }
-  if (relative.as === 'difference') return value - reference;
-  if (reference === 0) return 'reference is 0, percent difference undefined';
-  return ((value - reference) / Math.abs(reference)) * 100;
+  const first = index - window.count + 1;
+  if (first < 0) {
+    return `${method} of ${window.count} ${window.unit} ending ${values[index].periodEnd} needs ${window.count} consecutive periods; only ${index + 1} known`;
+  }
+  for (let k = first + 1; k <= index; k++) {
+    if (!followsPrevious(values, k)) {
+      return `${method} of ${window.count} ${window.unit} ending ${values[index].periodEnd} needs consecutive periods; no value between ${values[k - 1].periodEnd} and ${values[k].periodStart}`;
+    }
+  }
+  const used = values.slice(first, index + 1);
+  return { value: aggregate(method, used.map((v) => v.value)), used, method };
+}
+
+function aggregate(method: 'mean' | 'sum' | 'min' | 'max' | 'median' | 'last', xs: number[]): number {
+  switch (method) {
+    case 'mean': return xs.reduce((s, x) => s + x, 0) / xs.length;
+    case 'sum': return xs.reduce((s, x) => s + x, 0);
+    case 'min': return Math.min(...xs);
+    case 'max': return Math.max(...xs);
+    case 'median': return median(xs);
+    case 'last': return xs[xs.length - 1];
+  }
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+// --- indicators: references (relative_to) ----------------------------------------------------
+
+interface LongTermReference {
+  value: number;
+  years: number[];
+}
+
+/** At least this many years of the same period are needed for a long-term median or mean. */
+const MIN_REFERENCE_YEARS = 3;
+
+/**
+ * The long-term median or mean of the same period of the year (the same month for monthly
+ * values, the same start day MM-DD otherwise) in the baseline years, or in every earlier year.
+ * It is computed from final values known by asOf: a reference is a climatology of what was
+ * observed, not of past forecasts. With a window, each year contributes its aggregate.
+ */
+function longTermReference(condition: IndicatorCondition, pcode: string, current: StoredValue, context: Context): LongTermReference | string {
+  return memo(context.index.references, condition, `${pcode}|${current.periodStart}|${current.periodEnd}`, () => {
+    const relative = condition.relative_to!;
+    const history = periodSeries(condition, pcode, 'final', context);
+    const monthly = condition.period === 'monthly';
+    const periodOfYear = (v: StoredValue): string => (monthly ? v.periodStart.slice(5, 7) : v.periodStart.slice(5, 10));
+    const wantedPeriod = periodOfYear(current);
+    const year = Number(current.periodStart.slice(0, 4));
+    const baseline = relative.baseline;
+    const inBaseline = (y: number): boolean => (baseline ? y >= baseline.from_year && y <= baseline.to_year : y < year);
+    const byYear = new Map<number, number>();
+    for (let i = 0; i < history.length; i++) {
+      const y = Number(history[i].periodStart.slice(0, 4));
+      if (!inBaseline(y) || byYear.has(y) || periodOfYear(history[i]) !== wantedPeriod) continue;
+      const r = reading(condition, history, i);
+      if (typeof r !== 'string') byYear.set(y, r.value);
+    }
+    const years = [...byYear.keys()].sort((a, b) => a - b);
+    const what = monthly ? `month ${wantedPeriod}` : `period starting ${wantedPeriod}`;
+    const span = baseline ? `baseline years ${baseline.from_year}–${baseline.to_year}` : `years before ${year}`;
+    if (years.length < MIN_REFERENCE_YEARS) {
+      return `${relative.reference} needs final values for ${what} in at least ${MIN_REFERENCE_YEARS} ${span} known by ${context.input.asOf}; found ${years.length}${years.length ? ` (${years.join(', ')})` : ''}`;
+    }
+    const xs = years.map((y) => byYear.get(y)!);
+    const value = relative.reference === 'long_term_median' ? median(xs) : xs.reduce((s, x) => s + x, 0) / xs.length;
+    return { value, years };
+  });
+}
+
+interface Compared {
+  x: number;
+  reading: Reading;
+  reference: { kind: string; value: number; years?: number[] } | null;
+}
+
+/** The number compared with the threshold or bands, after aggregation and `relative_to`; a string says why there is none. */
+function compared(condition: IndicatorCondition, pcode: string, values: StoredValue[], index: number, context: Context): Compared | string {
+  const current = reading(condition, values, index);
+  if (typeof current === 'string') return current;
+  const relative = condition.relative_to;
+  if (!relative) return { x: current.value, reading: current, reference: null };
+  let reference: Compared['reference'];
+  if (relative.reference === 'danger_level') {
+    if (relative.level === undefined) return 'relative_to danger_level needs the danger "level"';
+    reference = { kind: 'danger_level', value: relative.level };
+  } else if (relative.reference === 'previous_period') {
+    if (!followsPrevious(values, index)) return 'no value for the previous period';
+    const previous = reading(condition, values, index - 1);
+    if (typeof previous === 'string') return `previous period: ${previous}`;
+    reference = { kind: 'previous_period', value: previous.value };
+  } else if (relative.reference === 'long_term_median' || relative.reference === 'long_term_mean') {
+    const longTerm = longTermReference(condition, pcode, values[index], context);
+    if (typeof longTerm === 'string') return longTerm;
+    reference = { kind: relative.reference, value: longTerm.value, years: longTerm.years };
+  } else {
+    return `relative_to return_period_level needs the ${relative.return_period_years ?? '?'}-year level fitted to annual maxima, which this evaluator does not do; state the level as a threshold or a danger_level instead`;
+  }
+  if (relative.as === 'difference') return { x: current.value - reference.value, reading: current, reference };
+  if (reference.value === 0) return 'reference is 0, percent difference undefined';
+  return { x: ((current.value - reference.value) / Math.abs(reference.value)) * 100, reading: current, reference };
 }
 
 const OPS = { lt: '<', lte: '≤', gt: '>', gte: '≥' } as const;
@@ -344,33 +589,60 @@ function bandOf(x: number, bands: Band[], edges: 'min_inclusive' | 'max_inclusiv
   return { band: null, test: `${fmt(x)} is in no band → nothing` };
 }
 
-/** Whether one period's value meets the condition, with the test in words; null when it cannot be computed. */
-function test(condition: IndicatorCondition, values: StoredValue[], index: number): { holds: Truth; test: string; band: string | null } {
-  const x = compared(condition, values, index);
-  if (typeof x === 'string') return { holds: null, test: x, band: null };
-  const label = condition.relative_to ? `${condition.relative_to.as} vs ${condition.relative_to.reference} ` : '';
+interface Outcome {
+  holds: Truth;
+  test: string;
+  band: string | null;
+  compared: Compared | null;
+}
+
+/** Whether one period's value meets the condition, with the test in words; holds null when it cannot be computed. */
+function test(condition: IndicatorCondition, pcode: string, values: StoredValue[], index: number, context: Context): Outcome {
+  const c = compared(condition, pcode, values, index, context);
+  if (typeof c === 'string') return { holds: null, test: c, band: null, compared: null };
+  const x = c.x;
+  // Say how the figure was made before testing it: the window's values, then the reference.
+  let label = '';
+  if (c.reading.method) label += `${c.reading.method} of ${c.reading.used.length} ${condition.period} values (${c.reading.used.map((v) => fmt(v.value)).join(', ')}) = ${fmt(c.reading.value)}; `;
+  if (condition.relative_to) {
+    const ref = c.reference;
+    const longTerm = ref?.years ? ` ${fmt(ref.value)} (${ref.years.length} years ${ref.years[0]}–${ref.years[ref.years.length - 1]})` : '';
+    label += `${condition.relative_to.as} vs ${condition.relative_to.reference}${longTerm} `;
+  }
   if (condition.threshold) {
     const holds = compare(x, condition.threshold.op, condition.threshold.value);
-    return { holds, test: `${label}${fmt(x)} ${OPS[condition.threshold.op]} ${fmt(condition.threshold.value)} → ${holds ? 'holds' : 'does not hold'}`, band: null };
+    return { holds, test: `${label}${fmt(x)} ${OPS[condition.threshold.op]} ${fmt(condition.threshold.value)} → ${holds ? 'holds' : 'does not hold'}`, band: null, compared: c };
   }
   if (condition.bands) {
     const { band, test: words } = bandOf(x, condition.bands, condition.band_edges ?? 'min_inclusive');
     const triggering = condition.triggering_bands ?? condition.bands.map((b) => b.name);
     const holds = band !== null && triggering.includes(band.name);
-    return { holds, test: `${label}${words}${band ? (holds ? ' (triggering)' : ' (not triggering)') : ''}`, band: band?.name ?? null };
+    return { holds, test: `${label}${words}${band ? (holds ? ' (triggering)' : ' (not triggering)') : ''}`, band: band?.name ?? null, compared: c };
   }
   if (condition.probability) {
     const holds = compare(x, condition.probability.op, condition.probability.percent);
-    return { holds, test: `P(${condition.probability.of}) ${fmt(x)} % ${OPS[condition.probability.op]} ${fmt(condition.probability.percent)} % → ${holds ? 'holds' : 'does not hold'}`, band: null };
+    return { holds, test: `${label}P(${condition.probability.of}) ${fmt(x)} % ${OPS[condition.probability.op]} ${fmt(condition.probability.percent)} % → ${holds ? 'holds' : 'does not hold'}`, band: null, compared: c };
   }
-  return { holds: null, test: 'no threshold, bands or probability', band: null };
+  return { holds: null, test: 'no threshold, bands or probability', band: null, compared: null };
 }
 
-function indicatorEvidence(condition: IndicatorCondition, pcode: string, value: StoredValue, words: string, holds: boolean): IndicatorEvidence {
-  return {
-    kind: 'indicator', trigger: condition.id ?? null, pcode, indicator: value.indicator, periodStart: value.periodStart,
-    periodEnd: value.periodEnd, value: value.value, status: value.status, source: value.source, knownAt: value.knownAt, test: words, holds,
+function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean): IndicatorEvidence {
+  const used = c.reading.used;
+  const last = used[used.length - 1];
+  const evidence: IndicatorEvidence = {
+    kind: 'indicator', trigger: condition.id ?? null, pcode, indicator: last.indicator, periodStart: used[0].periodStart,
+    periodEnd: last.periodEnd, value: c.reading.value, status: used.some((v) => v.status === 'forecast') ? 'forecast' : 'final',
+    source: last.source, knownAt: used.reduce((latest, v) => (Date.parse(v.knownAt) > Date.parse(latest) ? v.knownAt : latest), last.knownAt),
+    test: words, holds,
   };
+  if (c.reading.method) {
+    evidence.window = {
+      method: c.reading.method,
+      periods: used.map((v) => ({ periodStart: v.periodStart, periodEnd: v.periodEnd, value: v.value, status: v.status, knownAt: v.knownAt })),
+    };
+  }
+  if (c.reference) evidence.reference = c.reference;
+  return evidence;
 }
 
 function evaluateIndicator(condition: IndicatorCondition, context: Context): Truth {
@@ -393,17 +665,17 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
       context.evidence.push({ kind: 'note', text: `${condition.name} for ${pcode}: persistence needs ${needed} consecutive periods, only ${values.length} available` });
       return false;
     }
-    if (k > 0 && nextDay(values[index].periodEnd) !== values[index + 1].periodStart) {
+    if (k > 0 && !followsPrevious(values, index + 1)) {
       context.evidence.push({ kind: 'note', text: `${condition.name} for ${pcode}: persistence needs ${needed} consecutive periods; no value between ${values[index].periodEnd} and ${values[index + 1].periodStart}` });
       return false;
     }
-    const outcome = test(condition, values, index);
-    if (outcome.holds === null) {
+    const outcome = test(condition, pcode, values, index, context);
+    if (outcome.holds === null || outcome.compared === null) {
       context.evidence.push({ kind: 'note', text: `${condition.name} for ${pcode} ${values[index].periodStart}–${values[index].periodEnd}: ${outcome.test}` });
       result = result === false ? false : null;
       continue;
     }
-    context.evidence.push(indicatorEvidence(condition, pcode, values[index], outcome.test, outcome.holds));
+    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, outcome.test, outcome.holds));
     if (!outcome.holds) return false;
   }
   return result;
@@ -422,10 +694,10 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
   }
   if (found.values.length === 0) return null;
   const index = found.values.length - 1;
-  const outcome = test(condition, found.values, index);
-  if (outcome.holds === null) return null;
+  const outcome = test(condition, found.pcode, found.values, index, context);
+  if (outcome.holds === null || outcome.compared === null) return null;
   const holds = outcome.band !== null && bands.includes(outcome.band);
-  context.evidence.push(indicatorEvidence(condition, found.pcode, found.values[index], outcome.test, outcome.holds));
+  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, outcome.test, outcome.holds));
   return holds;
 }
 
@@ -434,20 +706,9 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
 const rank = (level: AlertLevel | null): number => (level === null ? -1 : ALERT_LEVELS.indexOf(level));
 
 function evaluateEvent(condition: EventCondition, context: Context): Truth {
-  const events = (context.input.events ?? []).filter((e) => Date.parse(e.knownAt) <= context.asOfMs);
-  // The latest version known of each event; cancelled or superseded events are closed.
-  const closed = new Set<string>();
-  for (const e of events) for (const id of e.supersedes) closed.add(id);
-  const latest = new Map<string, StoredEvent>();
-  for (const e of events) {
-    if (e.source !== condition.source) continue;
-    const key = e.externalId;
-    const current = latest.get(key);
-    if (!current || e.versionRank > current.versionRank) latest.set(key, e);
-  }
   let any = false;
-  for (const e of latest.values()) {
-    if (closed.has(e.externalId) || e.cancels || e.status !== 'actual' || e.hazard !== condition.hazard) continue;
+  for (const e of context.index.events.get(condition.source) ?? []) {
+    if (e.hazard !== condition.hazard) continue;
     if (!affects(e.affectedPcodes, context)) continue;
     const alert = condition.alert_of === 'event' ? e.eventAlertLevel : e.episodeAlertLevel ?? e.eventAlertLevel;
     const reasons: string[] = [];
@@ -481,8 +742,8 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
 
 /** An affected P-code counts for the area when it is the area, one of its ancestors or one of its descendants. */
 function affects(pcodes: string[], context: Context): boolean {
-  const own = lineage(context.area.pcode, context.parents);
-  return pcodes.some((p) => own.includes(p) || lineage(p, context.parents).includes(context.area.pcode));
+  const own = lineage(context.area.pcode, context.parents, context.index.lineages);
+  return pcodes.some((p) => own.includes(p) || lineage(p, context.parents, context.index.lineages).includes(context.area.pcode));
 }
 
 // --- gates and declarations ------------------------------------------------------------------
@@ -491,29 +752,81 @@ export function gateName(gate: Gate): string {
   return `${gate.kind}: ${gate.by}`;
 }
 
-/** A confirmation for the area itself, an ancestor, or 'all', known by asOf. */
-function matching(kinds: string[], context: Context) {
-  const own = lineage(context.area.pcode, context.parents);
-  return (context.input.gates ?? [])
-    .filter((g) => kinds.includes(g.kind) && Date.parse(g.at) <= context.asOfMs && (g.pcodes === 'all' || g.pcodes.some((p) => own.includes(p))))
-    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+/**
+ * The record kinds that satisfy a manual gate. A `declaration` gate is satisfied by any official
+ * declaration (DECLARATION_KINDS) or a confirmation recorded as `declaration`; every other gate
+ * only by a record of exactly its kind (an official alert by `official_alert`, a coordinator's
+ * confirmation by `coordinator_confirmation`, …).
+ */
+export function recordKindsForGate(kind: Gate['kind']): string[] {
+  return kind === 'declaration' ? [...DECLARATION_KINDS, 'declaration'] : [kind];
+}
+
+/** Records known by asOf of one of the kinds, for the area itself, an ancestor or 'all', latest first. */
+function recordsFor(kinds: readonly string[], context: Context): GateRecord[] {
+  const own = lineage(context.area.pcode, context.parents, context.index.lineages);
+  return context.index.records.filter((r) => kinds.includes(r.kind) && (r.pcodes === 'all' || r.pcodes.some((p) => own.includes(p))));
+}
+
+function describeRecord(record: GateRecord): string {
+  return `${record.kind}${record.id ? ` ${record.id}` : ''} of ${record.at.slice(0, 10)}`;
+}
+
+/** Why a record does not count at asOf whatever it is used for: it has run out. */
+function expiry(record: GateRecord, context: Context): string[] {
+  return record.validUntil !== undefined && context.asOfDate > record.validUntil ? [`valid until ${record.validUntil}`] : [];
+}
+
+/**
+ * The latest record without a problem and, when there is none, why each candidate does not count
+ * (to be noted, so a coordinator sees that a declaration exists but does not count, and why).
+ */
+function firstValid(candidates: GateRecord[], problems: (record: GateRecord) => string[]): { found: GateRecord | undefined; rejected: string[] } {
+  const rejected: string[] = [];
+  for (const record of candidates) {
+    const found = problems(record);
+    if (found.length === 0) return { found: record, rejected: [] };
+    rejected.push(`${describeRecord(record)} does not count: ${found.join('; ')}`);
+  }
+  return { found: undefined, rejected };
 }
 
 function evaluateGate(gate: Gate, context: Context): Truth {
   const name = gateName(gate);
-  const found = matching([gate.kind], context)[0];
-  context.evidence.push({ kind: 'gate', name, satisfied: found !== undefined, at: found?.at ?? null });
+  const { found, rejected } = firstValid(recordsFor(recordKindsForGate(gate.kind), context), (r) => expiry(r, context));
+  context.evidence.push({ kind: 'gate', name, satisfied: found !== undefined, at: found?.at ?? null, id: found?.id ?? null });
+  for (const text of rejected) context.evidence.push({ kind: 'note', text });
   if (found) return true;
   context.unsatisfiedGates.push(name);
-  return context.assumeGates;
+  return context.assume(name);
 }
 
+const sameIssuer = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+
 function evaluateDeclaration(condition: DeclarationCondition, context: Context): Truth {
-  const found = matching(condition.kinds, context).find(
-    (d) => condition.valid_days === undefined || Date.parse(d.at) + condition.valid_days * 86_400_000 >= context.asOfMs,
-  );
-  context.evidence.push({ kind: 'declaration', name: condition.kinds.join(' | '), satisfied: found !== undefined, at: found?.at ?? null });
-  if (condition.hazards || condition.issuer) context.evidence.push({ kind: 'note', text: 'declaration hazards/issuer are not checked (the gates input carries neither)' });
+  const hazards: readonly string[] | undefined = condition.hazards;
+  const problems = (record: GateRecord): string[] => {
+    const found = expiry(record, context);
+    if (condition.valid_days !== undefined) {
+      const end = Date.parse(record.at) + condition.valid_days * DAY_MS;
+      if (end < context.asOfMs) found.push(`the rule counts a declaration for ${condition.valid_days} days, until ${new Date(end).toISOString().slice(0, 10)}`);
+    }
+    if (hazards) {
+      if (record.hazard == null) found.push(`no hazard recorded; the rule needs ${hazards.join(' or ')}`);
+      else if (!hazards.includes(record.hazard)) found.push(`hazard ${record.hazard}; the rule needs ${hazards.join(' or ')}`);
+    }
+    if (condition.issuer && record.issuer != null && !sameIssuer(record.issuer, condition.issuer)) {
+      found.push(`issued by "${record.issuer}"; the rule needs "${condition.issuer}"`);
+    }
+    return found;
+  };
+  const { found, rejected } = firstValid(recordsFor(condition.kinds, context), problems);
+  const name = `${condition.kinds.join(' | ')}${hazards ? ` for ${hazards.join(' | ')}` : ''}`;
+  context.evidence.push({ kind: 'declaration', name, satisfied: found !== undefined, at: found?.at ?? null, id: found?.id ?? null });
+  for (const text of rejected) context.evidence.push({ kind: 'note', text });
+  if (found && condition.issuer && found.issuer == null) {
+    context.evidence.push({ kind: 'note', text: `${describeRecord(found)}: no issuer recorded, so "${condition.issuer}" could not be checked` });
+  }
   return found !== undefined;
 }
 
@@ -521,14 +834,17 @@ function evaluateDeclaration(condition: DeclarationCondition, context: Context):
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/** The P-code and its ancestors, nearest first (stops on unknown parents and cycles). */
-function lineage(pcode: string, parents: Map<string, string | null>): string[] {
+/** The P-code and its ancestors, nearest first (stops on unknown parents and cycles); memoised per call. */
+function lineage(pcode: string, parents: Map<string, string | null>, memoised: Map<string, string[]>): string[] {
+  const known = memoised.get(pcode);
+  if (known) return known;
   const chain = [pcode];
   let current = parents.get(pcode) ?? null;
   while (current !== null && !chain.includes(current)) {
     chain.push(current);
     current = parents.get(current) ?? null;
   }
+  memoised.set(pcode, chain);
   return chain;
 }
 

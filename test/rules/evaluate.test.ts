@@ -1,24 +1,10 @@
-import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HazardEventVersion } from '../../src/feeds/model.ts';
 import { evaluateRule, type AreaDecision, type EvaluationInput, type IndicatorEvidence } from '../../src/rules/evaluate.ts';
-import { loadRules } from '../../src/rules/load.ts';
 import { ruleSchema, type IndicatorCondition, type Rule, type RuleInput } from '../../src/rules/schema.ts';
+import { useExampleRules } from '../support/examples.ts';
 
-const EXAMPLES = path.resolve(import.meta.dirname, '../../rules/examples');
-const byId = new Map<string, Rule>();
-
-beforeAll(async () => {
-  const { rules, problems } = await loadRules(EXAMPLES);
-  expect(problems).toEqual([]);
-  for (const { rule } of rules) byId.set(rule.id, rule);
-});
-
-const example = (id: string): Rule => {
-  const rule = byId.get(id);
-  if (!rule) throw new Error(`no example ${id}`);
-  return rule;
-};
+const { example, examples } = useExampleRules();
 
 // Kenya: two HSNP counties (Turkana KE023, Marsabit KE010) and one outside (KE030), a ward below KE023001.
 const AREAS: EvaluationInput['areas'] = [
@@ -135,6 +121,19 @@ describe('HSNP bands on VCI-3M, values exactly on the edges', () => {
     expect(indicatorEvidence(recovered).every((e) => e.periodEnd === '2025-02-28')).toBe(true);
   });
 
+  it('when several tiers hold, the one with the highest severity wins, whatever the order they are listed in', () => {
+    const banded = { ...VCI, id: 'vci', bands: [{ name: 'extreme', max: 10 }, { name: 'severe', min: 10, max: 20 }, { name: 'normal', min: 20 }], triggering_bands: ['extreme', 'severe'] };
+    const tiers = [
+      { id: 'extreme', severity: 2, when: { in_band: { trigger: 'vci', bands: ['extreme'] } } },
+      { id: 'drought', severity: 1, when: { in_band: { trigger: 'vci', bands: ['extreme', 'severe'] } } },
+    ];
+    const indicators = [vci('KE023001', '2025-02', 5), vci('KE023002', '2025-02', 15)];
+    for (const order of [tiers, [...tiers].reverse()]) {
+      const decisions = evaluateRule({ rule: inlineRule({ stages: { activation: { when: { indicator: banded } } }, tiers: order }), asOf: ASOF, areas: AREAS, indicators });
+      expect(decisions.filter((d) => d.stage === 'activation').map((d) => [d.pcode, d.tier])).toEqual([['KE023001', 'extreme'], ['KE023002', 'drought']]);
+    }
+  });
+
   it('max_inclusive bands: 10 falls in the lower band (min < x ≤ max)', () => {
     const rule = inlineRule({
       stages: {
@@ -193,7 +192,15 @@ describe('final against forecast', () => {
     const decisions = evaluateRule({ rule, asOf: ASOF, areas: AREAS, indicators });
     expect(decision(decisions, 'KE023001').stage).toBe('none');
     expect(indicatorEvidence(decision(decisions, 'KE023001'))[0]).toMatchObject({ value: 25, status: 'final' });
-    expect(decision(decisions, 'KE023002').stage).toBe('activation'); // only the forecast exists
+    // February is over by 10 March: its forecast no longer speaks for anything, and no final came.
+    expect(decision(decisions, 'KE023002').stage).toBe('none');
+  });
+
+  it('a forecast counts while its period is still to come or running, not once it is over (status any)', () => {
+    const rule = inlineRule({ stages: { activation: { when: vciBelow(20, { status: 'any' }) } } });
+    const march = [vci('KE023002', '2025-03', 12, { status: 'forecast', knownAt: '2025-02-20T00:00:00Z' })];
+    expect(decision(evaluateRule({ rule, asOf: ASOF, areas: AREAS, indicators: march }), 'KE023002').stage).toBe('activation');
+    expect(decision(evaluateRule({ rule, asOf: '2025-04-01T00:00:00Z', areas: AREAS, indicators: march }), 'KE023002').stage).toBe('none');
   });
 
   it('forecasts never count for a final-only trigger (the default)', () => {
@@ -288,7 +295,7 @@ describe('composition per area', () => {
     expect(silent.every((d) => d.stage === 'none')).toBe(true);
   });
 
-  it('relative_to: a fixed danger level (difference) is computed; a long-term median is not available (unknown)', () => {
+  it('relative_to: a fixed danger level (difference) is computed; a long-term median without three earlier years is unknown', () => {
     const river = (relative: any) => inlineRule({ stages: { activation: { when: { indicator: { ...VCI, name: 'level', spatial_unit: { station: 'CHISAPANI' }, period: 'daily', relative_to: relative, threshold: { op: 'gte', value: 1 } } } } } });
     const level = (value: number): Value => ({ pcode: 'CHISAPANI', indicator: 'level', periodStart: '2025-03-09', periodEnd: '2025-03-09', value, status: 'final', source: 'NDMA', knownAt: '2025-03-09T18:00:00Z' });
     const danger = { reference: 'danger_level', level: 11.8, as: 'difference' };
@@ -298,7 +305,9 @@ describe('composition per area', () => {
     expect(evaluateRule({ rule: river(danger), asOf: ASOF, areas: AREAS, indicators: [level(12.7)] })[0].stage).toBe('none');
     const median = evaluateRule({ rule: river({ reference: 'long_term_median', as: 'percent_difference' }), asOf: ASOF, areas: AREAS, indicators: [level(20)] });
     expect(median[0].stage).toBe('none');
-    expect(notes(median[0])[0]).toMatch(/long-term reference/);
+    expect(notes(median[0])[0]).toBe(
+      'level for CHISAPANI 2025-03-09–2025-03-09: long_term_median needs final values for period starting 03-09 in at least 3 years before 2025 known by 2025-03-10T00:00:00Z; found 0',
+    );
   });
 });
 
@@ -310,7 +319,7 @@ describe('gates, readiness and stop', () => {
   it('an unconfirmed gate holds the area at readiness and names what it waits for', () => {
     const decisions = evaluateRule({ rule, asOf: ASOF, areas: AREAS, indicators });
     expect(decision(decisions, 'KE023001')).toMatchObject({ stage: 'readiness', tier: null, waitingFor: ['coordinator_confirmation: County Steering Group'] });
-    expect(decision(decisions, 'KE023001').evidence).toContainEqual({ kind: 'gate', name: 'coordinator_confirmation: County Steering Group', satisfied: false, at: null });
+    expect(decision(decisions, 'KE023001').evidence).toContainEqual({ kind: 'gate', name: 'coordinator_confirmation: County Steering Group', satisfied: false, at: null, id: null });
     expect(decision(decisions, 'KE023002')).toMatchObject({ stage: 'readiness', waitingFor: [] }); // the indicator fails: the gate is not what blocks
     expect(decision(decisions, 'KE023003')).toMatchObject({ stage: 'none', waitingFor: [] });
   });
@@ -327,6 +336,19 @@ describe('gates, readiness and stop', () => {
   it('without a readiness stage, a blocked area is none but still says what it waits for', () => {
     const noReadiness = inlineRule({ stages: { activation: { when: { all: [vciBelow(20), { gate }] } } } });
     expect(decision(evaluateRule({ rule: noReadiness, asOf: ASOF, areas: AREAS, indicators }), 'KE023001')).toMatchObject({ stage: 'none', waitingFor: ['coordinator_confirmation: County Steering Group'] });
+  });
+
+  it('waits only for the gates it needs: not for one the indicator already stands in for; for all of them when they are alternatives', () => {
+    const experts = { kind: 'expert_consensus' as const, by: 'Technical Working Group', description: 'compounding risks' };
+    // VCI < 20 alone, or VCI < 35 with the experts, AND the county confirmation.
+    const rule = inlineRule({ stages: { activation: { when: { all: [{ gate }, { any: [vciBelow(20), { all: [vciBelow(35), { gate: experts }] }] }] } } } });
+    const decisions = evaluateRule({ rule, asOf: ASOF, areas: AREAS, indicators });
+    expect(decision(decisions, 'KE023001').waitingFor).toEqual(['coordinator_confirmation: County Steering Group']); // 15 < 20: the experts are not needed
+    expect(decision(decisions, 'KE023002').waitingFor).toEqual(['coordinator_confirmation: County Steering Group', 'expert_consensus: Technical Working Group']); // 30: both needed
+    const either = inlineRule({ stages: { activation: { when: { all: [vciBelow(20), { any: [{ gate }, { gate: experts }] }] } } } });
+    expect(decision(evaluateRule({ rule: either, asOf: ASOF, areas: AREAS, indicators }), 'KE023001').waitingFor).toEqual([
+      'coordinator_confirmation: County Steering Group', 'expert_consensus: Technical Working Group',
+    ]);
   });
 
   it('a stop condition that holds closes the area with evidence', () => {
@@ -369,12 +391,233 @@ describe('events', () => {
 
 describe('every example rule', () => {
   it('evaluates without data to no stage at all, and never throws', () => {
-    expect(byId.size).toBeGreaterThan(10);
-    for (const rule of byId.values()) {
+    expect(examples().length).toBe(15);
+    for (const rule of examples()) {
       const top = rule.areas.within[0];
       const areas = [{ pcode: top, level: Math.min(rule.areas.admin_level, 1), parentPcode: null }, { pcode: `${top}X1`, level: rule.areas.admin_level, parentPcode: top }];
       const decisions = evaluateRule({ rule, asOf: '2025-08-15T00:00:00Z', areas, indicators: [], events: [], gates: [] });
       for (const d of decisions) expect(d.stage, rule.id).toBe('none');
     }
+  });
+});
+
+describe('time aggregation over a window', () => {
+  const aggregated = (method: string, count: number, extra: Record<string, unknown> = {}) =>
+    inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method, window: { count, unit: 'months' } }, threshold: { op: 'lt', value: 20 }, ...extra } } } } });
+  const history = [vci('KE023001', '2024-11', 30), vci('KE023001', '2024-12', 12), vci('KE023001', '2025-01', 9), vci('KE023001', '2025-02', 21)];
+
+  it('mean of the last 3 consecutive months ending at the latest: the aggregate is compared, the evidence lists every period', () => {
+    const d = decision(evaluateRule({ rule: aggregated('mean', 3), asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
+    expect(d.stage).toBe('activation');
+    expect(indicatorEvidence(d)).toEqual([
+      {
+        kind: 'indicator', trigger: null, pcode: 'KE023001', indicator: 'vci3m', periodStart: '2024-12-01', periodEnd: '2025-02-28', value: 14,
+        status: 'final', source: 'NDMA', knownAt: '2025-03-05T09:00:00Z', test: 'mean of 3 monthly values (12, 9, 21) = 14; 14 < 20 → holds', holds: true,
+        window: {
+          method: 'mean',
+          periods: [
+            { periodStart: '2024-12-01', periodEnd: '2024-12-31', value: 12, status: 'final', knownAt: '2025-01-05T09:00:00Z' },
+            { periodStart: '2025-01-01', periodEnd: '2025-01-31', value: 9, status: 'final', knownAt: '2025-02-05T09:00:00Z' },
+            { periodStart: '2025-02-01', periodEnd: '2025-02-28', value: 21, status: 'final', knownAt: '2025-03-05T09:00:00Z' },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it('sum, min, max, median (even count: middle pair averaged) and last over 4 months of 30, 12, 9, 21', () => {
+    const value = (method: string) => indicatorEvidence(decision(evaluateRule({ rule: aggregated(method, 4), asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001'))[0].value;
+    expect(['mean', 'sum', 'min', 'max', 'median', 'last'].map((m) => [m, value(m)])).toEqual([
+      ['mean', 18], ['sum', 72], ['min', 9], ['max', 30], ['median', 16.5], ['last', 21],
+    ]);
+  });
+
+  it('a gap in the window or too few periods is unknown with a note, never false or true', () => {
+    const gap = decision(evaluateRule({ rule: aggregated('mean', 3), asOf: ASOF, areas: AREAS, indicators: [history[0], history[1], history[3]] }), 'KE023001');
+    expect(gap.stage).toBe('none');
+    expect(notes(gap)).toEqual(['vci3m for KE023001 2025-02-01–2025-02-28: mean of 3 months ending 2025-02-28 needs consecutive periods; no value between 2024-12-31 and 2025-02-01']);
+    const few = decision(evaluateRule({ rule: aggregated('mean', 3), asOf: ASOF, areas: AREAS, indicators: history.slice(2) }), 'KE023001');
+    expect(notes(few)).toEqual(['vci3m for KE023001 2025-02-01–2025-02-28: mean of 3 months ending 2025-02-28 needs 3 consecutive periods; only 2 known']);
+    // Unknown, not false: `not` of it does not trigger either.
+    const negated = inlineRule({ stages: { activation: { when: { not: aggregated('mean', 3).stages.activation.when } } } });
+    expect(decision(evaluateRule({ rule: negated, asOf: ASOF, areas: AREAS, indicators: history.slice(2) }), 'KE023001').stage).toBe('none');
+  });
+
+  it('a window in other units than the period, end_of_season and a missing window are unknown, saying why', () => {
+    const mismatch = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'mean', window: { count: 9, unit: 'dekads' } }, threshold: { op: 'lt', value: 20 } } } } } });
+    expect(notes(decision(evaluateRule({ rule: mismatch, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001'))[0]).toMatch(
+      /aggregation mean over 9 dekads needs dekadal values; the indicator's period is monthly, so it is not computed/,
+    );
+    const season = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'end_of_season' }, threshold: { op: 'lt', value: 20 } } } } } });
+    const seasonDecision = decision(evaluateRule({ rule: season, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
+    expect(seasonDecision.stage).toBe('none');
+    expect(notes(seasonDecision)[0]).toMatch(/end_of_season aggregation needs the season calendar/);
+    const noWindow = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'mean' }, threshold: { op: 'lt', value: 20 } } } } } });
+    expect(notes(decision(evaluateRule({ rule: noWindow, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001'))[0]).toMatch(/aggregation mean needs a window/);
+  });
+
+  it('as_published ignores the window (VCI-3M is already a 3-month figure), and persistence walks back one aggregate per period', () => {
+    const asPublished = decision(evaluateRule({ rule: aggregated('as_published', 3), asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
+    expect(indicatorEvidence(asPublished)[0]).toMatchObject({ value: 21, periodStart: '2025-02-01', test: '21 < 20 → does not hold' });
+    expect(indicatorEvidence(asPublished)[0].window).toBeUndefined();
+    // Means of 2 months: (9 + 21) / 2 = 15 ending February, (12 + 9) / 2 = 10.5 ending January; both < 20.
+    const persistent = decision(evaluateRule({ rule: aggregated('mean', 2, { persistence: { periods: 2 } }), asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
+    expect(persistent.stage).toBe('activation');
+    expect(indicatorEvidence(persistent).map((e) => [e.periodStart, e.periodEnd, e.value])).toEqual([['2025-01-01', '2025-02-28', 15], ['2024-12-01', '2025-01-31', 10.5]]);
+  });
+});
+
+describe('thresholds relative to a long-term reference', () => {
+  // February VCI of five earlier years: 40, 50, 90, 70, 80 → median 70, mean 66; February 2025 is 49.
+  const februaries = [[2020, 40], [2021, 50], [2022, 90], [2023, 70], [2024, 80]].map(([year, value]) => vci('KE023001', `${year}-02`, value));
+  const distractors = [vci('KE023001', '2024-01', 1), vci('KE023001', '2024-03', 1), vci('KE023002', '2023-02', 1), vci('KE023001', '2019-02', 1, { knownAt: '2025-03-09T00:00:00Z' })];
+  const current = vci('KE023001', '2025-02', 49);
+  const belowReference = (relative: Record<string, unknown>, value = -25) =>
+    inlineRule({ stages: { activation: { when: { indicator: { ...VCI, relative_to: { as: 'percent_difference', ...relative }, threshold: { op: 'lte', value } } } } } });
+  const run = (rule: Rule, indicators: Value[], asOf = ASOF) => decision(evaluateRule({ rule, asOf, areas: AREAS, indicators }), 'KE023001');
+
+  it('percent below the median of the same month in every earlier year (other months, areas and later-known values left out)', () => {
+    const d = run(belowReference({ reference: 'long_term_median' }), [...februaries, ...distractors, current], '2025-03-08T00:00:00Z');
+    expect(d.stage).toBe('activation');
+    expect(indicatorEvidence(d)[0]).toMatchObject({
+      value: 49, periodStart: '2025-02-01', reference: { kind: 'long_term_median', value: 70, years: [2020, 2021, 2022, 2023, 2024] },
+      test: 'percent_difference vs long_term_median 70 (5 years 2020–2024) -30 ≤ -25 → holds',
+    });
+    // Once the 2019 value (1) is known it counts: median of 1, 40, 50, 90, 70, 80 is 60 → -18.33 %, above -25 %.
+    const later = run(belowReference({ reference: 'long_term_median' }), [...februaries, ...distractors, current], '2025-03-10T00:00:00Z');
+    expect(later.stage).toBe('none');
+    expect(indicatorEvidence(later)[0]).toMatchObject({ reference: { value: 60, years: [2019, 2020, 2021, 2022, 2023, 2024] }, holds: false });
+  });
+
+  it('mean instead of median, a baseline period, difference instead of percent', () => {
+    // Forecasts of earlier Februaries are not part of the climatology: only final values are.
+    const oldForecasts = [2016, 2017, 2018].map((year) => vci('KE023001', `${year}-02`, 1000, { status: 'forecast', knownAt: `${year}-01-20T00:00:00Z` }));
+    const mean = run(belowReference({ reference: 'long_term_mean' }), [...februaries, ...oldForecasts, current]);
+    expect(indicatorEvidence(mean)[0].reference).toEqual({ kind: 'long_term_mean', value: 66, years: [2020, 2021, 2022, 2023, 2024] });
+    expect(indicatorEvidence(mean)[0].test).toBe('percent_difference vs long_term_mean 66 (5 years 2020–2024) -25.757576 ≤ -25 → holds');
+    const baseline = run(belowReference({ reference: 'long_term_median', baseline: { from_year: 2020, to_year: 2022 } }), [...februaries, current]);
+    expect(baseline.stage).toBe('none'); // median of 40, 50, 90 is 50: 49 is only 2 % below
+    expect(indicatorEvidence(baseline)[0]).toMatchObject({ reference: { value: 50, years: [2020, 2021, 2022] }, test: 'percent_difference vs long_term_median 50 (3 years 2020–2022) -2 ≤ -25 → does not hold' });
+    const difference = run(belowReference({ reference: 'long_term_median', as: 'difference' }, -21), [...februaries, current]);
+    expect(indicatorEvidence(difference)[0].test).toBe('difference vs long_term_median 70 (5 years 2020–2024) -21 ≤ -21 → holds');
+  });
+
+  it('fewer than 3 years is unknown with a note; return-period levels are not computed', () => {
+    const short = run(belowReference({ reference: 'long_term_median' }), [...februaries.slice(3), current]);
+    expect(short.stage).toBe('none');
+    expect(notes(short)).toEqual([
+      'vci3m for KE023001 2025-02-01–2025-02-28: long_term_median needs final values for month 02 in at least 3 years before 2025 known by 2025-03-10T00:00:00Z; found 2 (2023, 2024)',
+    ]);
+    const returnPeriod = run(belowReference({ reference: 'return_period_level', return_period_years: 5 }), [...februaries, current]);
+    expect(returnPeriod.stage).toBe('none');
+    expect(notes(returnPeriod)[0]).toMatch(/return_period_level needs the 5-year level fitted to annual maxima, which this evaluator does not do/);
+  });
+
+  it('dekadal values compare with the same dekad (same start day) of earlier years', () => {
+    const dekad = (year: number, start: string, end: string, value: number): Value => ({
+      pcode: 'KE023001', indicator: 'rfe', periodStart: `${year}-${start}`, periodEnd: `${year}-${end}`, value, status: 'final', source: 'CHIRPS', knownAt: `${year}-${end}T12:00:00Z`,
+    });
+    const rule = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, name: 'rfe', source: 'CHIRPS', period: 'dekadal', relative_to: { reference: 'long_term_mean', as: 'percent_difference' }, threshold: { op: 'lte', value: -50 } } } } } });
+    const indicators = [
+      dekad(2022, '02-21', '02-28', 30), dekad(2023, '02-21', '02-28', 40), dekad(2024, '02-21', '02-29', 50),
+      dekad(2022, '02-11', '02-20', 500), dekad(2024, '03-01', '03-10', 500), // other dekads
+      dekad(2025, '02-21', '02-28', 20),
+    ];
+    const d = run(rule, indicators);
+    expect(d.stage).toBe('activation');
+    expect(indicatorEvidence(d)[0]).toMatchObject({ reference: { kind: 'long_term_mean', value: 40, years: [2022, 2023, 2024] }, test: 'percent_difference vs long_term_mean 40 (3 years 2022–2024) -50 ≤ -50 → holds' });
+  });
+
+  it('with a window, each year contributes its aggregate: 3-month rainfall sum against the median of earlier 3-month sums', () => {
+    const rule = inlineRule({
+      stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'sum', window: { count: 3, unit: 'months' } }, relative_to: { reference: 'long_term_median', as: 'percent_difference' }, threshold: { op: 'lte', value: -20 } } } } },
+    });
+    const season = (year: number, values: number[]) => values.map((v, i) => vci('KE023001', `${year}-${String(i + 1).padStart(2, '0')}`, v));
+    // Jan–Mar sums: 2022 60, 2023 90, 2024 120 (2021 lacks February: skipped), 2025 70 → median 90, -22.2 %.
+    const indicators = [...season(2021, [10, 10]).slice(0, 1), vci('KE023001', '2021-03', 10), ...season(2022, [20, 20, 20]), ...season(2023, [30, 30, 30]), ...season(2024, [40, 40, 40]), ...season(2025, [20, 20, 30])];
+    const d = run(rule, indicators, '2025-04-10T00:00:00Z');
+    expect(d.stage).toBe('activation');
+    expect(indicatorEvidence(d)[0]).toMatchObject({ value: 70, periodStart: '2025-01-01', periodEnd: '2025-03-31', reference: { value: 90, years: [2022, 2023, 2024] } });
+  });
+});
+
+describe('gate and declaration records', () => {
+  const AREAS_PH: EvaluationInput['areas'] = [
+    { pcode: 'PH', level: 0, parentPcode: null }, { pcode: 'PH08', level: 1, parentPcode: 'PH' }, { pcode: 'PH0837', level: 2, parentPcode: 'PH08' },
+    { pcode: 'PH083747', level: 3, parentPcode: 'PH0837' }, { pcode: 'PH083748', level: 3, parentPcode: 'PH0837' },
+  ];
+  const gateRule = (kind: 'declaration' | 'official_alert' | 'coordinator_confirmation') =>
+    inlineRule({ country: 'PHL', areas: { admin_level: 3, within: ['PH'] }, stages: { activation: { when: { gate: { kind, by: 'OCD', description: 'd' } } } } });
+  const declarationRule = (condition: Record<string, unknown>) =>
+    inlineRule({ country: 'PHL', areas: { admin_level: 3, within: ['PH'] }, stages: { activation: { when: { declaration: { kinds: ['state_of_calamity'], ...condition } } } } });
+  const AT = '2025-03-01T00:00:00Z';
+  const run = (rule: Rule, gates: EvaluationInput['gates'], asOf = ASOF) => decision(evaluateRule({ rule, asOf, areas: AREAS_PH, indicators: [], gates }), 'PH083747');
+
+  it('a declaration gate takes any declaration kind (or a record of kind declaration), not a confirmation', () => {
+    for (const kind of ['state_of_calamity', 'state_of_emergency', 'disaster', 'notified_calamity', 'official_alert', 'declaration']) {
+      expect(run(gateRule('declaration'), [{ kind, pcodes: ['PH0837'], at: AT, id: 'R1' }]).stage, kind).toBe('activation');
+    }
+    const confirmation = run(gateRule('declaration'), [{ kind: 'coordinator_confirmation', pcodes: ['PH0837'], at: AT }]);
+    expect(confirmation).toMatchObject({ stage: 'none', waitingFor: ['declaration: OCD'] });
+    const d = run(gateRule('declaration'), [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'SOC-2025-17' }]);
+    expect(d.evidence).toContainEqual({ kind: 'gate', name: 'declaration: OCD', satisfied: true, at: AT, id: 'SOC-2025-17' });
+  });
+
+  it('an official_alert gate takes only an official_alert record; other gates only their own kind', () => {
+    expect(run(gateRule('official_alert'), [{ kind: 'state_of_emergency', pcodes: 'all', at: AT }]).stage).toBe('none');
+    expect(run(gateRule('official_alert'), [{ kind: 'declaration', pcodes: 'all', at: AT }]).stage).toBe('none');
+    expect(run(gateRule('official_alert'), [{ kind: 'official_alert', pcodes: 'all', at: AT }]).stage).toBe('activation');
+    expect(run(gateRule('coordinator_confirmation'), [{ kind: 'state_of_calamity', pcodes: 'all', at: AT }]).stage).toBe('none');
+    expect(run(gateRule('coordinator_confirmation'), [{ kind: 'coordinator_confirmation', pcodes: 'all', at: AT }]).stage).toBe('activation');
+  });
+
+  it('a record counts up to and including its validUntil day, for gates and declarations alike', () => {
+    const gates = [{ kind: 'state_of_calamity', pcodes: ['PH08'], at: AT, id: 'SOC-1', validUntil: '2025-03-10' }];
+    expect(run(gateRule('declaration'), gates, '2025-03-10T23:59:59Z').stage).toBe('activation');
+    expect(run(declarationRule({}), gates, '2025-03-10T23:59:59Z').stage).toBe('activation');
+    const after = run(declarationRule({}), gates, '2025-03-11T00:00:00Z');
+    expect(after.stage).toBe('none');
+    expect(after.evidence).toEqual([
+      { kind: 'declaration', name: 'state_of_calamity', satisfied: false, at: null, id: null },
+      { kind: 'note', text: 'state_of_calamity SOC-1 of 2025-03-01 does not count: valid until 2025-03-10' },
+    ]);
+    const gateAfter = run(gateRule('declaration'), gates, '2025-03-11T00:00:00Z');
+    expect(gateAfter).toMatchObject({ stage: 'none', waitingFor: ['declaration: OCD'] });
+  });
+
+  it('hazards: a declared hazard must be listed; a record without hazard cannot satisfy a rule that lists hazards', () => {
+    const rule = declarationRule({ hazards: ['flood', 'tropical_cyclone'] });
+    const flood = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'A', hazard: 'flood' }]);
+    expect(flood.stage).toBe('activation');
+    expect(flood.evidence).toEqual([{ kind: 'declaration', name: 'state_of_calamity for flood | tropical_cyclone', satisfied: true, at: AT, id: 'A' }]);
+    const drought = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'B', hazard: 'drought' }, { kind: 'state_of_calamity', pcodes: ['PH0837'], at: '2025-02-01T00:00:00Z', id: 'C' }]);
+    expect(drought.stage).toBe('none');
+    expect(notes(drought)).toEqual([
+      'state_of_calamity B of 2025-03-01 does not count: hazard drought; the rule needs flood or tropical_cyclone',
+      'state_of_calamity C of 2025-02-01 does not count: no hazard recorded; the rule needs flood or tropical_cyclone',
+    ]);
+    // Without hazards in the rule, any hazard counts.
+    expect(run(declarationRule({}), [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, hazard: 'drought' }]).stage).toBe('activation');
+  });
+
+  it('issuer: compared without regard to case when both are given; a record without issuer counts with a note', () => {
+    const rule = declarationRule({ issuer: 'NDRRMC' });
+    expect(run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, issuer: 'ndrrmc' }]).stage).toBe('activation');
+    const other = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, issuer: 'Provincial Board' }]);
+    expect(other.stage).toBe('none');
+    expect(notes(other)).toEqual(['state_of_calamity of 2025-03-01 does not count: issued by "Provincial Board"; the rule needs "NDRRMC"']);
+    const unknown = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'X' }]);
+    expect(unknown.stage).toBe('activation');
+    expect(notes(unknown)).toEqual(['state_of_calamity X of 2025-03-01: no issuer recorded, so "NDRRMC" could not be checked']);
+  });
+
+  it('valid_days counts from the declaration; the latest valid record is the one shown', () => {
+    const rule = declarationRule({ valid_days: 5 });
+    const gates = [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: '2025-03-01T00:00:00Z', id: 'OLD' }, { kind: 'state_of_calamity', pcodes: ['PH0837'], at: '2025-03-04T00:00:00Z', id: 'NEW' }];
+    expect(run(rule, gates, '2025-03-06T00:00:00Z').evidence[0]).toEqual({ kind: 'declaration', name: 'state_of_calamity', satisfied: true, at: '2025-03-04T00:00:00Z', id: 'NEW' });
+    expect(run(rule, gates, '2025-03-09T00:00:00Z').stage).toBe('activation');
+    const expired = run(rule, gates, '2025-03-09T00:00:01Z');
+    expect(expired.stage).toBe('none');
+    expect(notes(expired)[0]).toBe('state_of_calamity NEW of 2025-03-04 does not count: the rule counts a declaration for 5 days, until 2025-03-09');
   });
 });
