@@ -1,0 +1,85 @@
+import type { Store } from '../db/store.ts';
+import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
+import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
+import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
+import type { Rule } from '../rules/schema.ts';
+
+export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
+
+/**
+ * How records count as known.
+ * - `live` (evaluation, dry run): as stored, and only what was stored by `asOf`, with the
+ *   coordinators' gate confirmations.
+ * - `backtest`: the whole archive, each final value known at its period end, each event version at
+ *   its issue (else valid-from) time and each declaration on the day declared, whenever it was
+ *   loaded; forecasts keep their stored time. No confirmations: people's decisions are not replayed.
+ */
+export type HistoryMode = { live: string } | { backtest: true };
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** The indicator values, event versions, declarations (and confirmations) a rule reads, in one transaction. */
+export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMode): Promise<RuleHistory> {
+  const conditions = triggerNodes(rule as unknown as UnknownRecord).map((visit) => visit.node);
+  const fieldOf = (kind: 'indicator' | 'event', field: string) => [
+    ...new Set(conditions.flatMap((c) => (c[kind] && typeof c[kind] === 'object' ? [String((c[kind] as UnknownRecord)[field])] : []))),
+  ];
+  const live = 'live' in mode;
+  const asOf = live ? mode.live : null;
+  const valueKnownAt = live
+    ? `to_char(known_at AT TIME ZONE 'UTC', ${ISO})`
+    : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(known_at AT TIME ZONE 'UTC', ${ISO}) END`;
+  const versionKnownAt = live ? 'v.known_at' : 'coalesce(v.issued_at, v.valid_from, v.known_at)';
+  return store.transaction(async ({ raw }) => {
+    const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode" FROM admin_areas`);
+    const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
+      `SELECT pcode, indicator, to_char(period_start, 'YYYY-MM-DD') AS "periodStart", to_char(period_end, 'YYYY-MM-DD') AS "periodEnd",
+              value, status, source, ${valueKnownAt} AS "knownAt"
+         FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
+      [fieldOf('indicator', 'name'), asOf],
+    );
+    // An event version affects the areas its footprints touch, plus any P-codes it names itself.
+    const events = await raw.query<{ row: HazardEventVersion & { knownAt: string; affectedPcodes: string[] } }>(
+      `SELECT json_build_object(
+                'source', e.source, 'externalId', e.external_id, 'aliases', '[]'::json, 'version', v.version,
+                'versionRank', v.version_rank, 'hazard', v.hazard, 'eventAlertLevel', v.event_alert_level,
+                'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity, 'footprints', '[]'::json,
+                'validFrom', v.valid_from, 'validTo', v.valid_to, 'issuedAt', v.issued_at, 'title', v.title,
+                'countries', v.countries, 'link', v.link, 'status', v.status, 'supersedes', v.supersedes,
+                'cancels', v.cancels, 'pcodes', v.pcodes, 'properties', v.properties,
+                'knownAt', to_char(${versionKnownAt} AT TIME ZONE 'UTC', ${ISO}),
+                'affectedPcodes', ARRAY(
+                  SELECT DISTINCT a.pcode FROM hazard_footprints f
+                    JOIN hazard_footprint_parts fp ON fp.footprint_id = f.id
+                    JOIN admin_area_parts a ON ST_Intersects(a.geom, fp.geom)
+                   WHERE f.version_id = v.id
+                  UNION SELECT unnest(v.pcodes))) AS row
+         FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
+        WHERE v.hazard = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR v.known_at <= $2::timestamptz)`,
+      [fieldOf('event', 'hazard'), asOf],
+    );
+    // Coordinators' confirmations of this rule's gates (live only), and declarations. A drawn
+    // declaration polygon covers the rule's areas (at the rule's admin level) that it intersects.
+    const gates = await raw.query<GateRecord>(
+      `SELECT gate_kind AS kind, ARRAY[pcode] AS pcodes, to_char(confirmed_at AT TIME ZONE 'UTC', ${ISO}) AS at,
+              'confirmation ' || id AS id, NULL AS hazard, NULL AS issuer, NULL AS "validUntil"
+         FROM gate_confirmations WHERE $4 AND rule_id = $1 AND confirmed_at <= $2::timestamptz
+       UNION ALL
+       SELECT d.kind, d.pcodes || ARRAY(
+                SELECT DISTINCT a.pcode FROM admin_area_parts a
+                 WHERE d.geom IS NOT NULL AND a.level = $3 AND ST_Intersects(a.geom, d.geom)),
+              to_char(d.declared_on, 'YYYY-MM-DD"T00:00:00.000Z"'), d.reference, d.hazard, d.issuer, to_char(d.valid_until, 'YYYY-MM-DD')
+         FROM declarations d WHERE $2::timestamptz IS NULL OR d.recorded_at <= $2::timestamptz
+        ORDER BY 3, 4`,
+      [rule.id, asOf, rule.areas.admin_level, live],
+    );
+    // Absent details are left out rather than null, as the evaluator's input expects.
+    const gateInput = gates.rows.map((g) => Object.fromEntries(Object.entries(g).filter(([, v]) => v !== null)) as GateRecord);
+    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput };
+  });
+}
+
+/** The history a rule needs from the store, as known at `asOf` (later data is left out). */
+export async function evaluationInput(store: Store, rule: Rule, asOf: string): Promise<EvaluationInput> {
+  return { rule, asOf, ...(await readRuleHistory(store, rule, { live: asOf })) };
+}
