@@ -1,15 +1,17 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
 import type { MultiPolygon } from 'geojson';
 import { importAreas, type AreaImportReport } from '../areas/import-areas.ts';
 import { guessAdminLevel } from '../areas/level.ts';
 import type { Store } from '../db/store.ts';
+import { indicatorsAdapter } from '../feeds/adapters/indicators.ts';
+import { ingestPayload, type IngestSummary } from '../feeds/ingest.ts';
 import { upsertProgramme } from '../registry/programmes.ts';
 import { importRegistry, type RegistryImportReport } from '../registry/import-registry.ts';
 import { demoHouseholdsCsv, type DemoArea } from './households.ts';
@@ -20,6 +22,9 @@ export const DEMO_AREA_FILES = [
   path.join(demoFolder, 'demoland-adm1.geojson'),
   path.join(demoFolder, 'demoland-adm2.geojson'),
 ];
+
+/** Ten years of monthly VCI-3M for Demoland's districts (src/demo/vci-history.ts), for backtests. */
+export const DEMO_VCI_HISTORY = path.join(demoFolder, 'feeds', 'vci3m-history.csv');
 
 /** The demo's two programmes; amounts are illustrative, in Kenyan shillings. */
 export const DEMO_PROGRAMMES = [
@@ -37,11 +42,15 @@ export interface DemoOptions {
 export interface DemoReport {
   areas: AreaImportReport[];
   registry: RegistryImportReport;
+  /** The VCI-3M history as ingested; null with other boundaries than Demoland's. */
+  vciHistory: IngestSummary | null;
 }
 
 /**
  * Loads the demo: boundaries, the two programmes and a generated registry over the lowest-level
  * areas (households spread by land area), through the same import paths a user's files take.
+ * With Demoland's boundaries it also ingests the ten-year VCI-3M history as an indicators payload
+ * (stored like any feed data, known from the time it is loaded; a second load adds nothing).
  */
 export async function loadDemo(store: Store, options: DemoOptions = {}): Promise<DemoReport> {
   const areaFiles = options.areaFiles?.length ? options.areaFiles : DEMO_AREA_FILES;
@@ -70,6 +79,7 @@ export async function loadDemo(store: Store, options: DemoOptions = {}): Promise
   }));
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'asp-demo-'));
+  let registry: RegistryImportReport;
   try {
     const csv = path.join(dir, 'households.csv');
     const generated = demoHouseholdsCsv(demoAreas, options.households ?? 20_000, options.seed ?? 2026, {
@@ -77,9 +87,16 @@ export async function loadDemo(store: Store, options: DemoOptions = {}): Promise
       olderPersons: 'OPG',
     });
     await pipeline(Readable.from(generated), createWriteStream(csv));
-    const registry = await importRegistry(store, csv);
-    return { areas, registry };
+    registry = await importRegistry(store, csv);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  // The history is about Demoland's P-codes: other boundaries get none.
+  const vciHistory = areaFiles === DEMO_AREA_FILES ? await loadVciHistory(store) : null;
+  return { areas, registry, vciHistory };
+}
+
+async function loadVciHistory(store: Store): Promise<IngestSummary> {
+  const bytes = await readFile(DEMO_VCI_HISTORY);
+  return ingestPayload(store, indicatorsAdapter, { source: 'indicators', bytes, url: pathToFileURL(DEMO_VCI_HISTORY).href, contentType: 'text/csv' });
 }

@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { demoDistricts } from './geography.ts';
 import { seededRandom } from './random.ts';
+import { vciHistoryCsv } from './vci-history.ts';
 
 /**
  * Writes the demo's feed payloads to data/demo/feeds/, in the real wire formats, about the
  * synthetic Demoland (run: npx tsx src/demo/write-feeds.ts). Fictional events: a GDACS drought
  * over the north-west, a USGS earthquake in the south-east, a CAP flood warning in the south-west,
- * and a year of monthly VCI-3M per district with a drought building in Northaven.
+ * and a year of monthly VCI-3M per district with a drought building in Northaven, preceded by ten
+ * years of monthly VCI-3M history (2015-12 … 2025-11) for backtesting rules.
  */
 const out = 'data/demo/feeds';
 mkdirSync(out, { recursive: true });
@@ -101,6 +103,9 @@ for (const feature of demoDistricts().features) {
   });
 }
 writeFileSync(`${out}/vci3m-districts.csv`, lines.join('\n') + '\n');
+
+// Ten years of monthly VCI-3M before that, with the 2016–17, 2019 and 2021–22 droughts.
+writeFileSync(`${out}/vci3m-history.csv`, vciHistoryCsv());
 
 function iso(date: Date): string {
   return date.toISOString().slice(0, 10);
