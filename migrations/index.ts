@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as foundation from './0001-foundation.ts';
 import * as feeds from './0002-feeds.ts';
 import * as ruleVersions from './0003-rule-versions.ts';
+import * as activations from './0004-activations.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-feeds': feeds,
   '0003-rule-versions': ruleVersions,
+  '0004-activations': activations,
 };

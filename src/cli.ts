@@ -3,6 +3,7 @@ import { importAreas } from './areas/import-areas.ts';
 import { importAreaCodes } from './areas/area-codes.ts';
 import { migrate } from './db/migrate.ts';
 import { loadDemo } from './demo/load-demo.ts';
+import { approveDemoRules } from './demo/demo-rules.ts';
 import { isUserError } from './errors.ts';
 import { log } from './log.ts';
 import { importRegistry } from './registry/import-registry.ts';
@@ -18,8 +19,12 @@ import { UserError } from './errors.ts';
 import { formatProblem, loadRules } from './rules/load.ts';
 import { ruleJsonSchema } from './rules/json-schema.ts';
 import { dryRunRule } from './rules/dry-run.ts';
+import { describeEstimate } from './engine/estimate.ts';
 import { approveRuleVersion, listRuleVersions, retireRule, storeRuleVersions, type RuleVersionRow } from './rules/versions.ts';
 import { fileURLToPath } from 'node:url';
+import { registerBacktestCommand } from './cli/backtest-command.ts';
+import { asOfOption, describeEvaluation, registerActivationCommands } from './cli/activation-commands.ts';
+import { evaluateActivations } from './engine/activations.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -148,7 +153,8 @@ export function buildCli(): Command {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         const run = await ingestOnce(store, source, target);
-        report(g.json, run, () => [describeRun(run)]);
+        const evaluation = hasNewData(run) ? await evaluateActivations(store) : null;
+        report(g.json, { ...run, evaluation }, () => [describeRun(run), ...(evaluation ? describeEvaluation(evaluation) : [])]);
         // A payload nothing could be read from is the user's to fix: exit 2.
         if (run.status === 'failed') process.exitCode = run.payloadErrors.length > 0 ? 2 : 1;
       });
@@ -175,7 +181,8 @@ export function buildCli(): Command {
             process.exitCode = 1;
           }
         }
-        report(g.json, runs, () => runs.map(describeRun));
+        const evaluation = runs.some(hasNewData) ? await evaluateActivations(store) : null;
+        report(g.json, { runs, evaluation }, () => [...runs.map(describeRun), ...(evaluation ? describeEvaluation(evaluation) : [])]);
         if (runs.some((r) => r.status === 'failed')) process.exitCode = 1;
       });
     });
@@ -283,10 +290,9 @@ export function buildCli(): Command {
     .option('--at <date>', 'evaluate as of this date (data published later is ignored)')
     .action(async (file: string, opts, cmd: Command) => {
       const g = globals(cmd);
-      const at = opts.at ? new Date(opts.at) : new Date();
-      if (Number.isNaN(at.getTime())) throw new UserError(`--at ${opts.at}: not a date (use YYYY-MM-DD)`);
+      const at = asOfOption(opts.at) ?? new Date().toISOString();
       await withStore(g, async (store) => {
-        const result = await dryRunRule(store, file, at.toISOString());
+        const result = await dryRunRule(store, file, at);
         report(g.json, result, () => [
           `${result.ruleId} (${result.hash.slice(0, 12)}) as of ${result.asOf}: ${result.stages.activation} area(s) in activation, ${result.stages.readiness} in readiness, ${result.stages.none} none`,
           ...result.decisions
@@ -295,6 +301,7 @@ export function buildCli(): Command {
               const tests = d.evidence.map((e) => ('test' in e ? e.test : '')).filter(Boolean).join('; ');
               return `  ${d.pcode}  ${d.stage}${d.tier ? ` (${d.tier})` : ''}  ${tests}${d.waitingFor.length ? `  waiting for: ${d.waitingFor.join(', ')}` : ''}`;
             }),
+          ...(result.stages.activation > 0 ? describeEstimate(result.estimate) : []),
         ]);
       });
     });
@@ -304,6 +311,9 @@ export function buildCli(): Command {
     .action(() => {
       process.stdout.write(JSON.stringify(ruleJsonSchema(), null, 2) + '\n');
     });
+  registerBacktestCommand(program);
+
+  registerActivationCommands(program);
 
   program
     .command('demo')
@@ -315,6 +325,8 @@ export function buildCli(): Command {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         const result = await loadDemo(store, { areaFiles: opts.areas, households: opts.households, seed: opts.seed });
+        // The demo rules are written for Demoland; with real boundaries they would match nothing.
+        if (!opts.areas) await approveDemoRules(store);
         report(g.json, result, () => [
           ...result.areas.map((a) => `areas level ${a.level}: ${a.features}`),
           `households: ${result.registry.inserted} new, ${result.registry.updated} updated; ${result.registry.enrolled} enrolments`,
@@ -340,6 +352,9 @@ export function buildCli(): Command {
 
   return program;
 }
+
+/** New event versions or indicator values: the approved rules are evaluated again. */
+const hasNewData = (run: RunSummary) => run.versionsAdded + run.versionsUpdated + run.indicatorsAdded > 0;
 
 function describeRun(run: RunSummary): string {
   const what = run.feed ?? run.url;

@@ -14,3 +14,11 @@ export class UserError extends Error {
 }
 
 export const isUserError = (error: unknown): error is UserError => error instanceof UserError;
+
+/** The thing asked for does not exist (an activation id, a list id): exit 2 on the CLI, 404 on the API. */
+export class NotFoundError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}

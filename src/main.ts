@@ -6,6 +6,8 @@ import { registryCounts } from './registry/counts.ts';
 import { serve } from './api/serve.ts';
 import { loadFeedsConfig } from './feeds/config.ts';
 import { startScheduler } from './scheduler/scheduler.ts';
+import { approveDemoRules } from './demo/demo-rules.ts';
+import { evaluateActivations } from './engine/activations.ts';
 
 export interface StartOptions extends GlobalOptions {
   port?: number;
@@ -25,11 +27,14 @@ export async function start(options: StartOptions): Promise<void> {
     if (options.demo && (await registryCounts(store)).households === 0) {
       log.info('empty registry: loading the demo (synthetic Demoland)');
       await loadDemo(store);
+      const rules = await approveDemoRules(store);
+      log.info({ rules }, 'demo rules loaded and approved by two demo people');
     }
     const feeds = await loadFeedsConfig(config.ASP_FEEDS);
     const { server, url } = await serve(store, options.port ?? config.PORT, config.HOST);
     // The first tick runs at once, so the demo's feeds are in the store within seconds.
-    const scheduler = await startScheduler(store, feeds, { runAtStart: true });
+    // New feed data → the approved rules are evaluated again → activations open, move or close.
+    const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [() => evaluateActivations(store).then(() => undefined)] });
     const counts = await registryCounts(store);
     log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');
     process.stdout.write(

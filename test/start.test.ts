@@ -3,7 +3,7 @@ import { startAsp, stopAsp } from './support/cli.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 
 // What `npm start` promises a newcomer: the demo loads once, /api/health answers with counts,
-// and a restart reuses the same data.
+// the demo feeds open activations through the approved demo rule, and a restart reuses the same data.
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -23,7 +23,14 @@ async function startAndReadHealth() {
       if (feeds.filter((f) => f.name.startsWith('demo-')).every((f) => f.lastSuccessAt)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    return { status: response.status, body, feeds };
+    // New feed data → the approved demo rule is evaluated → Northaven's drought opens activations.
+    let activations: { pcode: string; stage: string; tier: string | null; ruleId: string }[] = [];
+    for (let attempt = 0; attempt < 120 && activations.length === 0; attempt++) {
+      activations = ((await (await fetch(`${match[1]}/api/activations?status=open`)).json()) as { activations: typeof activations }).activations;
+      if (activations.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const missing = await fetch(`${match[1]}/api/activations/999999`);
+    return { status: response.status, body, feeds, activations, missingStatus: missing.status };
   } finally {
     expect(await stopAsp(child)).toBe(0);
   }
@@ -41,7 +48,13 @@ describe('asp start (npm start)', () => {
     expect(demoFeeds.map((f) => f.name).sort()).toEqual(['demo-cap-dms', 'demo-gdacs-drought', 'demo-usgs-significant', 'demo-vci3m']);
     expect(demoFeeds.every((f) => f.lastSuccessAt !== null)).toBe(true);
 
+    expect(first.activations.map((a) => [a.ruleId, a.pcode, a.stage, a.tier])).toEqual(
+      ['XD01001', 'XD01002', 'XD01003', 'XD01004', 'XD01005', 'XD01006'].map((pcode) => ['xd-ct-vci-drought', pcode, 'activation', 'extreme']),
+    );
+    expect(first.missingStatus).toBe(404);
+
     const second = await startAndReadHealth();
+    expect(second.activations.map((a) => a.pcode)).toEqual(first.activations.map((a) => a.pcode));
     expect(second.body.counts).toEqual(first.body.counts);
   });
 });

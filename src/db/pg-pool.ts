@@ -34,9 +34,10 @@ function wrapClient(client: pg.PoolClient): RawConnection {
   // A checked-out client has no pool listener: without ours, a server restart crashes the
   // process. The failed client is destroyed on release instead of going back to the pool.
   let broken: Error | undefined;
-  client.on('error', (error) => {
+  const onError = (error: Error) => {
     broken = error;
-  });
+  };
+  client.on('error', onError);
   return {
     async query(sql, params = []) {
       const result = await client.query(sql, params as unknown[]);
@@ -52,6 +53,10 @@ function wrapClient(client: pg.PoolClient): RawConnection {
       }
       return Number(sink.rowCount ?? 0);
     },
-    release: () => client.release(broken),
+    release: () => {
+      // The pooled client is handed out again: drop our listener so they do not pile up.
+      client.off('error', onError);
+      client.release(broken);
+    },
   };
 }
