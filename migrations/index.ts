@@ -3,6 +3,7 @@ import * as foundation from './0001-foundation.ts';
 import * as feeds from './0002-feeds.ts';
 import * as ruleVersions from './0003-rule-versions.ts';
 import * as activations from './0004-activations.ts';
+import * as paymentLists from './0005-payment-lists.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002-feeds': feeds,
   '0003-rule-versions': ruleVersions,
   '0004-activations': activations,
+  '0005-payment-lists': paymentLists,
 };

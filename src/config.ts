@@ -8,6 +8,13 @@ const configSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   /** The feed configuration the scheduler runs; default the project's data/feeds.yaml. */
   ASP_FEEDS: z.string().min(1).default(fileURLToPath(new URL('../data/feeds.yaml', import.meta.url))),
+  /**
+   * The secret behind partners' pseudonymous ids (HMAC-SHA256). Without it, one is generated at
+   * first use and kept in the database (engine_settings), which suits a single installation.
+   */
+  ASP_PSEUDONYM_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  /** A payment list whose total exceeds this needs a second approver (four eyes become six). */
+  ASP_SECOND_APPROVAL_ABOVE: z.coerce.number().min(0).default(10_000_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,5 +1,6 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
+import { canonicalJson } from '../audit/audit.ts';
 import { NotFoundError, UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { evaluateRule, type AreaDecision, type Evidence } from '../rules/evaluate.ts';
@@ -301,18 +302,10 @@ function sameList(a: string[], b: string[]): boolean {
  * and with keys sorted, because jsonb stores object keys in its own order.
  */
 function sameEvidence(a: Evidence[], b: Evidence[]): boolean {
-  const facts = (list: Evidence[]) => canonical(list.filter((e) => e.kind !== 'note'));
+  const facts = (list: Evidence[]) => canonicalJson(list.filter((e) => e.kind !== 'note'));
   return facts(a) === facts(b);
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Coordinators
