@@ -2,7 +2,8 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * Payment lists and what follows them: the list generated for an activation (one rule version,
- * one response component, one payment cycle), its entries, what was cut and excluded and why;
+ * one response component, one payment cycle, covering every area the rule version has in
+ * activation, so that caps and the budget apply across areas), its entries, what was cut and excluded and why;
  * partners and releases to them; reconciliation of what was paid; and the append-only,
  * hash-chained audit log of every act on money.
  */
@@ -28,8 +29,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       component        smallint NOT NULL CHECK (component >= 0),
       kind             text NOT NULL CHECK (kind IN ('vertical', 'horizontal')),
       programme_code   text NOT NULL REFERENCES programmes (code),
-      -- The shock and payment cycle the list pays for, e.g. indicator:vci3m:2026-10-01 and 2026-11.
-      shock_key        text NOT NULL,
+      -- The payment cycle the list pays for, e.g. 2026-11; its areas and shocks are in payment_list_areas.
       cycle            text NOT NULL,
       status           text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'approved', 'released', 'closed', 'cancelled')),
       currency         char(3),
@@ -49,11 +49,13 @@ export async function up(db: Kysely<any>): Promise<void> {
       closed_at        timestamptz,
       cancelled_by     text,
       cancelled_reason text,
-      UNIQUE (rule_version_id, component, shock_key, cycle),
       CHECK (approved_by IS NULL OR approved_by <> generated_by),
       CHECK (second_approved_by IS NULL OR (second_approved_by <> generated_by AND second_approved_by <> approved_by)),
       CHECK (status IN ('draft', 'cancelled') OR content_sha256 IS NOT NULL)
     )`.execute(db);
+
+  // One live list per rule version, component and cycle; a cancelled one stays for the record.
+  await sql`CREATE UNIQUE INDEX payment_lists_one_live ON payment_lists (rule_version_id, component, cycle) WHERE status <> 'cancelled'`.execute(db);
 
   // The activations (areas) a list covers, with the stage and tier they had when it was generated.
   await sql`
@@ -61,7 +63,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       list_id       bigint NOT NULL REFERENCES payment_lists (id) ON DELETE CASCADE,
       activation_id bigint NOT NULL REFERENCES activations (id),
       pcode         text NOT NULL REFERENCES admin_areas (pcode),
+      shock_key     text NOT NULL,
       tier          text,
+      -- Registered households affected in the area, and how many the rule targets there (null: all who qualify).
       registered    integer NOT NULL,
       target        integer,
       PRIMARY KEY (list_id, pcode)
@@ -164,7 +168,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       IF OLD.status <> 'draft' AND (
            NEW.rule_version_id IS DISTINCT FROM OLD.rule_version_id OR NEW.component IS DISTINCT FROM OLD.component
         OR NEW.kind IS DISTINCT FROM OLD.kind OR NEW.programme_code IS DISTINCT FROM OLD.programme_code
-        OR NEW.shock_key IS DISTINCT FROM OLD.shock_key OR NEW.cycle IS DISTINCT FROM OLD.cycle
+        OR NEW.cycle IS DISTINCT FROM OLD.cycle
         OR NEW.currency IS DISTINCT FROM OLD.currency OR NEW.households IS DISTINCT FROM OLD.households
         OR NEW.total_amount IS DISTINCT FROM OLD.total_amount OR NEW.excluded IS DISTINCT FROM OLD.excluded
         OR NEW.cuts IS DISTINCT FROM OLD.cuts OR NEW.generated_by IS DISTINCT FROM OLD.generated_by

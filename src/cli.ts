@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { registerBacktestCommand } from './cli/backtest-command.ts';
 import { asOfOption, describeEvaluation, registerActivationCommands } from './cli/activation-commands.ts';
 import { evaluateActivations } from './engine/activations.ts';
+import { registerListCommands } from './cli/list-commands.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -314,6 +315,7 @@ export function buildCli(): Command {
   registerBacktestCommand(program);
 
   registerActivationCommands(program);
+  registerListCommands(program);
 
   program
     .command('demo')

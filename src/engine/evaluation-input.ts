@@ -17,6 +17,11 @@ export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events
 export type HistoryMode = { live: string } | { backtest: true };
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+/**
+ * A footprint affects the lowest areas it touches; their ancestors follow from the hierarchy.
+ * Counting the region a footprint touches would affect every district of that region.
+ */
+const LEAF = `NOT EXISTS (SELECT 1 FROM admin_areas c WHERE c.parent_pcode = a.pcode)`;
 
 /** The indicator values, event versions, declarations (and confirmations) a rule reads, in one transaction. */
 export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMode): Promise<RuleHistory> {
@@ -38,12 +43,17 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
          FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
       [fieldOf('indicator', 'name'), asOf],
     );
-    // An event version affects the areas its footprints touch, plus any P-codes it names itself.
+    // An event version affects the areas its footprints touch, plus any P-codes it names itself;
+    // each footprint carries its own areas, for conditions that name a footprint class.
     const events = await raw.query<{ row: HazardEventVersion & { knownAt: string; affectedPcodes: string[] } }>(
       `SELECT json_build_object(
                 'source', e.source, 'externalId', e.external_id, 'aliases', '[]'::json, 'version', v.version,
                 'versionRank', v.version_rank, 'hazard', v.hazard, 'eventAlertLevel', v.event_alert_level,
-                'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity, 'footprints', '[]'::json,
+                'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity,
+                'footprints', (SELECT coalesce(json_agg(json_build_object('class', f.class, 'value', f.value, 'unit', f.unit, 'label', f.label,
+                                 'pcodes', ARRAY(SELECT DISTINCT a.pcode FROM hazard_footprint_parts fp JOIN admin_area_parts a ON ST_Intersects(a.geom, fp.geom)
+                                                  WHERE fp.footprint_id = f.id AND ${LEAF})) ORDER BY f.class, f.seq), '[]'::json)
+                                 FROM hazard_footprints f WHERE f.version_id = v.id),
                 'validFrom', v.valid_from, 'validTo', v.valid_to, 'issuedAt', v.issued_at, 'title', v.title,
                 'countries', v.countries, 'link', v.link, 'status', v.status, 'supersedes', v.supersedes,
                 'cancels', v.cancels, 'pcodes', v.pcodes, 'properties', v.properties,
@@ -52,7 +62,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
                   SELECT DISTINCT a.pcode FROM hazard_footprints f
                     JOIN hazard_footprint_parts fp ON fp.footprint_id = f.id
                     JOIN admin_area_parts a ON ST_Intersects(a.geom, fp.geom)
-                   WHERE f.version_id = v.id
+                   WHERE f.version_id = v.id AND ${LEAF}
                   UNION SELECT unnest(v.pcodes))) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
         WHERE v.hazard = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR v.known_at <= $2::timestamptz)`,

@@ -709,7 +709,7 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
   let any = false;
   for (const e of context.index.events.get(condition.source) ?? []) {
     if (e.hazard !== condition.hazard) continue;
-    if (!affects(e.affectedPcodes, context)) continue;
+    if (!affects(footprintPcodes(e, condition) ?? e.affectedPcodes, context)) continue;
     const alert = condition.alert_of === 'event' ? e.eventAlertLevel : e.episodeAlertLevel ?? e.eventAlertLevel;
     const reasons: string[] = [];
     let holds = true;
@@ -738,6 +738,20 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
     any ||= holds;
   }
   return any;
+}
+
+/**
+ * When the condition names a footprint class (e.g. GDACS Poly_SMPInt_6, USGS mmi ≥ 6), only the
+ * areas that footprint touches are affected, not those of every shape the event carries. Null
+ * when the input gives no per-footprint areas (the event's affected areas then stand).
+ */
+function footprintPcodes(e: StoredEvent, condition: EventCondition): string[] | null {
+  const wanted = condition.footprint;
+  if (!wanted) return null;
+  const matching = e.footprints.filter((f) => f.class === wanted.class && (wanted.min_value === undefined || (f.value ?? -Infinity) >= wanted.min_value));
+  const areas = matching.map((f) => (f as { pcodes?: string[] }).pcodes);
+  if (areas.some((p) => p === undefined)) return null;
+  return areas.flat() as string[];
 }
 
 /** An affected P-code counts for the area when it is the area, one of its ancestors or one of its descendants. */

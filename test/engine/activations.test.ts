@@ -8,13 +8,13 @@ import {
 } from '../../src/engine/activations.ts';
 import { recordDeclaration } from '../../src/engine/declarations.ts';
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
-import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { approveRuleVersion, retireRule, storeRuleVersions } from '../../src/rules/versions.ts';
+import { retireRule } from '../../src/rules/versions.ts';
 import { runAsp } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { tempFile } from '../support/files.ts';
+import { approveRuleText, publishMonth } from '../support/rules.ts';
 import { projectRoot } from '../support/paths.ts';
 
 /**
@@ -102,22 +102,8 @@ stages:
     when: { declaration: { kinds: [state_of_calamity], hazards: [flood] } }
 `;
 
-/** Monthly VCI-3M rows, each month published on the 5th of the next month. */
-async function publishVci(t: TestDatabase, month: string, values: Record<string, number>): Promise<void> {
-  const [y, m] = month.split('-').map(Number);
-  const end = new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
-  const rows = Object.entries(values).map(([pcode, value]) => `${pcode},vci3m,${month}-01,${end},${value},final,NDMA (test)`);
-  const bytes = Buffer.from(['pcode,indicator,period_start,period_end,value,status,source', ...rows].join('\n') + '\n');
-  const fetchedAt = new Date(Date.UTC(y, m, 5, 6));
-  await ingestPayload(t.store, indicatorsAdapter, { source: 'indicators', bytes, url: `test://vci-${month}.csv`, fetchedAt });
-}
-
-async function approve(t: TestDatabase, name: string, yaml: string): Promise<void> {
-  const file = await tempFile(name, yaml);
-  await storeRuleVersions(t.store, file, 'rule.author@test');
-  const id = /^id: (\S+)/.exec(yaml)![1];
-  await approveRuleVersion(t.store, id, 'rule.approver@test');
-}
+const publishVci = (t: TestDatabase, month: string, values: Record<string, number>) => publishMonth(t.store, month, values);
+const approve = (t: TestDatabase, _name: string, yaml: string) => approveRuleText(t.store, yaml);
 
 const open = async (t: TestDatabase, ruleId: string) => listActivations(t.store, { status: 'open', ruleId });
 

@@ -1,0 +1,518 @@
+import type { RawConnection } from '../db/raw.ts';
+import type { Store } from '../db/store.ts';
+import { audit } from '../audit/audit.ts';
+import { NotFoundError, UserError } from '../errors.ts';
+import { HouseholdSql } from '../engine/household-sql.ts';
+import { log } from '../log.ts';
+import type { Benefit, EventCondition, ResponseComponent, Rule, TriggerCondition } from '../rules/schema.ts';
+
+/**
+ * Payment lists, generated inside PostgreSQL: for an activation, one list per paying response
+ * component of its rule version and payment cycle, covering every area that rule version has in
+ * activation (so caps and the budget are applied across areas, most severe first). No household
+ * row passes through Node: households are matched, flagged, ranked and priced by one
+ * `INSERT … SELECT` into a temporary table, and the entries, exclusions and cuts are further
+ * `INSERT … SELECT`s and aggregates over it, all in one transaction. Ties are broken by the
+ * registry id, so the same inputs give the same list. Regenerating a draft replaces it; an approved
+ * list is never regenerated (the database refuses it too).
+ *
+ * Matching: for an activation opened by an event with a polygon footprint, a household whose point
+ * lies in the footprint (GiST over the subdivided parts); a household without a point, and every
+ * household for area rules (indicators, declarations), by its admin P-code, the activation's area
+ * and every area below it.
+ */
+
+export interface GeneratedList {
+  id: number;
+  ruleId: string;
+  component: number;
+  kind: 'vertical' | 'horizontal';
+  programme: string;
+  cycle: string;
+  currency: string;
+  households: number;
+  totalAmount: number;
+  areas: { pcode: string; tier: string | null; registered: number; target: number | null; listed: number; amount: number }[];
+  excluded: Record<string, number>;
+  cuts: Cut[];
+  notes: string[];
+  replaced: boolean;
+}
+
+export interface Cut {
+  pcode: string;
+  step: string;
+  households: number;
+  amount: number;
+  reason: string;
+}
+
+interface ActivationArea {
+  activationId: number;
+  pcode: string;
+  tier: string | null;
+  shockKey: string;
+  openedAt: string;
+}
+
+export async function generateLists(
+  store: Store, activationId: number, actor: string, options: { cycle?: string; asOf?: Date } = {},
+): Promise<GeneratedList[]> {
+  if (!actor?.trim()) throw new UserError('say who generates the list: --by NAME (recorded; that person cannot approve it)');
+  const now = options.asOf ?? new Date();
+  const cycle = options.cycle ?? now.toISOString().slice(0, 7);
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(cycle)) throw new UserError(`--cycle ${cycle}: give the payment cycle as YYYY-MM`);
+  return store.transaction(async ({ raw }) => {
+    const { rows: found } = await raw.query<{ ruleVersionId: number; ruleId: string; status: string; stage: string; versionStatus: string; definition: Rule }>(
+      `SELECT a.rule_version_id AS "ruleVersionId", a.rule_id AS "ruleId", a.status, a.stage, v.status AS "versionStatus", v.definition
+         FROM activations a JOIN rule_versions v ON v.id = a.rule_version_id WHERE a.id = $1`,
+      [activationId],
+    );
+    if (found.length === 0) throw new NotFoundError(`activation ${activationId} does not exist (asp activations list)`);
+    const activation = found[0];
+    if (activation.status !== 'open' || activation.stage !== 'activation') {
+      throw new UserError(`activation ${activationId} is ${activation.status === 'open' ? `at the ${activation.stage} stage` : activation.status}: lists are generated for open activations at the activation stage (confirm or force it first)`);
+    }
+    if (activation.versionStatus !== 'approved') throw new UserError(`activation ${activationId} uses a rule version that is ${activation.versionStatus}`);
+    const rule = activation.definition;
+    // Every area of this rule version in activation; an area with two open shocks counts once (the first opened).
+    const { rows: areas } = await raw.query<ActivationArea>(
+      `SELECT DISTINCT ON (pcode) id AS "activationId", pcode, tier, shock_key AS "shockKey", to_char(opened_at, 'YYYY-MM-DD') AS "openedAt"
+         FROM activations WHERE rule_version_id = $1 AND status = 'open' AND stage = 'activation' ORDER BY pcode, id`,
+      [activation.ruleVersionId],
+    );
+    const lists: GeneratedList[] = [];
+    for (const [index, component] of rule.response.entries()) {
+      const benefit = component.benefit;
+      if (component.mode === 'design_tweak' || !benefit || benefit.kind === 'none') continue;
+      const covered = areas.filter((a) => !component.tiers || (a.tier !== null && component.tiers.includes(a.tier)));
+      if (covered.length === 0) continue;
+      lists.push(await generateOne(raw, { rule, ruleVersionId: activation.ruleVersionId, index, component, benefit, areas: covered, cycle, actor, now }));
+    }
+    if (lists.length === 0) throw new UserError(`rule ${rule.id} has no paying response component for the tiers in activation (${[...new Set(areas.map((a) => a.tier))].join(', ')})`);
+    return lists;
+  });
+}
+
+interface Job {
+  rule: Rule;
+  ruleVersionId: number;
+  index: number;
+  component: ResponseComponent;
+  benefit: Exclude<Benefit, { kind: 'none' }>;
+  areas: ActivationArea[];
+  cycle: string;
+  actor: string;
+  now: Date;
+}
+
+async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList> {
+  const { rule, component, benefit, cycle } = job;
+  const kind = component.mode === 'vertical' ? 'vertical' : 'horizontal';
+  const programme = component.programme ?? rule.programme;
+  const notes: string[] = [];
+  if (component.mode === 'piggyback') notes.push(`piggyback: the list is handed to ${component.partner?.name ?? 'the partner'}, who pays`);
+
+  await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:list:' || $1 || ':' || $2 || ':' || $3))`, [job.ruleVersionId, job.index, cycle]);
+  const { rows: existing } = await raw.query<{ id: number; status: string }>(
+    `SELECT id, status FROM payment_lists WHERE rule_version_id = $1 AND component = $2 AND cycle = $3 AND status <> 'cancelled'`,
+    [job.ruleVersionId, job.index, cycle],
+  );
+  if (existing[0] && existing[0].status !== 'draft') {
+    throw new UserError(`list ${existing[0].id} for ${rule.id} component ${job.index} cycle ${cycle} is ${existing[0].status}: an approved list is never regenerated (cancel it, then generate a new one)`);
+  }
+  let listId: number;
+  if (existing[0]) {
+    listId = existing[0].id;
+    await raw.query(`DELETE FROM payment_list_entries WHERE list_id = $1`, [listId]);
+    await raw.query(`DELETE FROM payment_list_areas WHERE list_id = $1`, [listId]);
+    await raw.query(`UPDATE payment_lists SET generated_by = $2, generated_at = now(), approved_by = NULL, approved_at = NULL, content_sha256 = NULL WHERE id = $1`, [listId, job.actor]);
+  } else {
+    const { rows } = await raw.query<{ id: number }>(
+      `INSERT INTO payment_lists (rule_version_id, rule_id, component, kind, programme_code, cycle, currency, generated_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [job.ruleVersionId, rule.id, job.index, kind, programme, cycle, benefit.currency, job.actor],
+    );
+    listId = rows[0].id;
+  }
+
+  const payments = paymentCount(component, notes);
+  await matchHouseholds(raw, job, listId, notes);
+  await raw.query(
+    `INSERT INTO payment_list_areas (list_id, activation_id, pcode, shock_key, tier, registered, target)
+     SELECT $1, m.activation_id, m.pcode, a.shock_key, a.tier, count(*), max(m.lim)
+       FROM list_matched m JOIN activations a ON a.id = m.activation_id GROUP BY m.activation_id, m.pcode, a.shock_key, a.tier`,
+    [listId],
+  );
+  const cuts = await applyBudgetAndInsert(raw, job, listId, payments, notes);
+
+  // Who was left out and why, counted (never listed) for the coordinator.
+  const { rows: reasons } = await raw.query<{ reason: string; n: number }>(
+    `SELECT excluded AS reason, count(*)::int AS n FROM list_matched WHERE excluded IS NOT NULL GROUP BY excluded ORDER BY excluded`,
+  );
+  const excluded = Object.fromEntries(reasons.map((r) => [r.reason, r.n]));
+  const { rows: totals } = await raw.query<{ households: number; amount: string }>(
+    `SELECT count(*)::int AS households, coalesce(sum(amount), 0)::text AS amount FROM payment_list_entries WHERE list_id = $1`,
+    [listId],
+  );
+  await raw.query(
+    `UPDATE payment_lists SET households = $2, total_amount = $3::numeric, excluded = $4, cuts = $5, currency = $6 WHERE id = $1`,
+    [listId, totals[0].households, totals[0].amount, JSON.stringify(excluded), JSON.stringify(cuts), benefit.currency],
+  );
+  const { rows: perArea } = await raw.query<GeneratedList['areas'][number]>(
+    `SELECT a.pcode, a.tier, a.registered, a.target, count(e.household_id)::int AS listed, coalesce(sum(e.amount), 0)::float8 AS amount
+       FROM payment_list_areas a LEFT JOIN payment_list_entries e ON e.list_id = a.list_id AND e.pcode = a.pcode
+      WHERE a.list_id = $1 GROUP BY a.pcode, a.tier, a.registered, a.target ORDER BY a.pcode`,
+    [listId],
+  );
+  await raw.query(`DROP TABLE list_matched`);
+  await audit(raw, {
+    actor: job.actor, action: 'list.generated', subject: `list:${listId}`,
+    details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]) },
+  });
+  log.info({ listId, rule: rule.id, component: job.index, cycle, households: totals[0].households }, 'payment list generated');
+  return {
+    id: listId, ruleId: rule.id, component: job.index, kind, programme, cycle, currency: benefit.currency,
+    households: totals[0].households, totalAmount: Number(totals[0].amount), areas: perArea, excluded, cuts, notes, replaced: Boolean(existing[0]),
+  };
+}
+
+/** Payments per household on this list: the rule's count, or one per cycle while triggered. */
+function paymentCount(component: ResponseComponent, notes: string[]): number {
+  const count = component.payments?.count;
+  if (count === undefined) return 1;
+  if (count === 'while_triggered') {
+    notes.push('payments while triggered: this list pays one cycle; the next cycle is a new list if the area is still in activation');
+    return 1;
+  }
+  return count;
+}
+
+/**
+ * Step 1: every registered household of the areas (inside the footprint where there is one), one
+ * row each, with why it is left out (or null), its rank among those who qualify, the area's
+ * limit (coverage target, caps) and its amount per payment. Written to a temporary table that
+ * the next steps read; it is dropped before the transaction ends.
+ */
+async function matchHouseholds(raw: RawConnection, job: Job, listId: number, notes: string[]): Promise<void> {
+  const { rule, component, benefit, areas } = job;
+  const q = new HouseholdSql();
+  const who = component.households;
+  const programme = component.programme ?? rule.programme;
+  const severity = new Map((rule.tiers ?? []).map((t) => [t.id, t.severity]));
+  const footprintClass = eventFootprintClass(rule);
+
+  const coverage = coverageValues(component, areas, rule.programme, notes);
+  const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
+  const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.activationId), 'bigint[]')}, ${q.param(areas.map((a) => a.pcode), 'text[]')},
+                 ${q.param(areas.map((a) => a.tier), 'text[]')}, ${q.param(areas.map((a) => (a.tier === null ? 0 : (severity.get(a.tier) ?? 0))), 'int[]')},
+                 ${q.param(coverage.values, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')},
+                 ${q.param(areas.map((a) => (/^(gdacs|usgs|cap|ipc):/.test(a.shockKey) ? a.shockKey : null)), 'text[]')})
+               AS a(activation_id, pcode, tier, severity, coverage, tier_amount, event_key)`;
+
+  // Why a household is left out, in the order the reasons are checked (the first one counts).
+  const reasons: [string, string][] = [];
+  if (component.mode === 'vertical') reasons.push([`not an active ${programme} beneficiary`, `NOT ${q.enrolledIn([programme])}`]);
+  if (who.eligibility) reasons.push(['not eligible', `NOT ${q.condition(who.eligibility)}`]);
+  if (who.exclude?.current_beneficiaries_of) {
+    reasons.push([`current beneficiary of ${who.exclude.current_beneficiaries_of.join(', ')}`, q.enrolledIn(who.exclude.current_beneficiaries_of)]);
+  }
+  if (who.exclude?.when) reasons.push(['excluded by the rule', q.condition(who.exclude.when)]);
+  for (const requirement of who.requirements ?? []) {
+    if (requirement.otherwise !== 'exclude') notes.push(`requirement "${requirement.reason}": households that fail it are listed; ${requirement.otherwise} is handled outside the list`);
+    else reasons.push([requirement.reason, `NOT ${q.condition(requirement.condition)}`]);
+  }
+  for (const overlap of rule.overlap ?? []) {
+    if (overlap.policy !== 'exclusive') continue;
+    if (overlap.with.programme && overlap.with.programme !== programme) {
+      reasons.push([`exclusive with ${overlap.with.programme}`, q.enrolledIn([overlap.with.programme])]);
+    }
+    if (overlap.with.rule) {
+      reasons.push([
+        `already on a list of ${overlap.with.rule} this cycle`,
+        `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+                  WHERE oe.household_id = h.id AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ol.cycle = ${q.param(job.cycle, 'text')}
+                    AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
+      ]);
+    }
+    if (overlap.with.list) notes.push(`overlap with list "${overlap.with.list}": lists are matched by rule, not by name; not applied`);
+  }
+  // The same rule's other components this cycle: one household, one entry per shock and period.
+  reasons.push([
+    'already on another list of this rule this cycle',
+    `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+              WHERE oe.household_id = h.id AND ol.rule_version_id = ${q.param(job.ruleVersionId, 'bigint')} AND ol.cycle = ${q.param(job.cycle, 'text')}
+                AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
+  ]);
+  const excluded = reasons.length ? `CASE ${reasons.map(([why, test]) => `WHEN ${test} THEN ${q.param(why, 'text')}`).join(' ')} END` : 'NULL::text';
+  const counted = coverage.basisTotal ? q.enrolledIn(coverage.countingProgrammes) : 'false';
+  const amount = amountSql(q, benefit, programme, notes);
+  const order = q.orderBy(who.priority);
+  if (who.frozen_list) notes.push('frozen list: ranked by the priority order over the registry as it stands; a stored pre-shock ranking is not used');
+
+  const limits: string[] = [];
+  const lessCounted = (sql: string) => (coverage.basisTotal ? `greatest(0, ${sql} - t.counted)` : sql);
+  if (coverage.target) limits.push(lessCounted(coverage.target));
+  const cap = component.caps?.per_area;
+  if (cap?.percent_of_registered !== undefined) limits.push(lessCounted(`floor(${q.param(cap.percent_of_registered, 'numeric')} * t.registered / 100)`));
+  if (cap?.households !== undefined) limits.push(q.param(cap.households, 'numeric'));
+  const limit = limits.length === 0 ? 'NULL::numeric' : limits.length === 1 ? limits[0] : `least(${limits.join(', ')})`;
+  const targetOnly = coverage.target ? lessCounted(coverage.target) : 'NULL::numeric';
+
+  await raw.query(`DROP TABLE IF EXISTS list_matched`);
+  await raw.query(
+    `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
+     WITH act AS (${act}),
+     footprint AS (
+       SELECT a.pcode, p.geom FROM act a
+         JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
+         JOIN hazard_footprints f ON f.version_id = e.current_version_id AND (${q.param(footprintClass, 'text')} IS NULL OR f.class = ${q.param(footprintClass, 'text')})
+         JOIN hazard_footprint_parts p ON p.footprint_id = f.id
+        WHERE ST_Dimension(p.geom) = 2
+     ),
+     hh AS (${q.households()}),
+     members AS (
+       SELECT DISTINCT ON (h.id) a.activation_id, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*
+         FROM act a
+         JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
+         JOIN hh h ON h.admin_pcode = x.pcode
+        WHERE h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
+           OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ST_Intersects(fp.geom, h.location))
+        ORDER BY h.id, a.pcode
+     ),
+     priced AS (
+       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount FROM members h
+     ),
+     flagged AS (
+       SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
+              h.is_counted, h.amount, e.excluded,
+              row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
+         FROM priced h
+         CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
+                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END) AS excluded) e
+     ),
+     area_counts AS (
+       SELECT f.pcode, count(*) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
+              count(*) FILTER (WHERE f.is_counted) AS counted, min(a.coverage) AS coverage
+         FROM flagged f JOIN act a ON a.pcode = f.pcode GROUP BY f.pcode
+     ),
+     limits AS (
+       SELECT t.pcode, ${limit} AS lim, ${targetOnly} AS target
+         FROM area_counts t JOIN act a ON a.pcode = t.pcode
+     )
+     SELECT f.*, l.lim, l.target,
+            CASE WHEN f.excluded IS NOT NULL THEN f.excluded
+                 WHEN l.target IS NOT NULL AND f.rank > l.target THEN 'beyond the coverage target'
+                 WHEN l.lim IS NOT NULL AND f.rank > l.lim THEN 'beyond the per-area cap'
+            END AS left_out
+       FROM flagged f JOIN limits l ON l.pcode = f.pcode`,
+    q.params,
+  );
+  // Exclusions and limits are both "left out", counted per reason.
+  await raw.query(`UPDATE list_matched SET excluded = left_out WHERE left_out IS NOT NULL`);
+}
+
+/**
+ * Step 2: the budget. Candidates cost amount × payments (× 1 for a per-cycle envelope). When the
+ * total exceeds the envelope the rule's steps apply in order: fund the most severe tiers first
+ * (whole tiers while they fit), then in the tier where money runs out reduce the caseload pro
+ * rata to the areas' registered households, or stop when exhausted, or (only when the rule allows
+ * it) reduce the value pro rata. The overall household and amount caps cut the same way.
+ * Households keep their rank order within an area: the lowest-priority go first.
+ */
+async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number, payments: number, notes: string[]): Promise<Cut[]> {
+  const { rule, component, benefit } = job;
+  const budget = rule.budget;
+  const overall = component.caps?.overall;
+  let envelope: number | null = null;
+  let perPayment = false;
+  if (budget) {
+    if (budget.envelope.currency !== benefit.currency) {
+      notes.push(`the envelope is in ${budget.envelope.currency}, the benefit in ${benefit.currency}: the budget is not applied (no conversion)`);
+    } else {
+      envelope = budget.envelope.amount;
+      perPayment = budget.envelope.per === 'cycle';
+      if (budget.envelope.per === 'year' || budget.envelope.per === 'shock') notes.push(`the envelope is per ${budget.envelope.per}: this list is checked against all of it; earlier lists are not deducted`);
+    }
+  }
+  if (overall?.amount !== undefined && (envelope === null || overall.amount < envelope)) {
+    envelope = overall.amount;
+    perPayment = false;
+  }
+  const steps = budget?.over_budget ?? ['stop_when_exhausted'];
+  const bySeverity = steps[0] === 'fund_most_severe_first';
+  const partialStep = (bySeverity ? steps[1] : steps[0]) ?? 'stop_when_exhausted';
+  const valueAllowed = Boolean(budget?.allow_value_reduction);
+  if (partialStep === 'reduce_value_pro_rata' && !valueAllowed) notes.push('reduce_value_pro_rata needs allow_value_reduction: true; the caseload is cut instead');
+  if (partialStep === 'shorten_duration') notes.push('shorten_duration is not applied to a list: the caseload is cut when the money runs out');
+  const mode = partialStep === 'reduce_caseload_pro_rata' ? 'pro_rata' : partialStep === 'reduce_value_pro_rata' && valueAllowed ? 'value' : 'stop';
+  const proRataBy = budget?.pro_rata_by === 'eligible_households' ? 'eligible' : budget?.pro_rata_by === 'targeted_households' ? 'targeted' : 'registered';
+  const start = firstPayment(component, job, notes);
+  // $1 envelope, $2 cost multiplier, $3 by severity, $4 partial-tier mode, $5 overall household cap, $6 pro-rata weight.
+  const params = [envelope, perPayment ? 1 : payments, bySeverity, mode, overall?.households ?? null, proRataBy];
+  await raw.query(
+    `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
+     WITH cand AS (
+       SELECT m.*, m.amount * $2::numeric AS cost, CASE WHEN $3::boolean THEN m.severity ELSE 0 END AS grp
+         FROM list_matched m WHERE m.excluded IS NULL
+     ),
+     area_base AS (
+       SELECT pcode, count(*) AS registered, count(*) FILTER (WHERE excluded IS NULL OR excluded LIKE 'beyond%') AS eligible
+         FROM list_matched GROUP BY pcode
+     ),
+     grp_before AS (
+       SELECT grp, total, coalesce(sum(total) OVER (ORDER BY grp DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+         FROM (SELECT grp, sum(cost) AS total FROM cand GROUP BY grp) t
+     ),
+     area_weight AS (
+       SELECT c.grp, c.pcode,
+              CASE $6::text WHEN 'eligible' THEN max(b.eligible) WHEN 'targeted' THEN count(*) ELSE max(b.registered) END AS weight
+         FROM cand c JOIN area_base b ON b.pcode = c.pcode GROUP BY c.grp, c.pcode
+     ),
+     grp_weight AS (SELECT grp, sum(weight) AS weight FROM area_weight GROUP BY grp),
+     ranked AS (
+       SELECT c.*, g.total AS grp_total, g.before AS grp_before, w.weight AS area_weight, gw.weight AS grp_weight,
+              sum(c.cost) OVER (PARTITION BY c.grp, c.pcode ORDER BY c.rank ROWS UNBOUNDED PRECEDING) AS area_cum,
+              sum(c.cost) OVER (PARTITION BY c.grp ORDER BY c.pcode, c.rank ROWS UNBOUNDED PRECEDING) AS grp_cum,
+              row_number() OVER (ORDER BY c.grp DESC, c.pcode, c.rank) AS overall_rank
+         FROM cand c JOIN grp_before g ON g.grp = c.grp
+         JOIN area_weight w ON w.grp = c.grp AND w.pcode = c.pcode JOIN grp_weight gw ON gw.grp = c.grp
+     ),
+     decided AS (
+       SELECT r.*,
+              CASE WHEN $1::numeric IS NULL OR r.grp_before + r.grp_total <= $1::numeric THEN 'keep'
+                   WHEN r.grp_before >= $1::numeric THEN 'cut_severity'
+                   WHEN $4::text = 'value' THEN 'keep_reduced'
+                   WHEN $4::text = 'pro_rata' AND r.area_cum <= ($1::numeric - r.grp_before) * r.area_weight / r.grp_weight THEN 'keep'
+                   WHEN $4::text = 'stop' AND r.grp_cum <= $1::numeric - r.grp_before THEN 'keep'
+                   ELSE 'cut_' || $4::text END AS decision,
+              CASE WHEN $4::text = 'value' AND r.grp_total > 0 THEN ($1::numeric - r.grp_before) / r.grp_total ELSE 1 END AS factor
+         FROM ranked r
+     )
+     SELECT d.*,
+            CASE WHEN d.decision LIKE 'keep%' AND $5::int IS NOT NULL
+                  AND count(*) FILTER (WHERE d.decision LIKE 'keep%') OVER (ORDER BY d.overall_rank ROWS UNBOUNDED PRECEDING) > $5::int
+                 THEN 'cut_overall_cap' ELSE d.decision END AS outcome
+       FROM decided d`,
+    params,
+  );
+  await raw.query(
+    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, payments, first_payment, reason)
+     SELECT $1, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
+            CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
+            $3, $2, $4::date,
+            CASE WHEN $6::text = 'vertical' THEN 'vertical: active ' || $5::text || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
+              || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
+       FROM list_decided d WHERE d.outcome LIKE 'keep%'
+      ORDER BY d.pcode, d.rank`,
+    [listId, payments, benefit.currency, start, component.programme ?? rule.programme, component.mode === 'vertical' ? 'vertical' : 'horizontal'],
+  );
+  const { rows } = await raw.query<Cut>(
+    `SELECT pcode, outcome AS step, count(*)::int AS households, sum(cost)::float8 AS amount FROM list_decided
+      WHERE outcome NOT LIKE 'keep%' GROUP BY pcode, outcome ORDER BY pcode, outcome`,
+  );
+  const { rows: reduced } = await raw.query<Cut>(
+    `SELECT pcode, 'reduce_value_pro_rata' AS step, count(*)::int AS households, sum(cost * (1 - factor))::float8 AS amount FROM list_decided
+      WHERE outcome = 'keep_reduced' GROUP BY pcode ORDER BY pcode`,
+  );
+  // Households cut by the budget are left out too, counted per reason.
+  await raw.query(
+    `UPDATE list_matched m SET excluded = CASE d.outcome WHEN 'cut_overall_cap' THEN 'beyond the overall cap' ELSE 'over budget' END
+       FROM list_decided d WHERE d.household_id = m.household_id AND d.outcome NOT LIKE 'keep%'`,
+  );
+  await raw.query(`DROP TABLE list_decided`);
+  const why: Record<string, string> = {
+    cut_severity: 'the envelope was used by more severe areas first',
+    cut_pro_rata: 'caseload reduced pro rata: the lowest-priority households of the area were cut',
+    cut_stop: 'the envelope ran out',
+    cut_value: 'the envelope ran out',
+    cut_overall_cap: 'beyond the overall household cap',
+  };
+  return [
+    ...rows.map((c) => ({ ...c, reason: why[c.step] ?? c.step, step: c.step.replace(/^cut_/, '') })),
+    ...reduced.map((c) => ({ ...c, reason: 'value per household reduced pro rata (the rule allows it)' })),
+  ];
+}
+
+/** The first payment date: the activation date plus the offset, or the next named month. */
+function firstPayment(component: ResponseComponent, job: Job, notes: string[]): string | null {
+  const start = component.payments?.start;
+  if (!start) return null;
+  const opened = job.areas.map((a) => a.openedAt).sort()[0] ?? job.now.toISOString().slice(0, 10);
+  if (start.days_after_activation !== undefined) {
+    return new Date(Date.parse(`${opened}T00:00:00Z`) + start.days_after_activation * 86_400_000).toISOString().slice(0, 10);
+  }
+  if (start.next_month !== undefined) {
+    const base = new Date(`${opened}T00:00:00Z`);
+    const year = base.getUTCMonth() + 1 < start.next_month ? base.getUTCFullYear() : base.getUTCFullYear() + 1;
+    return `${year}-${String(start.next_month).padStart(2, '0')}-01`;
+  }
+  notes.push('paid with the next regular payment: no date of its own');
+  return null;
+}
+
+/** The footprint class an event trigger names (e.g. Poly_SMPInt_6), if any. */
+function eventFootprintClass(rule: Rule): string | null {
+  const found: EventCondition[] = [];
+  const visit = (c: TriggerCondition | undefined): void => {
+    if (!c) return;
+    if ('all' in c) c.all.forEach(visit);
+    else if ('any' in c) c.any.forEach(visit);
+    else if ('not' in c) return;
+    else if ('k_of_n' in c) c.k_of_n.of.forEach(visit);
+    else if ('event' in c) found.push(c.event);
+  };
+  visit(rule.stages.activation.when);
+  return found.find((e) => e.footprint)?.footprint?.class ?? null;
+}
+
+/** Coverage per area as numbers (by tier), and the SQL for the target over the area's counts `t`. */
+function coverageValues(component: ResponseComponent, areas: ActivationArea[], ruleProgramme: string, notes: string[]) {
+  const coverage = component.coverage;
+  const none = { values: areas.map(() => null as number | null), target: null as string | null, basisTotal: false, countingProgrammes: [] as string[] };
+  if (!coverage || coverage.kind === 'all_eligible') return none;
+  if (coverage.kind === 'from_indicator') {
+    notes.push(`the coverage quota from ${coverage.indicator} is not read: every qualifying household is listed`);
+    return none;
+  }
+  const tiered = coverage.kind === 'share' ? coverage.percent : coverage.count;
+  const values = areas.map((a) => (typeof tiered === 'number' ? tiered : a.tier !== null ? (tiered.by_tier[a.tier] ?? 0) : 0));
+  const target = coverage.kind === 'households' ? 'a.coverage' : `floor(a.coverage * ${coverage.of === 'eligible_households' ? 't.eligible' : 't.registered'} / 100)`;
+  const countingProgrammes = coverage.kind === 'share' && coverage.counting_beneficiaries_of ? coverage.counting_beneficiaries_of : [ruleProgramme];
+  return { values, target, basisTotal: coverage.basis === 'total', countingProgrammes };
+}
+
+/** The amount per payment of one household as SQL (numeric), NULL where it cannot be worked out. */
+function amountSql(q: HouseholdSql, benefit: Exclude<Benefit, { kind: 'none' }>, programme: string, notes: string[]): string {
+  switch (benefit.kind) {
+    case 'flat':
+      return q.param(benefit.amount, 'numeric');
+    case 'per_member': {
+      const counted = q.number(benefit.count_of === 'size' ? { field: 'size' } : { attribute: benefit.count_of.attribute });
+      let members = `greatest(0, ${counted})`;
+      if (benefit.max_members !== undefined) members = `least(${members}, ${q.param(benefit.max_members, 'numeric')})`;
+      let amount = `${q.param(benefit.base ?? 0, 'numeric')} + ${q.param(benefit.amount, 'numeric')} * ${members}`;
+      if (benefit.max_amount !== undefined) amount = `least(${amount}, ${q.param(benefit.max_amount, 'numeric')})`;
+      return `(${amount})`;
+    }
+    case 'share_of_base':
+      return `(SELECT p.base_amount * ${q.param(benefit.percent, 'numeric')} / 100 FROM programmes p WHERE p.code = ${q.param(benefit.programme ?? programme, 'text')})`;
+    case 'share_of_reference':
+      if (benefit.reference.amount === undefined) {
+        notes.push(`the reference amount (${benefit.reference.label}) comes from an indicator that is not read: no household can be priced`);
+        return 'NULL::numeric';
+      }
+      return q.param(((benefit.reference.amount * benefit.percent) / 100) * (benefit.times?.count ?? 1), 'numeric');
+    case 'by_tier':
+      return 'h.tier_amount';
+    case 'by_class':
+      return `(${q.param(JSON.stringify(benefit.amounts), 'jsonb')} ->> ${q.text({ attribute: benefit.attribute })})::numeric`;
+  }
+}
+
+function unpricedReason(benefit: Benefit): string {
+  if (benefit.kind === 'per_member') return `no ${benefit.count_of === 'size' ? 'household size' : benefit.count_of.attribute}`;
+  if (benefit.kind === 'by_class') return `no amount for its ${benefit.attribute}`;
+  if (benefit.kind === 'by_tier') return 'no amount for the tier';
+  return 'the amount cannot be worked out';
+}

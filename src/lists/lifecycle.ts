@@ -1,0 +1,149 @@
+import type { RawConnection } from '../db/raw.ts';
+import type { Store } from '../db/store.ts';
+import { audit } from '../audit/audit.ts';
+import { loadConfig } from '../config.ts';
+import { NotFoundError, UserError } from '../errors.ts';
+
+/**
+ * A payment list's life: draft → approved → released → closed, or cancelled with a reason.
+ * Four eyes: whoever generated a list cannot approve it; above a configured total
+ * (ASP_SECOND_APPROVAL_ABOVE) a second, different approver is needed. At approval a sha256 over
+ * the canonical entries is stored; every export carries it, and the database refuses any change
+ * to an approved list's entries.
+ */
+
+export interface ListRow {
+  id: number;
+  ruleId: string;
+  ruleHash: string;
+  component: number;
+  kind: 'vertical' | 'horizontal';
+  programme: string;
+  cycle: string;
+  status: 'draft' | 'approved' | 'released' | 'closed' | 'cancelled';
+  currency: string | null;
+  households: number;
+  totalAmount: number;
+  excluded: Record<string, number>;
+  cuts: { pcode: string; step: string; households: number; amount: number; reason: string }[];
+  generatedBy: string;
+  generatedAt: Date;
+  approvedBy: string | null;
+  approvedAt: Date | null;
+  secondApprovedBy: string | null;
+  secondApprovedAt: Date | null;
+  contentSha256: string | null;
+  cancelledBy: string | null;
+  cancelledReason: string | null;
+}
+
+const COLUMNS = `l.id, l.rule_id AS "ruleId", v.hash AS "ruleHash", l.component, l.kind, l.programme_code AS programme, l.cycle, l.status,
+  l.currency, l.households, l.total_amount::float8 AS "totalAmount", l.excluded, l.cuts, l.generated_by AS "generatedBy",
+  l.generated_at AS "generatedAt", l.approved_by AS "approvedBy", l.approved_at AS "approvedAt",
+  l.second_approved_by AS "secondApprovedBy", l.second_approved_at AS "secondApprovedAt", l.content_sha256 AS "contentSha256",
+  l.cancelled_by AS "cancelledBy", l.cancelled_reason AS "cancelledReason"`;
+const FROM = `payment_lists l JOIN rule_versions v ON v.id = l.rule_version_id`;
+
+export async function findList(raw: RawConnection, id: number): Promise<ListRow> {
+  const { rows } = await raw.query<ListRow>(`SELECT ${COLUMNS} FROM ${FROM} WHERE l.id = $1`, [id]);
+  if (rows.length === 0) throw new NotFoundError(`payment list ${id} does not exist (asp lists list)`);
+  return rows[0];
+}
+
+export async function getList(store: Store, id: number): Promise<ListRow> {
+  return store.transaction(({ raw }) => findList(raw, id));
+}
+
+export async function listLists(store: Store, filter: { status?: string; ruleId?: string } = {}): Promise<ListRow[]> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query<ListRow>(
+      `SELECT ${COLUMNS} FROM ${FROM} WHERE ($1::text IS NULL OR l.status = $1) AND ($2::text IS NULL OR l.rule_id = $2) ORDER BY l.id`,
+      [filter.status ?? null, filter.ruleId ?? null],
+    ),
+  );
+  return rows;
+}
+
+/**
+ * The sha256 of a list's content: a header line (rule version hash, component, kind, programme,
+ * cycle, currency) and one line per entry in (area, rank, registry id) order with the registry id,
+ * the household's area, the matched area, tier, rank, amount with two decimals, currency, number
+ * of payments and first payment date, joined by newlines. Computed inside the database.
+ */
+export async function listContentHash(raw: RawConnection, id: number): Promise<string> {
+  const { rows } = await raw.query<{ hash: string }>(
+    `SELECT encode(sha256(convert_to(
+              concat_ws(E'\\n',
+                (SELECT concat_ws('|', v.hash, l.component, l.kind, l.programme_code, l.cycle, l.currency) FROM payment_lists l
+                   JOIN rule_versions v ON v.id = l.rule_version_id WHERE l.id = $1),
+                (SELECT string_agg(concat_ws('|', e.registry_id, e.admin_pcode, e.pcode, coalesce(e.tier, ''), e.rank,
+                                             to_char(e.amount, 'FM999999999990.00'), e.currency, coalesce(e.payments::text, ''),
+                                             coalesce(to_char(e.first_payment, 'YYYY-MM-DD'), '')),
+                                   E'\\n' ORDER BY e.pcode COLLATE "C", e.rank, e.registry_id COLLATE "C")
+                   FROM payment_list_entries e WHERE e.list_id = $1)), 'UTF8')), 'hex') AS hash`,
+    [id],
+  );
+  return rows[0].hash;
+}
+
+function requireActor(actor: string): void {
+  if (!actor?.trim()) throw new UserError('say who you are: --by NAME (recorded in the audit log)');
+}
+
+/**
+ * Approves a draft list. The generator cannot approve it. Above the second-approval threshold the
+ * first approval is recorded and the list stays a draft until a second, different person approves
+ * the same content (the hash taken at the first approval must still hold).
+ */
+export async function approveList(store: Store, id: number, actor: string): Promise<ListRow & { needsSecondApproval: boolean }> {
+  requireActor(actor);
+  const threshold = loadConfig().ASP_SECOND_APPROVAL_ABOVE;
+  return store.transaction(async ({ raw }) => {
+    await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:list-approval:' || $1))`, [id]);
+    const list = await findList(raw, id);
+    if (list.status !== 'draft') throw new UserError(`list ${id} is ${list.status}: only a draft list can be approved`);
+    if (list.generatedBy === actor) throw new UserError(`list ${id}: ${actor} generated it and cannot also approve it (four eyes)`);
+    if (list.households === 0) throw new UserError(`list ${id} is empty: there is nothing to approve`);
+    const hash = await listContentHash(raw, id);
+    const needsTwo = list.totalAmount > threshold;
+    if (needsTwo && list.approvedBy === null) {
+      await raw.query(`UPDATE payment_lists SET approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, hash]);
+      await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: 'first of two', total: list.totalAmount, threshold, sha256: hash } });
+      return { ...(await findList(raw, id)), needsSecondApproval: true };
+    }
+    if (needsTwo) {
+      if (list.approvedBy === actor) throw new UserError(`list ${id}: ${actor} gave the first approval; the second must come from someone else`);
+      if (list.contentSha256 !== hash) throw new UserError(`list ${id} changed since the first approval; it needs approving again`);
+      await raw.query(`UPDATE payment_lists SET status = 'approved', second_approved_by = $2, second_approved_at = now() WHERE id = $1`, [id, actor]);
+    } else {
+      await raw.query(`UPDATE payment_lists SET status = 'approved', approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, hash]);
+    }
+    await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: needsTwo ? 'second of two' : 'single', total: list.totalAmount, sha256: hash } });
+    return { ...(await findList(raw, id)), needsSecondApproval: false };
+  });
+}
+
+/** Cancels a list that has not been closed, with the reason; a cancelled list is never paid or released. */
+export async function cancelList(store: Store, id: number, actor: string, reason: string): Promise<ListRow> {
+  requireActor(actor);
+  if (!reason?.trim()) throw new UserError('give the reason: --reason TEXT (recorded in the audit log)');
+  return store.transaction(async ({ raw }) => {
+    const list = await findList(raw, id);
+    if (list.status === 'closed' || list.status === 'cancelled') throw new UserError(`list ${id} is ${list.status} already`);
+    await raw.query(`UPDATE payment_lists SET status = 'cancelled', cancelled_by = $2, cancelled_reason = $3, closed_at = now() WHERE id = $1`, [id, actor, reason]);
+    await audit(raw, { actor, action: 'list.cancelled', subject: `list:${id}`, details: { from: list.status, reason } });
+    return findList(raw, id);
+  });
+}
+
+/** Closes a released list once its payments are done (reconciled). */
+export async function closeList(store: Store, id: number, actor: string): Promise<ListRow> {
+  requireActor(actor);
+  return store.transaction(async ({ raw }) => {
+    const list = await findList(raw, id);
+    if (list.status !== 'released') throw new UserError(`list ${id} is ${list.status}: only a released list is closed`);
+    await raw.query(`UPDATE payment_lists SET status = 'closed', closed_at = now() WHERE id = $1`, [id]);
+    await audit(raw, { actor, action: 'list.closed', subject: `list:${id}`, details: {} });
+    return findList(raw, id);
+  });
+}

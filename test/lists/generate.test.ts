@@ -1,0 +1,280 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FeatureCollection } from 'geojson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
+import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
+import { ingestPayload } from '../../src/feeds/ingest.ts';
+import { generateLists, type GeneratedList } from '../../src/lists/generate.ts';
+import { approveList, cancelList, getList, listContentHash } from '../../src/lists/lifecycle.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { loadDemoAreas } from '../support/demo-areas.ts';
+import { insertHouseholds, type TestHousehold } from '../support/households.ts';
+import { projectRoot } from '../support/paths.ts';
+import { approveRuleText, publishMonth } from '../support/rules.ts';
+
+/**
+ * Payment lists on a handful of households whose right list is worked out by hand: Northaven
+ * Acacia (XD01001) in extreme drought, Northaven Baobab (XD01002) severe. CT is the regular programme.
+ */
+const HOUSEHOLDS: TestHousehold[] = [
+  { id: 'A1', pcode: 'XD01001', pmt: 10, size: 3, location: [38.1, 3.5], enrolments: [['CT', 'active']] },
+  { id: 'A2', pcode: 'XD01001', pmt: 20, size: 2, location: [38.5, 3.5] },
+  { id: 'A3', pcode: 'XD01001', pmt: 30, size: 4, location: [38.25, 3.5] }, // on the footprint's edge
+  { id: 'A4', pcode: 'XD01001', pmt: 30, size: 1, location: [38.2, 3.3] }, // ties with A3: A3 first by registry id
+  { id: 'A5', pcode: 'XD01001', pmt: 40, size: 5, location: [38.6, 3.9], enrolments: [['CT', 'active']] },
+  { id: 'A6', pcode: 'XD01001', pmt: 50, size: 6, location: [38.05, 3.75] },
+  { id: 'A7', pcode: 'XD01001', pmt: 60, size: 2, location: null }, // no point: matched by its area
+  { id: 'A8', pcode: 'XD01001', pmt: 70, size: 3, location: [38.4, 3.1] },
+  { id: 'B1', pcode: 'XD01002', pmt: 15, size: 2, location: [39, 3.5], enrolments: [['CT', 'active']] },
+  { id: 'B2', pcode: 'XD01002', pmt: 25, size: 3, location: [39.1, 3.5] },
+  { id: 'B3', pcode: 'XD01002', pmt: 35, size: 4, location: [39.2, 3.5] },
+  { id: 'B4', pcode: 'XD01002', pmt: 45, size: 5, location: [39.3, 3.5] },
+  { id: 'C1', pcode: 'XD02001', pmt: 5, size: 2, location: [40.3, 3.5] }, // not in an affected area
+];
+
+const VCI = `indicator:
+        id: vci
+        name: vci3m
+        source: NDMA (test)
+        version: any
+        unit: VCI
+        spatial_unit: { admin_level: 2 }
+        period: monthly
+        bands: [{ name: extreme, max: 10 }, { name: severe, min: 10, max: 20 }, { name: normal, min: 20 }]
+        triggering_bands: [extreme, severe]`;
+
+/** A VCI rule over XD01001/XD01002 with the given response (YAML lines under `response:`) and extras. */
+function rule(id: string, response: string, extra = ''): string {
+  return `id: ${id}
+title: Test rule ${id}
+country: XDL
+programme: CT
+owner: Test ministry
+effective: { from: 2020-01-01 }
+agreed_text: A rule written for this test.
+areas: { admin_level: 2, within: [XD01001, XD01002] }
+stages:
+  activation:
+    when:
+      ${VCI}
+tiers:
+  - { id: severe, severity: 1, when: { in_band: { trigger: vci, bands: [severe] } } }
+  - { id: extreme, severity: 2, when: { in_band: { trigger: vci, bands: [extreme] } } }
+response:
+${response}
+${extra}`;
+}
+
+const horizontal = (coverage: string, extra = '') => `  - mode: horizontal
+    households:
+      exclude: { current_beneficiaries_of: [CT] }
+      priority: [{ field: pmt_score, order: ascending }]
+    coverage: ${coverage}
+${extra}    benefit: { kind: flat, amount: 1000, currency: KES }
+    payments: { frequency: monthly, count: while_triggered, start: { days_after_activation: 7 } }`;
+
+const noBudget = `budget:
+  envelope: { amount: 100000000, currency: KES, per: cycle }
+  over_budget: [fund_most_severe_first, reduce_caseload_pro_rata]
+  pro_rata_by: registered_households`;
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await loadDemoAreas(t.store);
+  await insertHouseholds(t.store, HOUSEHOLDS);
+  await publishMonth(t.store, '2026-10', { XD01001: 5, XD01002: 15 });
+});
+afterAll(() => t?.drop());
+
+/** Loads and approves the rule, evaluates it, generates its lists; returns them with their entries. */
+async function generate(yaml: string, by = 'coordinator@test') {
+  const ruleId = await approveRuleText(t.store, yaml);
+  await evaluateActivations(t.store, { ruleId, asOf: '2026-11-10T00:00:00Z' });
+  const [first] = await listActivations(t.store, { ruleId, status: 'open' });
+  const lists = await generateLists(t.store, first.id, by, { cycle: '2026-11' });
+  return Promise.all(lists.map(async (list) => ({ ...list, entries: await entries(list.id) })));
+}
+
+async function entries(listId: number) {
+  const { rows } = await t.store.transaction(({ raw }) =>
+    raw.query<{ id: string; pcode: string; amount: number; rank: number; tier: string | null; reason: string }>(
+      `SELECT registry_id AS id, pcode, amount::float8 AS amount, rank, tier, reason FROM payment_list_entries WHERE list_id = $1 ORDER BY pcode, rank`,
+      [listId],
+    ),
+  );
+  return rows;
+}
+
+const ids = (list: { entries: { id: string }[] }) => list.entries.map((e) => e.id);
+
+describe('horizontal: coverage, caps, ties', () => {
+  it('coverage total counts current beneficiaries in the target; additional comes on top of them', async () => {
+    // XD01001: 8 registered, 50 % → 4, of which 2 are CT beneficiaries (A1, A5) → 2 more: A2, A3.
+    // XD01002: 4 registered → 2, one is CT (B1) → 1 more: B2.
+    const [total] = await generate(rule('test-total', horizontal('{ kind: share, percent: 50, of: registered_households, basis: total }'), noBudget));
+    expect(ids(total)).toEqual(['A2', 'A3', 'B2']);
+    expect(total.areas.map((a) => [a.pcode, a.registered, a.target, a.listed])).toEqual([['XD01001', 8, 2, 2], ['XD01002', 4, 1, 1]]);
+    expect(total.excluded).toMatchObject({ 'current beneficiary of CT': 3, 'beyond the coverage target': 6 });
+    // Additional: 4 more in XD01001 (A2, A3, A4, A6 by PMT, A3 before A4 on the tie), 2 in XD01002.
+    const [additional] = await generate(rule('test-additional', horizontal('{ kind: share, percent: 50, of: registered_households, basis: additional }'), noBudget));
+    expect(ids(additional)).toEqual(['A2', 'A3', 'A4', 'A6', 'B2', 'B3']);
+    expect(additional.totalAmount).toBe(6000);
+    expect(additional.entries[0]).toMatchObject({ rank: 1, tier: 'extreme', reason: expect.stringMatching(/^horizontal: rank 1 in XD01001 at tier extreme/) });
+  });
+
+  it('a per-area cap cuts the lowest-priority households; a tie is broken by the registry id', async () => {
+    const [capped] = await generate(rule('test-cap', horizontal('{ kind: share, percent: 50, of: registered_households, basis: additional }', '    caps: { per_area: { households: 2 } }\n'), noBudget));
+    expect(ids(capped)).toEqual(['A2', 'A3', 'B2', 'B3']); // A4 ties with A3 on PMT and comes after it
+    expect(capped.excluded['beyond the per-area cap']).toBe(2);
+  });
+
+  it('by tier: 75 % in extreme areas, 25 % in severe ones', async () => {
+    const [tiered] = await generate(rule('test-tiered', horizontal('{ kind: share, percent: { by_tier: { severe: 25, extreme: 75 } }, of: registered_households, basis: additional }'), noBudget));
+    expect(ids(tiered)).toEqual(['A2', 'A3', 'A4', 'A6', 'A7', 'A8', 'B2']); // 6 of 8, 1 of 4
+  });
+});
+
+describe('budget', () => {
+  it('exhausted mid-area: the extreme area is funded first and cut pro rata, the severe area gets nothing; the cuts say where and why', async () => {
+    const budget = `budget:
+  envelope: { amount: 3500, currency: KES, per: cycle }
+  over_budget: [fund_most_severe_first, reduce_caseload_pro_rata]
+  pro_rata_by: registered_households`;
+    const [list] = await generate(rule('test-budget', horizontal('{ kind: share, percent: 50, of: registered_households, basis: additional }'), budget));
+    expect(ids(list)).toEqual(['A2', 'A3', 'A4']); // 3 × 1000 ≤ 3500; A6 would make 4000
+    expect(list.totalAmount).toBe(3000);
+    expect(list.cuts).toEqual([
+      { pcode: 'XD01001', step: 'pro_rata', households: 1, amount: 1000, reason: expect.stringMatching(/pro rata/) },
+      { pcode: 'XD01002', step: 'severity', households: 2, amount: 2000, reason: expect.stringMatching(/more severe areas/) },
+    ]);
+    expect(list.excluded['over budget']).toBe(3);
+  });
+
+  it('the value per household is reduced only when the rule allows it', async () => {
+    const budget = `budget:
+  envelope: { amount: 3000, currency: KES, per: cycle }
+  over_budget: [reduce_value_pro_rata]
+  pro_rata_by: registered_households
+  allow_value_reduction: true`;
+    const [list] = await generate(rule('test-value', horizontal('{ kind: share, percent: 50, of: registered_households, basis: additional }'), budget));
+    expect(list.entries).toHaveLength(6);
+    expect(list.entries.every((e) => e.amount === 500)).toBe(true); // 6 × 1000 scaled to 3000
+  });
+});
+
+describe('vertical and overlap', () => {
+  const vertical = `  - mode: vertical
+    households: { eligibility: { enrolled_in: [CT] } }
+    benefit: { kind: per_member, amount: 100, base: 200, max_members: 2, currency: KES }
+    payments: { frequency: monthly, count: 2, start: { days_after_activation: 14 } }`;
+
+  it('vertical: the active CT beneficiaries of the areas, per member up to the maximum', async () => {
+    const [list] = await generate(rule('test-vertical', vertical, noBudget));
+    expect(list.entries.map((e) => [e.id, e.amount])).toEqual([['A1', 400], ['A5', 400], ['B1', 400]]);
+    expect(list.kind).toBe('vertical');
+  });
+
+  it('exclusive with another rule leaves out its households this cycle; additive does not; one entry per household', async () => {
+    const base = await generate(rule('test-overlap-base', horizontal('{ kind: households, count: 2, basis: additional }'), noBudget));
+    expect(ids(base[0])).toEqual(['A2', 'A3', 'B2', 'B3']);
+    const overlap = (policy: string) => `${noBudget}\noverlap:\n  - { with: { rule: test-overlap-base }, policy: ${policy} }`;
+    const [exclusive] = await generate(rule('test-overlap-exclusive', horizontal('{ kind: households, count: 2, basis: additional }'), overlap('exclusive')));
+    expect(ids(exclusive)).toEqual(['A4', 'A6', 'B4']);
+    expect(exclusive.excluded['already on a list of test-overlap-base this cycle']).toBe(4);
+    const [additive] = await generate(rule('test-overlap-additive', horizontal('{ kind: households, count: 2, basis: additional }'), overlap('additive')));
+    expect(ids(additive)).toEqual(['A2', 'A3', 'B2', 'B3']);
+    const all = [...ids(exclusive), ...ids(additive)];
+    expect(new Set(ids(additive)).size).toBe(ids(additive).length);
+    expect(all).toHaveLength(7);
+  });
+});
+
+describe('a footprint rule: households inside the footprint, on its edge, or without a point', () => {
+  it('matches points in the polygon (edge included) and households without a point in the affected area', async () => {
+    const geometry = JSON.parse(await readFile(path.join(projectRoot, 'data/demo/feeds/gdacs-dr9900001-ep3-geometry.json'), 'utf8')) as FeatureCollection;
+    const area = geometry.features.find((f) => f.properties!.Class === 'Poly_area')!;
+    // The west of Northaven Acacia only: lon 38–38.25, lat 3.2–3.8.
+    area.geometry = { type: 'Polygon', coordinates: [[[38, 3.2], [38.25, 3.2], [38.25, 3.8], [38, 3.8], [38, 3.2]]] };
+    for (const f of geometry.features) Object.assign(f.properties!, { eventid: 9900777, episodeid: 1 });
+    await ingestPayload(t.store, gdacsAdapter, { source: 'gdacs', bytes: Buffer.from(JSON.stringify(geometry)), url: 'test://fp.json', fetchedAt: new Date('2026-11-20T09:00:00Z') });
+    const footprintRule = `id: test-footprint
+title: Footprint test
+country: XDL
+programme: CT
+owner: Test ministry
+effective: { from: 2020-01-01 }
+agreed_text: A rule written for this test.
+areas: { admin_level: 2, within: [XD01] }
+stages:
+  activation:
+    when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area } } }
+response:
+  - mode: horizontal
+    households: {}
+    coverage: { kind: all_eligible }
+    benefit: { kind: flat, amount: 500, currency: KES }
+    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
+budget:
+  envelope: { amount: 100000, currency: KES, per: activation }
+  over_budget: [stop_when_exhausted]`;
+    const ruleId = await approveRuleText(t.store, footprintRule);
+    await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
+    const activations = await listActivations(t.store, { ruleId, status: 'open' });
+    expect(activations.map((a) => a.pcode)).toEqual(['XD01001']);
+    const [list] = await generateLists(t.store, activations[0].id, 'coordinator@test', { cycle: '2026-11' });
+    const listed = (await entries(list.id)).map((e) => e.id).sort();
+    expect(listed).toEqual(['A1', 'A3', 'A4', 'A6', 'A7']); // A2, A5, A8 lie east of the footprint
+  });
+});
+
+describe('lifecycle', () => {
+  let list: GeneratedList;
+  beforeAll(async () => {
+    [list] = await generate(rule('test-lifecycle', horizontal('{ kind: share, percent: 50, of: registered_households, basis: additional }'), noBudget), 'maker@test');
+  });
+
+  it('regenerating a draft replaces it with the same content: same id, same hash', async () => {
+    const before = await t.store.transaction(({ raw }) => listContentHash(raw, list.id));
+    const [activation] = await listActivations(t.store, { ruleId: 'test-lifecycle', status: 'open' });
+    const [again] = await generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' });
+    expect(again).toMatchObject({ id: list.id, replaced: true, households: 6 });
+    expect(await t.store.transaction(({ raw }) => listContentHash(raw, list.id))).toBe(before);
+  });
+
+  it('the one who generated cannot approve; above the threshold two different approvers are needed; the hash is stored', async () => {
+    await expect(approveList(t.store, list.id, 'maker@test')).rejects.toThrow(/four eyes/);
+    process.env.ASP_SECOND_APPROVAL_ABOVE = '5000'; // the list totals 6000
+    try {
+      const first = await approveList(t.store, list.id, 'checker@test');
+      expect(first).toMatchObject({ status: 'draft', approvedBy: 'checker@test', needsSecondApproval: true });
+      await expect(approveList(t.store, list.id, 'checker@test')).rejects.toThrow(/second must come from someone else/);
+      const second = await approveList(t.store, list.id, 'director@test');
+      expect(second).toMatchObject({ status: 'approved', secondApprovedBy: 'director@test' });
+      expect(second.contentSha256).toBe(await t.store.transaction(({ raw }) => listContentHash(raw, list.id)));
+    } finally {
+      delete process.env.ASP_SECOND_APPROVAL_ABOVE;
+    }
+  });
+
+  it('an approved list cannot be regenerated or edited, not even by SQL', async () => {
+    const [activation] = await listActivations(t.store, { ruleId: 'test-lifecycle', status: 'open' });
+    await expect(generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' })).rejects.toThrow(/is approved: an approved list is never regenerated/);
+    await expect(t.store.transaction(({ raw }) => raw.query(`UPDATE payment_list_entries SET amount = 1 WHERE list_id = $1`, [list.id]))).rejects.toThrow(/cannot change/);
+    await expect(t.store.transaction(({ raw }) => raw.query(`UPDATE payment_lists SET total_amount = 1 WHERE id = $1`, [list.id]))).rejects.toThrow(/cannot be regenerated or edited/);
+    await expect(t.store.transaction(({ raw }) => raw.query(`DELETE FROM payment_lists WHERE id = $1`, [list.id]))).rejects.toThrow(/cannot be deleted/);
+  });
+
+  it('a cancelled list stays on record and a new one can be generated for the cycle', async () => {
+    await cancelList(t.store, list.id, 'director@test', 'wrong registry extract');
+    expect(await getList(t.store, list.id)).toMatchObject({ status: 'cancelled', cancelledReason: 'wrong registry extract' });
+    const [activation] = await listActivations(t.store, { ruleId: 'test-lifecycle', status: 'open' });
+    const [fresh] = await generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' });
+    expect(fresh.id).not.toBe(list.id);
+    const { rows } = await t.store.transaction(({ raw }) =>
+      raw.query<{ action: string }>(`SELECT action FROM audit_log WHERE subject = $1 ORDER BY id`, [`list:${list.id}`]),
+    );
+    expect(rows.map((r) => r.action)).toEqual(['list.generated', 'list.generated', 'list.approved', 'list.approved', 'list.cancelled']);
+  });
+});

@@ -1,0 +1,25 @@
+import type { Store } from '../../src/db/store.ts';
+import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
+import { ingestPayload } from '../../src/feeds/ingest.ts';
+import { approveRuleVersion, storeRuleVersions } from '../../src/rules/versions.ts';
+import { tempFile } from './files.ts';
+
+/** Stores a rule written in the test (YAML text) and approves it with a second person, as a ministry would. */
+export async function approveRuleText(store: Store, yaml: string): Promise<string> {
+  const id = /^id: (\S+)/m.exec(yaml)?.[1];
+  if (!id) throw new Error('the rule text has no id');
+  await storeRuleVersions(store, await tempFile(`${id}.yaml`, yaml), 'rule.author@test');
+  await approveRuleVersion(store, id, 'rule.approver@test');
+  return id;
+}
+
+/** Monthly indicator values for `month` (YYYY-MM), published on the 5th of the next month. */
+export async function publishMonth(
+  store: Store, month: string, values: Record<string, number>, indicator = 'vci3m', source = 'NDMA (test)',
+): Promise<void> {
+  const [y, m] = month.split('-').map(Number);
+  const end = new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+  const rows = Object.entries(values).map(([pcode, value]) => `${pcode},${indicator},${month}-01,${end},${value},final,${source}`);
+  const bytes = Buffer.from(['pcode,indicator,period_start,period_end,value,status,source', ...rows].join('\n') + '\n');
+  await ingestPayload(store, indicatorsAdapter, { source: 'indicators', bytes, url: `test://${indicator}-${month}-${rows.length}.csv`, fetchedAt: new Date(Date.UTC(y, m, 5, 6)) });
+}
