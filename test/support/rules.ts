@@ -8,7 +8,12 @@ import { tempFile } from './files.ts';
 export async function approveRuleText(store: Store, yaml: string): Promise<string> {
   const id = /^id: (\S+)/m.exec(yaml)?.[1];
   if (!id) throw new Error('the rule text has no id');
-  await storeRuleVersions(store, await tempFile(`${id}.yaml`, yaml), 'rule.author@test');
+  try {
+    await storeRuleVersions(store, await tempFile(`${id}.yaml`, yaml), 'rule.author@test');
+  } catch (error) {
+    // Show the loader's problems: a rule written in a test must be valid.
+    throw new Error(`${(error as Error).message}: ${((error as { details?: string[] }).details ?? []).join('; ')}`);
+  }
   await approveRuleVersion(store, id, 'rule.approver@test');
   return id;
 }
