@@ -88,6 +88,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       currency      char(3) NOT NULL,
       payments      integer,
       first_payment date,
+      -- Where the money goes, frozen at generation and covered by the content hash: an account
+      -- changed in the registry after approval is not the one paid.
+      payment_channel text,
+      payment_account text,
       reason        text NOT NULL,
       PRIMARY KEY (list_id, household_id)
     )`.execute(db);
@@ -198,4 +202,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     )`.execute(db);
   await sql`CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION append_only()`.execute(db);
+  // Row triggers do not see TRUNCATE: refuse it on every append-only table.
+  for (const table of ['audit_log', 'activation_changes', 'gate_confirmations']) {
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${sql.table(table)}
+      FOR EACH STATEMENT EXECUTE FUNCTION append_only()`.execute(db);
+  }
 }

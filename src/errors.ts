@@ -22,3 +22,19 @@ export class NotFoundError extends UserError {
     this.name = 'NotFoundError';
   }
 }
+
+/** The request is understood but the thing is in the wrong state (a list already approved): 409 on the API. */
+export class ConflictError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** The caller may not do this (e.g. approve a list they generated: four eyes): 403 on the API. */
+export class ForbiddenError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}

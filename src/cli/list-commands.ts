@@ -1,7 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { generateLists, type GeneratedList } from '../lists/generate.ts';
 import { approveList, cancelList, closeList, getList, listLists, type ListRow } from '../lists/lifecycle.ts';
+import { paymentTotals } from '../lists/reconcile.ts';
 import { withStore, type GlobalOptions } from './context.ts';
+import { describePaymentTotals } from './reconcile-commands.ts';
 import { report } from './output.ts';
 
 const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
@@ -100,10 +102,12 @@ export function registerListCommands(program: Command): Command {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         const list = await getList(store, wholeNumber('the list id')(listId));
-        report(g.json, list, () => [
+        const totals = await paymentTotals(store, list.id);
+        report(g.json, { ...list, payments: totals }, () => [
           describeList(list),
           ...Object.entries(list.excluded).map(([reason, n]) => `  left out: ${n} ${reason}`),
           ...list.cuts.map((c) => `  cut in ${c.pcode}: ${c.households} households, ${money(c.amount, list.currency)} (${c.reason})`),
+          ...describePaymentTotals(totals),
         ]);
       });
     });

@@ -1,7 +1,7 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { canonicalJson } from '../audit/audit.ts';
-import { NotFoundError, UserError } from '../errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { evaluateRule, type AreaDecision, type Evidence } from '../rules/evaluate.ts';
 import type { Rule } from '../rules/schema.ts';
@@ -357,7 +357,7 @@ export async function confirmActivation(
   requireReason(actor, reason);
   const activation = await store.transaction(async ({ raw }) => {
     const found = await findActivation(raw, id);
-    if (found.status !== 'open') throw new UserError(`activation ${id} is ${found.status}; only an open activation can be confirmed`);
+    if (found.status !== 'open') throw new ConflictError(`activation ${id} is ${found.status}; only an open activation can be confirmed`);
     const kinds = found.waitingFor.map((name) => name.split(':')[0]);
     const chosen = options.gates ?? kinds;
     const unknown = chosen.filter((g) => !kinds.includes(g));
@@ -381,7 +381,7 @@ export async function rejectActivation(store: Store, id: number, actor: string, 
   requireReason(actor, reason);
   return store.transaction(async ({ raw }) => {
     const found = await findActivation(raw, id);
-    if (found.status !== 'open') throw new UserError(`activation ${id} is ${found.status}; only an open activation can be rejected`);
+    if (found.status !== 'open') throw new ConflictError(`activation ${id} is ${found.status}; only an open activation can be rejected`);
     await raw.query(
       `UPDATE activations SET status = 'rejected', closed_at = now(), closed_by = $2, closed_reason = $3, updated_at = now() WHERE id = $1`,
       [id, actor, reason],
@@ -399,8 +399,8 @@ export async function forceActivation(store: Store, id: number, actor: string, r
   requireReason(actor, reason);
   return store.transaction(async ({ raw }) => {
     const found = await findActivation(raw, id);
-    if (found.status !== 'open') throw new UserError(`activation ${id} is ${found.status}; only an open activation can be forced`);
-    if (found.stage === 'activation' && found.waitingFor.length === 0) throw new UserError(`activation ${id} is already at the activation stage`);
+    if (found.status !== 'open') throw new ConflictError(`activation ${id} is ${found.status}; only an open activation can be forced`);
+    if (found.stage === 'activation' && found.waitingFor.length === 0) throw new ConflictError(`activation ${id} is already at the activation stage`);
     await raw.query(
       `UPDATE activations SET stage = 'activation', forced = true, waiting_for = '{}', confirmed_by = $2, confirmed_at = now(), updated_at = now() WHERE id = $1`,
       [id, actor],
@@ -415,7 +415,7 @@ export async function closeActivation(store: Store, id: number, actor: string, r
   requireReason(actor, reason);
   return store.transaction(async ({ raw }) => {
     const found = await findActivation(raw, id);
-    if (found.status !== 'open') throw new UserError(`activation ${id} is ${found.status} already`);
+    if (found.status !== 'open') throw new ConflictError(`activation ${id} is ${found.status} already`);
     await close(raw, id, reason, new Date().toISOString(), actor);
     return findActivation(raw, id);
   });

@@ -1,7 +1,7 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { audit } from '../audit/audit.ts';
-import { NotFoundError, UserError } from '../errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, EventCondition, ResponseComponent, Rule, TriggerCondition } from '../rules/schema.ts';
@@ -71,7 +71,7 @@ export async function generateLists(
     if (found.length === 0) throw new NotFoundError(`activation ${activationId} does not exist (asp activations list)`);
     const activation = found[0];
     if (activation.status !== 'open' || activation.stage !== 'activation') {
-      throw new UserError(`activation ${activationId} is ${activation.status === 'open' ? `at the ${activation.stage} stage` : activation.status}: lists are generated for open activations at the activation stage (confirm or force it first)`);
+      throw new ConflictError(`activation ${activationId} is ${activation.status === 'open' ? `at the ${activation.stage} stage` : activation.status}: lists are generated for open activations at the activation stage (confirm or force it first)`);
     }
     if (activation.versionStatus !== 'approved') throw new UserError(`activation ${activationId} uses a rule version that is ${activation.versionStatus}`);
     const rule = activation.definition;
@@ -119,7 +119,7 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
     [job.ruleVersionId, job.index, cycle],
   );
   if (existing[0] && existing[0].status !== 'draft') {
-    throw new UserError(`list ${existing[0].id} for ${rule.id} component ${job.index} cycle ${cycle} is ${existing[0].status}: an approved list is never regenerated (cancel it, then generate a new one)`);
+    throw new ConflictError(`list ${existing[0].id} for ${rule.id} component ${job.index} cycle ${cycle} is ${existing[0].status}: an approved list is never regenerated (cancel it, then generate a new one)`);
   }
   let listId: number;
   if (existing[0]) {
@@ -285,7 +285,7 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
      ),
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
-              h.is_counted, h.amount, e.excluded,
+              h.payment_channel, h.payment_account, h.is_counted, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
          FROM priced h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
@@ -397,10 +397,11 @@ async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number
     params,
   );
   await raw.query(
-    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, payments, first_payment, reason)
+    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
+                                       payments, first_payment, payment_channel, payment_account, reason)
      SELECT $1, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
             CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
-            $3, $2, $4::date,
+            $3, $2, $4::date, d.payment_channel, d.payment_account,
             CASE WHEN $6::text = 'vertical' THEN 'vertical: active ' || $5::text || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
               || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
        FROM list_decided d WHERE d.outcome LIKE 'keep%'

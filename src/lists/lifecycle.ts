@@ -2,7 +2,7 @@ import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { audit } from '../audit/audit.ts';
 import { loadConfig } from '../config.ts';
-import { NotFoundError, UserError } from '../errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, UserError } from '../errors.ts';
 
 /**
  * A payment list's life: draft → approved → released → closed, or cancelled with a reason.
@@ -68,7 +68,7 @@ export async function listLists(store: Store, filter: { status?: string; ruleId?
  * The sha256 of a list's content: a header line (rule version hash, component, kind, programme,
  * cycle, currency) and one line per entry in (area, rank, registry id) order with the registry id,
  * the household's area, the matched area, tier, rank, amount with two decimals, currency, number
- * of payments and first payment date, joined by newlines. Computed inside the database.
+ * of payments, first payment date, payment channel and account, joined by newlines. Computed inside the database.
  */
 export async function listContentHash(raw: RawConnection, id: number): Promise<string> {
   const { rows } = await raw.query<{ hash: string }>(
@@ -78,7 +78,8 @@ export async function listContentHash(raw: RawConnection, id: number): Promise<s
                    JOIN rule_versions v ON v.id = l.rule_version_id WHERE l.id = $1),
                 (SELECT string_agg(concat_ws('|', e.registry_id, e.admin_pcode, e.pcode, coalesce(e.tier, ''), e.rank,
                                              to_char(e.amount, 'FM999999999990.00'), e.currency, coalesce(e.payments::text, ''),
-                                             coalesce(to_char(e.first_payment, 'YYYY-MM-DD'), '')),
+                                             coalesce(to_char(e.first_payment, 'YYYY-MM-DD'), ''),
+                                             coalesce(e.payment_channel, ''), coalesce(e.payment_account, '')),
                                    E'\\n' ORDER BY e.pcode COLLATE "C", e.rank, e.registry_id COLLATE "C")
                    FROM payment_list_entries e WHERE e.list_id = $1)), 'UTF8')), 'hex') AS hash`,
     [id],
@@ -101,8 +102,8 @@ export async function approveList(store: Store, id: number, actor: string): Prom
   return store.transaction(async ({ raw }) => {
     await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:list-approval:' || $1))`, [id]);
     const list = await findList(raw, id);
-    if (list.status !== 'draft') throw new UserError(`list ${id} is ${list.status}: only a draft list can be approved`);
-    if (list.generatedBy === actor) throw new UserError(`list ${id}: ${actor} generated it and cannot also approve it (four eyes)`);
+    if (list.status !== 'draft') throw new ConflictError(`list ${id} is ${list.status}: only a draft list can be approved`);
+    if (list.generatedBy === actor) throw new ForbiddenError(`list ${id}: ${actor} generated it and cannot also approve it (four eyes)`);
     if (list.households === 0) throw new UserError(`list ${id} is empty: there is nothing to approve`);
     const hash = await listContentHash(raw, id);
     const needsTwo = list.totalAmount > threshold;
@@ -112,8 +113,8 @@ export async function approveList(store: Store, id: number, actor: string): Prom
       return { ...(await findList(raw, id)), needsSecondApproval: true };
     }
     if (needsTwo) {
-      if (list.approvedBy === actor) throw new UserError(`list ${id}: ${actor} gave the first approval; the second must come from someone else`);
-      if (list.contentSha256 !== hash) throw new UserError(`list ${id} changed since the first approval; it needs approving again`);
+      if (list.approvedBy === actor) throw new ForbiddenError(`list ${id}: ${actor} gave the first approval; the second must come from someone else`);
+      if (list.contentSha256 !== hash) throw new ConflictError(`list ${id} changed since the first approval; it needs approving again`);
       await raw.query(`UPDATE payment_lists SET status = 'approved', second_approved_by = $2, second_approved_at = now() WHERE id = $1`, [id, actor]);
     } else {
       await raw.query(`UPDATE payment_lists SET status = 'approved', approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, hash]);
@@ -129,7 +130,7 @@ export async function cancelList(store: Store, id: number, actor: string, reason
   if (!reason?.trim()) throw new UserError('give the reason: --reason TEXT (recorded in the audit log)');
   return store.transaction(async ({ raw }) => {
     const list = await findList(raw, id);
-    if (list.status === 'closed' || list.status === 'cancelled') throw new UserError(`list ${id} is ${list.status} already`);
+    if (list.status === 'closed' || list.status === 'cancelled') throw new ConflictError(`list ${id} is ${list.status} already`);
     await raw.query(`UPDATE payment_lists SET status = 'cancelled', cancelled_by = $2, cancelled_reason = $3, closed_at = now() WHERE id = $1`, [id, actor, reason]);
     await audit(raw, { actor, action: 'list.cancelled', subject: `list:${id}`, details: { from: list.status, reason } });
     return findList(raw, id);
@@ -141,7 +142,7 @@ export async function closeList(store: Store, id: number, actor: string): Promis
   requireActor(actor);
   return store.transaction(async ({ raw }) => {
     const list = await findList(raw, id);
-    if (list.status !== 'released') throw new UserError(`list ${id} is ${list.status}: only a released list is closed`);
+    if (list.status !== 'released') throw new ConflictError(`list ${id} is ${list.status}: only a released list is closed`);
     await raw.query(`UPDATE payment_lists SET status = 'closed', closed_at = now() WHERE id = $1`, [id]);
     await audit(raw, { actor, action: 'list.closed', subject: `list:${id}`, details: {} });
     return findList(raw, id);

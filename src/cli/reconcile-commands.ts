@@ -1,0 +1,82 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { listAudit, verifyAudit, type AuditRow } from '../audit/verify.ts';
+import { reconcileList, type PaymentTotals } from '../lists/reconcile.ts';
+import { withStore, type GlobalOptions } from './context.ts';
+import { report } from './output.ts';
+
+const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+
+const wholeNumber = (what: string) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what} is a whole number of at least 1`);
+  return Number(value);
+};
+
+/** Paid, failed (per reason) and pending households and amounts of a list, one line each. */
+export function describePaymentTotals(t: PaymentTotals): string[] {
+  const money = (amount: number) => `${amount.toFixed(2)}${t.currency ? ` ${t.currency}` : ''}`;
+  return [
+    `  on the list: ${t.households} household(s), ${money(t.amount)}`,
+    `  paid:    ${t.paid.households} household(s), ${money(t.paid.amount)}`,
+    `  failed:  ${t.failed.households} household(s), ${money(t.failed.amount)}`,
+    ...Object.entries(t.failed.byReason).map(([reason, r]) => `    ${reason}: ${r.households} household(s), ${money(r.amount)}`),
+    `  pending: ${t.pending.households} household(s), ${money(t.pending.amount)}`,
+  ];
+}
+
+/** `asp lists reconcile`, added to the `asp lists` group. */
+export function registerReconcileCommands(lists: Command): void {
+  lists
+    .command('reconcile')
+    .argument('<listId>', 'the released list', wholeNumber('the list id'))
+    .argument('<file>', "the partner's CSV")
+    .description("record a partner's payment report (CSV: id, status paid|failed, amount, reason when failed; optional paid_at, reference); all rows or none")
+    .requiredOption('--by <name>', 'who records it (audited)')
+    .option('--partner <id>', 'the partner whose file this is (needed when the list was released to more than one)')
+    .action(async (listId: number, file: string, opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await reconcileList(store, listId, file, opts.by, { partnerId: opts.partner });
+        report(g.json, result, () => [
+          `list ${result.listId}: ${result.rows} row(s) from ${result.partnerId} recorded: ${result.paid} paid, ${result.failed} failed` +
+            (result.replaced ? ` (${result.replaced} replaced an earlier report)` : ''),
+          ...(result.ignoredColumns.length ? [`  columns ignored: ${result.ignoredColumns.join(', ')}`] : []),
+          ...describePaymentTotals(result.totals),
+        ]);
+      });
+    });
+}
+
+const describeEntry = (e: AuditRow) => `#${e.id}  ${e.at}  ${e.actor}  ${e.action}  ${e.subject}  ${JSON.stringify(e.details)}`;
+
+/** `asp audit verify` and `asp audit list`. */
+export function registerAuditCommands(program: Command): void {
+  const auditGroup = program.command('audit').description('the append-only, hash-chained log of every act on money');
+  auditGroup
+    .command('verify')
+    .description('recompute the hash chain; exit 1 naming the first broken row (an edit behind the database’s back)')
+    .action(async (_opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await verifyAudit(store);
+        report(g.json, result, () =>
+          result.firstBroken
+            ? [`audit log BROKEN at row ${result.firstBroken.id}: ${result.firstBroken.reason} (${result.rows} row(s) read)`]
+            : [`audit log intact: ${result.rows} row(s), last hash ${result.lastHash}`],
+        );
+        // Not the user's input at fault but the data: exit 1, not 2.
+        if (!result.ok) process.exitCode = 1;
+      });
+    });
+  auditGroup
+    .command('list')
+    .description('audit entries, newest first')
+    .option('--subject <subject>', 'only this subject, e.g. list:12')
+    .option('--limit <n>', 'how many', wholeNumber('--limit'), 50)
+    .action(async (opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const entries = await listAudit(store, { subject: opts.subject, limit: opts.limit });
+        report(g.json, entries, () => (entries.length ? entries.map(describeEntry) : ['no audit entries']));
+      });
+    });
+}

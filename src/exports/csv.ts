@@ -1,0 +1,26 @@
+import type { Writable } from 'node:stream';
+import { stringify } from 'csv-stringify/sync';
+import type { Store } from '../db/store.ts';
+import { LIST_COLUMNS, cellText, columnsFor, entryPages, write, type ExportContext } from './source.ts';
+
+/**
+ * CSV: one row per entry. The first two columns, list_id and content_sha256, say which list (and
+ * which approved content) the file is; the others are the fields the reader may see.
+ */
+export function writeCsv(store: Store, ctx: ExportContext, out: Writable): Promise<number> {
+  return writeTable(store, ctx, out, { hxlTags: false });
+}
+
+/** The header (and HXL hashtag row), then one CSV chunk per page of entries; returns the rows written. */
+export async function writeTable(store: Store, ctx: ExportContext, out: Writable, options: { hxlTags: boolean }): Promise<number> {
+  const columns = [...LIST_COLUMNS, ...columnsFor(ctx)];
+  const header = [columns.map((c) => c.name)];
+  if (options.hxlTags) header.push(columns.map((c) => c.hxl));
+  await write(out, stringify(header));
+  let rows = 0;
+  for await (const page of entryPages(store, ctx)) {
+    await write(out, stringify(page.map((e) => columns.map((c) => cellText(c, e, ctx.list)))));
+    rows += page.length;
+  }
+  return rows;
+}
