@@ -4,6 +4,7 @@ import * as feeds from './0002-feeds.ts';
 import * as ruleVersions from './0003-rule-versions.ts';
 import * as activations from './0004-activations.ts';
 import * as paymentLists from './0005-payment-lists.ts';
+import * as apiKeys from './0006-api-keys.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0003-rule-versions': ruleVersions,
   '0004-activations': activations,
   '0005-payment-lists': paymentLists,
+  '0006-api-keys': apiKeys,
 };

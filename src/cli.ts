@@ -26,6 +26,9 @@ import { registerBacktestCommand } from './cli/backtest-command.ts';
 import { asOfOption, describeEvaluation, registerActivationCommands } from './cli/activation-commands.ts';
 import { evaluateActivations } from './engine/activations.ts';
 import { registerListCommands } from './cli/list-commands.ts';
+import { registerKeyCommands } from './cli/key-commands.ts';
+import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
+import { registerAuditCommands, registerReconcileCommands } from './cli/reconcile-commands.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -315,7 +318,12 @@ export function buildCli(): Command {
   registerBacktestCommand(program);
 
   registerActivationCommands(program);
-  registerListCommands(program);
+  registerKeyCommands(program);
+  const lists = registerListCommands(program);
+  registerReleaseCommands(lists);
+  registerReconcileCommands(lists);
+  registerPartnerCommands(program);
+  registerAuditCommands(program);
 
   program
     .command('demo')

@@ -15,6 +15,11 @@ const configSchema = z.object({
   ASP_PSEUDONYM_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   /** A payment list whose total exceeds this needs a second approver (four eyes become six). */
   ASP_SECOND_APPROVAL_ABOVE: z.coerce.number().min(0).default(10_000_000),
+  /** An optional map tile server for the dashboard (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); none by default, so it works offline. */
+  ASP_TILE_URL: z.string().url().optional(),
+  ASP_TILE_ATTRIBUTION: z.string().optional(),
+  /** Requests per minute per API key (or per address without one). */
+  ASP_RATE_LIMIT: z.coerce.number().int().min(1).default(1200),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -8,6 +8,7 @@ import { loadFeedsConfig } from './feeds/config.ts';
 import { startScheduler } from './scheduler/scheduler.ts';
 import { approveDemoRules } from './demo/demo-rules.ts';
 import { evaluateActivations } from './engine/activations.ts';
+import { DEMO_PARTNER, demoDraftLists, demoKeys } from './demo/demo-flow.ts';
 
 export interface StartOptions extends GlobalOptions {
   port?: number;
@@ -33,8 +34,21 @@ export async function start(options: StartOptions): Promise<void> {
     const feeds = await loadFeedsConfig(config.ASP_FEEDS);
     const { server, url } = await serve(store, options.port ?? config.PORT, config.HOST);
     // The first tick runs at once, so the demo's feeds are in the store within seconds.
-    // New feed data → the approved rules are evaluated again → activations open, move or close.
-    const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [() => evaluateActivations(store).then(() => undefined)] });
+    // New feed data → the approved rules are evaluated again → activations open, move or close;
+    // in the demo, a draft payment list follows for what is in activation (the real flow, end to end).
+    // Feeds finish at their own pace; evaluations run one after another so that two never decide
+    // (or generate a demo list) from the same state at once.
+    let evaluations = Promise.resolve();
+    const onNewData = () => {
+      const run = async () => {
+        await evaluateActivations(store);
+        if (options.demo) await demoDraftLists(store);
+      };
+      evaluations = evaluations.then(run, run);
+      return evaluations;
+    };
+    const keys = options.demo ? await demoKeys(store) : null;
+    const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [onNewData] });
     const counts = await registryCounts(store);
     log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');
     process.stdout.write(
@@ -43,7 +57,15 @@ export async function start(options: StartOptions): Promise<void> {
         `  database: ${store.backend}${store.backend === 'embedded' ? ` (${options.dataDir ?? config.ASP_DATA_DIR})` : ''}`,
         `  areas: ${counts.areas}, households: ${counts.households}, active enrolments: ${counts.enrolments}`,
         `  feeds: ${feeds.filter((f) => f.enabled).length} enabled (${config.ASP_FEEDS}); health at ${url}/api/feeds`,
-        `  health: ${url}/api/health`,
+        `  health: ${url}/api/health; API documentation: ${url}/api/docs; dashboard: ${url}/`,
+        ...(keys
+          ? [
+              '  demo keys (new at every start; paste one into the dashboard):',
+              `  demo coordinator key: ${keys.coordinator}`,
+              `  demo approver key: ${keys.approver}`,
+              `  demo partner key (partner ${DEMO_PARTNER}): ${keys.partner}`,
+            ]
+          : []),
         '',
       ].join('\n'),
     );

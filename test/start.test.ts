@@ -12,25 +12,33 @@ beforeAll(async () => {
 afterAll(() => t?.drop());
 
 async function startAndReadHealth() {
-  const { child, match } = await startAsp(['start'], { ...t.env, PORT: '0' }, /asp-engine is up at (http:\S+)/);
+  const { child, match } = await startAsp(['start'], { ...t.env, PORT: '0' }, /asp-engine is up at (http:\S+)[\s\S]*demo partner key[^\n]*\n/);
+  const key = /demo coordinator key: (\S+)/.exec(match[0])![1];
+  const auth = { headers: { authorization: `Bearer ${key}` } };
   try {
     const response = await fetch(`${match[1]}/api/health`);
     const body = (await response.json()) as { database: { backend: string; postgis: string }; counts: Record<string, number> };
     // The scheduler's first tick runs at start: the demo feeds report success shortly after.
     let feeds: { name: string; lastSuccessAt: string | null }[] = [];
     for (let attempt = 0; attempt < 120; attempt++) {
-      feeds = ((await (await fetch(`${match[1]}/api/feeds`)).json()) as { feeds: typeof feeds }).feeds;
+      feeds = ((await (await fetch(`${match[1]}/api/feeds`, auth)).json()) as { feeds: typeof feeds }).feeds;
       if (feeds.filter((f) => f.name.startsWith('demo-')).every((f) => f.lastSuccessAt)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     // New feed data → the approved demo rule is evaluated → Northaven's drought opens activations.
     let activations: { pcode: string; stage: string; tier: string | null; ruleId: string }[] = [];
     for (let attempt = 0; attempt < 120 && activations.length === 0; attempt++) {
-      activations = ((await (await fetch(`${match[1]}/api/activations?status=open`)).json()) as { activations: typeof activations }).activations;
+      activations = ((await (await fetch(`${match[1]}/api/activations?status=open`, auth)).json()) as { activations: typeof activations }).activations;
       if (activations.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const missing = await fetch(`${match[1]}/api/activations/999999`);
-    return { status: response.status, body, feeds, activations, missingStatus: missing.status };
+    const missing = await fetch(`${match[1]}/api/activations/999999`, auth);
+    // The real flow goes on to a draft payment list for the drought.
+    let lists: { status: string; households: number }[] = [];
+    for (let attempt = 0; attempt < 120 && lists.length === 0; attempt++) {
+      lists = ((await (await fetch(`${match[1]}/api/lists`, auth)).json()) as { lists: typeof lists }).lists;
+      if (lists.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return { status: response.status, body, feeds, activations, lists, missingStatus: missing.status, unauthenticated: (await fetch(`${match[1]}/api/activations`)).status };
   } finally {
     expect(await stopAsp(child)).toBe(0);
   }
@@ -52,6 +60,8 @@ describe('asp start (npm start)', () => {
       ['XD01001', 'XD01002', 'XD01003', 'XD01004', 'XD01005', 'XD01006'].map((pcode) => ['xd-ct-vci-drought', pcode, 'activation', 'extreme']),
     );
     expect(first.missingStatus).toBe(404);
+    expect(first.unauthenticated).toBe(401);
+    expect(first.lists).toEqual([expect.objectContaining({ status: 'draft', households: 2425 })]);
 
     const second = await startAndReadHealth();
     expect(second.activations.map((a) => a.pcode)).toEqual(first.activations.map((a) => a.pcode));

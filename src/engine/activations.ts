@@ -44,6 +44,9 @@ export interface ActivationRow {
   closedAt: Date | null;
   closedBy: string | null;
   closedReason: string | null;
+  /** The tier's severity in its rule and the rule's highest (null without tiers): for maps and ordering. */
+  tierSeverity: number | null;
+  maxSeverity: number | null;
 }
 
 export interface ActivationChange {
@@ -71,7 +74,9 @@ const COLUMNS = `a.id, a.rule_version_id AS "ruleVersionId", a.rule_id AS "ruleI
   a.pcode, ar.name AS "areaName", a.stage, a.tier, a.status, a.forced, a.waiting_for AS "waitingFor", a.evidence,
   a.opened_at AS "openedAt", a.opened_as_of AS "openedAsOf", a.evaluated_as_of AS "evaluatedAsOf",
   a.confirmed_by AS "confirmedBy", a.confirmed_at AS "confirmedAt", a.closed_at AS "closedAt", a.closed_by AS "closedBy",
-  a.closed_reason AS "closedReason"`;
+  a.closed_reason AS "closedReason",
+  (SELECT (t ->> 'severity')::int FROM jsonb_array_elements(coalesce(v.definition -> 'tiers', '[]'::jsonb)) t WHERE t ->> 'id' = a.tier) AS "tierSeverity",
+  (SELECT max((t ->> 'severity')::int) FROM jsonb_array_elements(coalesce(v.definition -> 'tiers', '[]'::jsonb)) t) AS "maxSeverity"`;
 const FROM = `activations a JOIN rule_versions v ON v.id = a.rule_version_id LEFT JOIN admin_areas ar ON ar.pcode = a.pcode`;
 
 const ENGINE = 'engine';

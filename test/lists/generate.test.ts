@@ -278,3 +278,17 @@ describe('lifecycle', () => {
     expect(rows.map((r) => r.action)).toEqual(['list.generated', 'list.generated', 'list.approved', 'list.approved', 'list.cancelled']);
   });
 });
+
+describe('a household on the border between two affected areas', () => {
+  it('is listed once, in the area the registry puts it in', async () => {
+    // Exactly on the line between Northaven Acacia (XD01001) and Baobab (XD01002).
+    await insertHouseholds(t.store, [{ id: 'E1', pcode: 'XD01002', pmt: 1, size: 2, location: [38.666667, 3.5] }]);
+    const [list] = await generate(rule('test-border', `  - mode: horizontal
+    households: {}
+    coverage: { kind: all_eligible }
+    benefit: { kind: flat, amount: 100, currency: KES }
+    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }`, noBudget));
+    expect(list.entries.filter((e) => e.id === 'E1')).toEqual([expect.objectContaining({ pcode: 'XD01002', rank: 5 })]);
+    expect(list.entries).toHaveLength(13); // the twelve of XD01001 and XD01002, and E1 (after B1…B4 by registry id: no priority given)
+  });
+});
