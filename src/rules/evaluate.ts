@@ -749,6 +749,8 @@ function footprintPcodes(e: StoredEvent, condition: EventCondition): string[] | 
   const wanted = condition.footprint;
   if (!wanted) return null;
   const matching = e.footprints.filter((f) => f.class === wanted.class && (wanted.min_value === undefined || (f.value ?? -Infinity) >= wanted.min_value));
+  // No such footprint at all: the event's areas stand and the evidence says the footprint is absent.
+  if (matching.length === 0) return null;
   const areas = matching.map((f) => (f as { pcodes?: string[] }).pcodes);
   if (areas.some((p) => p === undefined)) return null;
   return areas.flat() as string[];

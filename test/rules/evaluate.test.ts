@@ -379,6 +379,18 @@ describe('events', () => {
     expect(decision(decisions, 'KE023001').evidence).toContainEqual(expect.objectContaining({ kind: 'event', source: 'gdacs', externalId: 'DR1016449', version: '1', alert: 'orange', holds: true }));
   });
 
+  it('a condition naming a footprint class counts only the areas that footprint touches, not the wider shapes of the event', () => {
+    const classed = inlineRule({ stages: { activation: { when: { event: { source: 'gdacs', hazard: 'drought', min_alert_level: 'orange', footprint: { class: 'Poly_Red' } } } } } });
+    const square = { type: 'Polygon' as const, coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] };
+    const wide = {
+      ...event(1, 'orange', '2025-03-01T00:00:00Z', ['KE023001', 'KE023002']),
+      footprints: [{ class: 'Poly_Global', geometry: square, pcodes: ['KE023001', 'KE023002'] }, { class: 'Poly_Red', geometry: square, pcodes: ['KE023001'] }],
+    };
+    const decisions = evaluateRule({ rule: classed, asOf: ASOF, areas: AREAS, indicators: [], events: [wide] });
+    expect(decision(decisions, 'KE023001').stage).toBe('activation');
+    expect(decision(decisions, 'KE023002').stage).toBe('none');
+  });
+
   it('the latest version known by asOf decides: a later downgrade ends it, a version not yet known does not count', () => {
     const events = [event(1, 'orange', '2025-03-01T00:00:00Z', ['KE023001']), event(2, 'green', '2025-03-08T00:00:00Z', ['KE023001'])];
     const d = decision(evaluateRule({ rule, asOf: ASOF, areas: AREAS, indicators: [], events }), 'KE023001');
