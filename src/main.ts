@@ -70,7 +70,11 @@ export async function start(options: StartOptions): Promise<void> {
       ].join('\n'),
     );
     await new Promise<void>((resolve) => {
-      const stop = () => server.close(() => resolve());
+      // Idle keep-alive connections would hold the server open while the database closes under them.
+      const stop = () => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
