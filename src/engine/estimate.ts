@@ -1,6 +1,7 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
+import { benefitAmountSql } from './benefit-sql.ts';
 import { HouseholdSql } from './household-sql.ts';
 
 /** One activated area's share of the estimate. */
@@ -281,41 +282,25 @@ function coverageOf(component: ResponseComponent, areas: AreaEstimate[], { label
   return { values: filled, target, basisTotal: coverage.basis === 'total' };
 }
 
-/** The amount per payment of one household as SQL (numeric); NULL where it cannot be worked out. */
+/**
+ * The amount per payment of one household as SQL (the shared benefit formula), with the estimate's
+ * notes; where the formula has no figure the household is counted at 0.
+ */
 function amountOf(q: HouseholdSql, benefit: Exclude<Benefit, { kind: 'none' }>, component: ResponseComponent, rule: Rule, { label, notes, programmeOf }: ComponentContext): string {
-  switch (benefit.kind) {
-    case 'flat':
-      return q.param(benefit.amount, 'numeric');
-    case 'per_member': {
-      const counted = q.number(benefit.count_of === 'size' ? { field: 'size' } : { attribute: benefit.count_of.attribute });
-      let members = `greatest(0, ${counted})`;
-      if (benefit.max_members !== undefined) members = `least(${members}, ${q.param(benefit.max_members, 'numeric')})`;
-      let amount = `${q.param(benefit.base ?? 0, 'numeric')} + ${q.param(benefit.amount, 'numeric')} * ${members}`;
-      if (benefit.max_amount !== undefined) amount = `least(${amount}, ${q.param(benefit.max_amount, 'numeric')})`;
-      return `(${amount})`;
+  if (benefit.kind === 'share_of_base') {
+    const code = benefit.programme ?? component.programme ?? rule.programme;
+    const programme = programmeOf.get(code);
+    if (!programme) {
+      notes.push(`${label}: programme ${code} is not registered, its base amount is unknown: counted at 0`);
+      return q.param(0, 'numeric');
     }
-    case 'share_of_base': {
-      const code = benefit.programme ?? component.programme ?? rule.programme;
-      const programme = programmeOf.get(code);
-      if (!programme) {
-        notes.push(`${label}: programme ${code} is not registered, its base amount is unknown: counted at 0`);
-        return q.param(0, 'numeric');
-      }
-      if (programme.currency !== benefit.currency) notes.push(`${label}: ${code} pays in ${programme.currency}, the benefit is in ${benefit.currency}: no conversion`);
-      return q.param((programme.base * benefit.percent) / 100, 'numeric');
-    }
-    case 'share_of_reference': {
-      if (benefit.reference.amount === undefined) {
-        notes.push(`${label}: the reference (${benefit.reference.label}) comes from an indicator, not read here: counted at 0`);
-        return q.param(0, 'numeric');
-      }
-      return q.param(((benefit.reference.amount * benefit.percent) / 100) * (benefit.times?.count ?? 1), 'numeric');
-    }
-    case 'by_tier':
-      return 'coalesce(a.tier_amount, 0)';
-    case 'by_class':
-      return `(${q.param(JSON.stringify(benefit.amounts), 'jsonb')} ->> ${q.text({ attribute: benefit.attribute })})::numeric`;
+    if (programme.currency !== benefit.currency) notes.push(`${label}: ${code} pays in ${programme.currency}, the benefit is in ${benefit.currency}: no conversion`);
   }
+  if (benefit.kind === 'share_of_reference' && benefit.reference.amount === undefined) {
+    notes.push(`${label}: the reference (${benefit.reference.label}) comes from an indicator, not read here: counted at 0`);
+    return q.param(0, 'numeric');
+  }
+  return benefitAmountSql(q, benefit, { programme: component.programme ?? rule.programme, tierAmount: 'coalesce(a.tier_amount, 0)' });
 }
 
 function unpricedReason(benefit: Benefit): string {

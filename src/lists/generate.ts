@@ -2,6 +2,7 @@ import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { audit } from '../audit/audit.ts';
 import { ConflictError, NotFoundError, UserError } from '../errors.ts';
+import { benefitAmountSql } from '../engine/benefit-sql.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, EventCondition, ResponseComponent, Rule, TriggerCondition } from '../rules/schema.ts';
@@ -251,7 +252,10 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   ]);
   const excluded = reasons.length ? `CASE ${reasons.map(([why, test]) => `WHEN ${test} THEN ${q.param(why, 'text')}`).join(' ')} END` : 'NULL::text';
   const counted = coverage.basisTotal ? q.enrolledIn(coverage.countingProgrammes) : 'false';
-  const amount = amountSql(q, benefit, programme, notes);
+  if (benefit.kind === 'share_of_reference' && benefit.reference.amount === undefined) {
+    notes.push(`the reference amount (${benefit.reference.label}) comes from an indicator that is not read: no household can be priced`);
+  }
+  const amount = benefitAmountSql(q, benefit, { programme, tierAmount: 'h.tier_amount' });
   const order = q.orderBy(who.priority);
   if (who.frozen_list) notes.push('frozen list: ranked by the priority order over the registry as it stands; a stored pre-shock ranking is not used');
 
@@ -486,34 +490,6 @@ function coverageValues(component: ResponseComponent, areas: ActivationArea[], r
   const target = coverage.kind === 'households' ? 'a.coverage' : `floor(a.coverage * ${coverage.of === 'eligible_households' ? 't.eligible' : 't.registered'} / 100)`;
   const countingProgrammes = coverage.kind === 'share' && coverage.counting_beneficiaries_of ? coverage.counting_beneficiaries_of : [ruleProgramme];
   return { values, target, basisTotal: coverage.basis === 'total', countingProgrammes };
-}
-
-/** The amount per payment of one household as SQL (numeric), NULL where it cannot be worked out. */
-function amountSql(q: HouseholdSql, benefit: Exclude<Benefit, { kind: 'none' }>, programme: string, notes: string[]): string {
-  switch (benefit.kind) {
-    case 'flat':
-      return q.param(benefit.amount, 'numeric');
-    case 'per_member': {
-      const counted = q.number(benefit.count_of === 'size' ? { field: 'size' } : { attribute: benefit.count_of.attribute });
-      let members = `greatest(0, ${counted})`;
-      if (benefit.max_members !== undefined) members = `least(${members}, ${q.param(benefit.max_members, 'numeric')})`;
-      let amount = `${q.param(benefit.base ?? 0, 'numeric')} + ${q.param(benefit.amount, 'numeric')} * ${members}`;
-      if (benefit.max_amount !== undefined) amount = `least(${amount}, ${q.param(benefit.max_amount, 'numeric')})`;
-      return `(${amount})`;
-    }
-    case 'share_of_base':
-      return `(SELECT p.base_amount * ${q.param(benefit.percent, 'numeric')} / 100 FROM programmes p WHERE p.code = ${q.param(benefit.programme ?? programme, 'text')})`;
-    case 'share_of_reference':
-      if (benefit.reference.amount === undefined) {
-        notes.push(`the reference amount (${benefit.reference.label}) comes from an indicator that is not read: no household can be priced`);
-        return 'NULL::numeric';
-      }
-      return q.param(((benefit.reference.amount * benefit.percent) / 100) * (benefit.times?.count ?? 1), 'numeric');
-    case 'by_tier':
-      return 'h.tier_amount';
-    case 'by_class':
-      return `(${q.param(JSON.stringify(benefit.amounts), 'jsonb')} ->> ${q.text({ attribute: benefit.attribute })})::numeric`;
-  }
 }
 
 function unpricedReason(benefit: Benefit): string {
