@@ -9,28 +9,17 @@
  *
  * See bench/README.md. Results are appended to bench/results/lists.md.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { finished } from 'node:stream/promises';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
-import pg from 'pg';
-import { importAreas } from '../src/areas/import-areas.ts';
-import { migrate } from '../src/db/migrate.ts';
-import type { RawConnection } from '../src/db/raw.ts';
 import { openStore, type Store } from '../src/db/store.ts';
-import { demoHouseholdsCsv, type DemoArea } from '../src/demo/households.ts';
-import { DEMO_PROGRAMMES } from '../src/demo/load-demo.ts';
 import { evaluateActivations, listActivations } from '../src/engine/activations.ts';
 import { exportList } from '../src/exports/index.ts';
 import { indicatorsAdapter } from '../src/feeds/adapters/indicators.ts';
@@ -38,13 +27,14 @@ import { ingestPayload } from '../src/feeds/ingest.ts';
 import { generateLists, type GeneratedList } from '../src/lists/generate.ts';
 import { approveList } from '../src/lists/lifecycle.ts';
 import { importRegistry } from '../src/registry/import-registry.ts';
-import { upsertProgramme } from '../src/registry/programmes.ts';
 import { approveRuleVersion, storeRuleVersions } from '../src/rules/versions.ts';
+import {
+  adminQuery, appendResults, demoAreas, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine,
+  psqlCopy as psqlCommand, root, runsAsScript, sampleMemory, scalar, serverVersion, setUpDemoSchema, sqlQuoted, tracing,
+  wholeNumber, withOther, writeHouseholdsCsv,
+  type Machine, type MemorySample, type StatementLabels, type StatementTiming,
+} from './lib/support.ts';
 
-const execFileAsync = promisify(execFile);
-const root = fileURLToPath(new URL('../', import.meta.url));
-const ADM1 = path.join(root, 'data/demo/demoland-adm1.geojson');
-const ADM2 = path.join(root, 'data/demo/demoland-adm2.geojson');
 const BENCH_DB = 'asp_bench_lists';
 
 /**
@@ -152,17 +142,9 @@ interface Options {
   note?: string;
 }
 
-interface Memory {
-  /** RSS when the step started. */
-  rssBefore: number;
-  /** Highest RSS sampled (every 100 ms) while the step ran. */
-  rssPeak: number;
-  heapBefore: number;
-  heapPeak: number;
+interface Memory extends MemorySample {
   /** Heap after a full GC once the step finished: what the step left behind (garbage excluded). */
   heapAfterGc: number;
-  /** The process's RSS high-water mark so far (getrusage), which no sampling can miss. */
-  maxRss: number;
 }
 
 interface Timed {
@@ -172,12 +154,6 @@ interface Timed {
   rows: number;
   /** Over all runs: the lowest RSS/heap at a start and the highest peak. */
   memory: Memory;
-}
-
-interface StatementTiming {
-  label: string;
-  calls: number;
-  ms: number;
 }
 
 interface Setup {
@@ -250,18 +226,8 @@ export async function main(args: string[]): Promise<void> {
   const machine = await describeMachine();
   process.stdout.write('\n' + renderText(machine, results) + '\n');
   if (options.save) {
-    const markdown = renderMarkdown(started, machine, options, results);
-    await mkdir(path.dirname(options.results), { recursive: true });
-    const exists = await stat(options.results).then(() => true, () => false);
-    await appendFile(options.results, (exists ? '\n' : RESULTS_PREAMBLE) + markdown);
-    log(`results appended to ${path.relative(process.cwd(), options.results) || options.results}`);
+    await appendResults(options.results, RESULTS_PREAMBLE, renderMarkdown(started, machine, options, results));
   }
-}
-
-function wholeNumber(value: string): number {
-  const n = Number(value.replace(/[_,]/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
 }
 
 function sizeList(value: string): number[] {
@@ -290,7 +256,7 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
     const csvSeconds = await seconds(async () => {
       const areas = await demoAreas();
       log(`${tag}: generating ${fmtInt(households)} households over ${areas.length} districts`);
-      await pipeline(Readable.from(demoHouseholdsCsv(areas, households, options.seed, { cashTransfer: 'CT', olderPersons: 'OPG' })), createWriteStream(csv));
+      await writeHouseholdsCsv(csv, areas, households, options.seed);
     });
     const csvBytes = (await stat(csv)).size;
 
@@ -304,12 +270,7 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
       store = await openStore({ dataDir });
     }
     const opened = store;
-    const schemaSeconds = await seconds(async () => {
-      await migrate(opened);
-      await importAreas(opened, ADM1, { level: 1 });
-      await importAreas(opened, ADM2, { level: 2 });
-      for (const programme of DEMO_PROGRAMMES) await upsertProgramme(opened, programme);
-    });
+    const schemaSeconds = await seconds(() => setUpDemoSchema(opened));
     log(`${tag}: migrated, areas and programmes loaded in ${schemaSeconds.toFixed(1)} s; importing the registry`);
     const importSeconds = await seconds(async () => {
       const report = await importRegistry(opened, csv);
@@ -458,15 +419,6 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
   }
 }
 
-async function demoAreas(): Promise<DemoArea[]> {
-  const collection = JSON.parse(await readFile(ADM2, 'utf8')) as FeatureCollection;
-  return collection.features.map((f) => ({
-    pcode: String(f.properties?.ADM2_PCODE),
-    geometry: f.geometry as Polygon | MultiPolygon,
-    weight: 1,
-  }));
-}
-
 /** VCI-3M for every district over three months, the rule stored and approved by two people, evaluated. */
 async function setUpDrought(store: Store, dir: string): Promise<void> {
   const pcodes = (await demoAreas()).map((a) => a.pcode);
@@ -548,17 +500,8 @@ function copySelect(header: string[], listId: number): string {
 }
 
 /** `psql \copy (SELECT …) TO FILE CSV HEADER`; returns the rows psql reports. */
-async function psqlCopy(url: URL, select: string, file: string): Promise<number> {
-  const args = ['-X', '-v', 'ON_ERROR_STOP=1'];
-  if (url.hostname) args.push('-h', decodeURIComponent(url.hostname));
-  if (url.port) args.push('-p', url.port);
-  if (url.username) args.push('-U', decodeURIComponent(url.username));
-  args.push('-d', BENCH_DB, '-c', `\\copy (${select}) TO '${file.replace(/'/g, "''")}' WITH (FORMAT csv, HEADER true)`);
-  const env = url.password ? { ...process.env, PGPASSWORD: decodeURIComponent(url.password) } : process.env;
-  const { stdout } = await execFileAsync('psql', args, { env, maxBuffer: 1 << 20 });
-  const match = /COPY (\d+)/.exec(stdout);
-  if (!match) throw new Error(`psql \\copy printed no row count: ${stdout.trim()}`);
-  return Number(match[1]);
+function psqlCopy(url: URL, select: string, file: string): Promise<number> {
+  return psqlCommand(url, BENCH_DB, `\\copy (${select}) TO ${sqlQuoted(file)} WITH (FORMAT csv, HEADER true)`);
 }
 
 /** The embedded back end has no psql: COPY TO PGlite's virtual /dev/blob (held whole in memory, then dropped). */
@@ -596,16 +539,6 @@ async function firstDifference(a: string, b: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Database helpers
 
-async function adminQuery(url: URL, statements: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url.href, application_name: 'asp-bench' });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 /** VACUUM cannot run inside a transaction: a connection of its own, no BEGIN. */
 async function outsideTransaction(store: Store, sql: string): Promise<void> {
   const raw = await store.connect();
@@ -614,18 +547,6 @@ async function outsideTransaction(store: Store, sql: string): Promise<void> {
   } finally {
     raw.release();
   }
-}
-
-async function scalar(store: Store, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await store.transaction(({ raw }) => raw.query<{ n: number }>(sql, params));
-  return Number(rows[0].n);
-}
-
-async function serverVersion(store: Store): Promise<string> {
-  const result = await store.transaction(({ raw }) =>
-    raw.query<{ pg: string; postgis: string }>(`SELECT split_part(version(), ' on ', 1) AS pg, postgis_lib_version() AS postgis`),
-  );
-  return `${result.rows[0].pg}, PostGIS ${result.rows[0].postgis}`;
 }
 
 async function serverSettings(store: Store): Promise<string> {
@@ -691,72 +612,8 @@ function summarise(runs: Run[]): Timed {
   };
 }
 
-/** Samples this process's RSS and V8 heap every 100 ms until stopped. */
-function sampleMemory(): { stop(): Omit<Memory, 'heapAfterGc'> } {
-  const start = process.memoryUsage();
-  let rssPeak = start.rss;
-  let heapPeak = start.heapUsed;
-  const sample = () => {
-    const now = process.memoryUsage();
-    rssPeak = Math.max(rssPeak, now.rss);
-    heapPeak = Math.max(heapPeak, now.heapUsed);
-  };
-  const timer = setInterval(sample, 100);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return { rssBefore: start.rss, rssPeak, heapBefore: start.heapUsed, heapPeak, maxRss: process.resourceUsage().maxRSS * 1024 };
-    },
-  };
-}
-
-function withOther(statements: StatementTiming[], totalSeconds: number): StatementTiming[] {
-  const accounted = statements.reduce((sum, s) => sum + s.ms, 0);
-  return [...statements, { label: 'other (BEGIN/COMMIT, Node)', calls: 0, ms: totalSeconds * 1000 - accounted }];
-}
-
-/**
- * The same store, but every statement run through a transaction's raw connection is timed and
- * filed under a short label, so the result shows where generation and export spend their time.
- */
-function tracing(store: Store, into: Map<string, StatementTiming>, labels: [RegExp, string][]): Store {
-  const add = (sql: string, ms: number) => {
-    const label = statementLabel(sql, labels);
-    const entry = into.get(label) ?? { label, calls: 0, ms: 0 };
-    entry.calls++;
-    entry.ms += ms;
-    into.set(label, entry);
-  };
-  const wrap = (raw: RawConnection): RawConnection => {
-    const traced = Object.create(raw) as RawConnection;
-    traced.query = (async (sql: string, params?: readonly unknown[]) => {
-      const start = performance.now();
-      try {
-        return await raw.query(sql, params);
-      } finally {
-        add(sql, performance.now() - start);
-      }
-    }) as RawConnection['query'];
-    traced.copyFrom = async (sql, source) => {
-      const start = performance.now();
-      try {
-        return await raw.copyFrom(sql, source);
-      } finally {
-        add(sql, performance.now() - start);
-      }
-    };
-    traced.release = () => raw.release();
-    return traced;
-  };
-  const transaction: Store['transaction'] = (work) => store.transaction((tx) => work({ ...tx, raw: wrap(tx.raw) }));
-  const traced = Object.create(store) as Store;
-  Object.defineProperty(traced, 'transaction', { value: transaction });
-  return traced;
-}
-
 /** The statements of generateLists, in the order it runs them. */
-const GENERATION_LABELS: [RegExp, string][] = [
+const GENERATION_LABELS: StatementLabels = [
   [/asp-engine:audit|audit_log/, 'audit'],
   [/FROM activations a JOIN rule_versions v/, 'read the activation and rule'],
   [/SELECT DISTINCT ON \(pcode\)/, 'areas in activation'],
@@ -783,7 +640,7 @@ const GENERATION_LABELS: [RegExp, string][] = [
   [/DROP TABLE list_matched/, 'drop list_matched'],
 ];
 
-const EXPORT_LABELS: [RegExp, string][] = [
+const EXPORT_LABELS: StatementLabels = [
   [/FROM payment_lists l\s+JOIN rule_versions v/, 'read the list header'],
   [/count\(\*\)::int AS n FROM payment_list_entries/, 'count entries'],
   [/asp-engine:audit|audit_log/, 'audit'],
@@ -791,33 +648,8 @@ const EXPORT_LABELS: [RegExp, string][] = [
   [/payment_list_entries[\s\S]*JOIN households h/, 'read a page of entries'],
 ];
 
-function statementLabel(sql: string, labels: [RegExp, string][]): string {
-  for (const [pattern, label] of labels) if (pattern.test(sql)) return label;
-  const flat = sql.replace(/\s+/g, ' ').trim();
-  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reporting
-
-interface Machine {
-  cores: number;
-  cpu: string;
-  memory: number;
-  node: string;
-  platform: string;
-}
-
-async function describeMachine(): Promise<Machine> {
-  const cpus = os.cpus();
-  return {
-    cores: cpus.length,
-    cpu: cpus[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU',
-    memory: os.totalmem(),
-    node: process.version,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-  };
-}
 
 const RESULTS_PREAMBLE = `# Payment list benchmark results
 
@@ -949,9 +781,9 @@ function mdTable(headers: string[], rows: string[][]): string[] {
 function renderMarkdown(started: Date, machine: Machine, options: Options, results: SizeResult[]): string {
   const sizes = results.map((r) => fmtInt(r.households));
   const out: string[] = [];
-  out.push(`## ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${sizes.join(' and ')} households, ${results[0].backend}`, '');
+  out.push(`## ${fmtStarted(started)}: ${sizes.join(' and ')} households, ${results[0].backend}`, '');
   out.push(
-    `- Machine: ${machine.cores} cores (${machine.cpu}), ${fmtBytes(machine.memory)} RAM, ${machine.platform}; Node ${machine.node}`,
+    machineLine(machine),
     `- Database: ${results[0].version}; ${results[0].settings}`,
     `- Households: seed ${options.seed}, spread evenly over the 24 Demoland districts; drought in ${results[0].areas.join(', ')}; ` +
       `rule ${RULE_ID} (the demo rule's response over those districts); ${options.runs} run(s) per timing, the draft deleted and vacuumed between generation runs`,
@@ -969,22 +801,10 @@ function renderMarkdown(started: Date, machine: Machine, options: Options, resul
   return out.join('\n') + '\n';
 }
 
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 const fmtS = (s: number) => `${s.toFixed(s < 10 ? 3 : 1)} s`;
 const fmtRatio = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)}×`;
-const fmtMiB = (bytes: number) => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
-function fmtBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
-}
-
-function log(message: string) {
-  const t = new Date().toISOString().slice(11, 19);
-  process.stderr.write(`[${t}] ${message}\n`);
-}
 
 // Also runnable on its own: `npx tsx bench/lists.ts --households 10000 --no-save`.
-if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
+if (runsAsScript(import.meta.url)) {
   await main(process.argv.slice(2));
 }

@@ -7,32 +7,21 @@
  *
  * See bench/README.md. Results are appended to bench/results/registry-import.md.
  */
-import { execFile } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { FeatureCollection, MultiPolygon, Polygon } from 'geojson';
-import pg from 'pg';
-import { importAreas } from '../src/areas/import-areas.ts';
-import type { RawConnection } from '../src/db/raw.ts';
-import { migrate } from '../src/db/migrate.ts';
+import { Command, Option } from 'commander';
 import { openStore, type Store } from '../src/db/store.ts';
-import { DEMO_COLUMNS, demoHouseholdsCsv, type DemoArea } from '../src/demo/households.ts';
-import { DEMO_PROGRAMMES } from '../src/demo/load-demo.ts';
+import { DEMO_COLUMNS } from '../src/demo/households.ts';
 import { importRegistry, type RegistryImportReport } from '../src/registry/import-registry.ts';
-import { upsertProgramme } from '../src/registry/programmes.ts';
+import {
+  adminQuery, appendResults, demoAreas, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine, psqlCopy,
+  root, runsAsScript, sampleMemory, scalar, serverVersion, setUpDemoSchema, sqlQuoted, tracing, wholeNumber, withOther, writeHouseholdsCsv,
+  type Machine, type MemorySample, type StatementLabels, type StatementTiming,
+} from './lib/support.ts';
 
-const execFileAsync = promisify(execFile);
-const root = fileURLToPath(new URL('../', import.meta.url));
-const ADM1 = path.join(root, 'data/demo/demoland-adm1.geojson');
-const ADM2 = path.join(root, 'data/demo/demoland-adm2.geojson');
 const BENCH_DB = 'asp_bench';
 const PLAIN_TABLE = `CREATE TABLE plain_households (${DEMO_COLUMNS.map((c) => `${c} text`).join(', ')})`;
 
@@ -48,26 +37,11 @@ interface Options {
   note?: string;
 }
 
-interface Memory {
-  /** RSS when the step started. */
-  before: number;
-  /** Highest RSS sampled (every 100 ms) while the step ran. */
-  peak: number;
-  /** The process's RSS high-water mark so far (getrusage), which no sampling can miss. */
-  maxRss: number;
-}
-
-interface StatementTiming {
-  label: string;
-  calls: number;
-  ms: number;
-}
-
 interface Step {
   name: string;
   rows: number;
   seconds: number;
-  memory?: Memory;
+  memory?: MemorySample;
   report?: RegistryImportReport;
   /** Time per SQL statement inside importRegistry, in execution order. */
   statements?: StatementTiming[];
@@ -124,36 +98,19 @@ export async function main(args: string[]): Promise<void> {
   const machine = await describeMachine();
   const markdown = renderMarkdown(started, machine, options, csv, results);
   process.stdout.write('\n' + renderText(options, csv, results) + '\n');
-  if (options.save) {
-    await mkdir(path.dirname(options.results), { recursive: true });
-    const exists = await stat(options.results).then(() => true, () => false);
-    await appendFile(options.results, (exists ? '\n' : RESULTS_PREAMBLE) + markdown);
-    log(`results appended to ${path.relative(process.cwd(), options.results) || options.results}`);
-  }
-}
-
-function wholeNumber(value: string): number {
-  const n = Number(value.replace(/[_,]/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
+  if (options.save) await appendResults(options.results, RESULTS_PREAMBLE, markdown);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Generation
 
 async function generateCsv(households: number, seed: number): Promise<Generated> {
-  const collection = JSON.parse(await readFile(ADM2, 'utf8')) as FeatureCollection;
-  const areas: DemoArea[] = collection.features.map((f) => ({
-    pcode: String(f.properties?.ADM2_PCODE),
-    geometry: f.geometry as Polygon | MultiPolygon,
-    weight: 1,
-  }));
+  const areas = await demoAreas();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'asp-bench-'));
   const file = path.join(dir, 'households.csv');
   log(`generating ${fmtInt(households)} households over ${areas.length} districts into ${file}`);
   const t0 = performance.now();
-  const lines = demoHouseholdsCsv(areas, households, seed, { cashTransfer: 'CT', olderPersons: 'OPG' });
-  await pipeline(Readable.from(lines), createWriteStream(file));
+  await writeHouseholdsCsv(file, areas, households, seed);
   const seconds = (performance.now() - t0) / 1000;
   const bytes = (await stat(file)).size;
   log(`generated ${fmtBytes(bytes)} in ${seconds.toFixed(1)} s`);
@@ -182,10 +139,7 @@ async function runServer(csv: Generated, options: Options): Promise<BackendResul
     await store.transaction(({ raw }) => raw.query(PLAIN_TABLE));
     log('server: baseline psql \\copy into plain_households');
     const baseline = await timeStep('psql \\copy into a plain table', async () => {
-      const { stdout } = await execFileAsync('psql', psqlArgs(benchUrl, csv.file), { env: psqlEnv(benchUrl) });
-      const match = /COPY (\d+)/.exec(stdout);
-      if (!match) throw new Error(`psql \\copy printed no row count: ${stdout.trim()}`);
-      return Number(match[1]);
+      return psqlCopy(benchUrl, BENCH_DB, `\\copy plain_households FROM ${sqlQuoted(csv.file)} WITH (FORMAT csv, HEADER true)`);
     });
     log(`server: baseline ${baseline.seconds.toFixed(1)} s`);
     return { backend: 'server', version, setupSeconds, fresh, again, baseline, householdsBytes };
@@ -227,51 +181,14 @@ async function runEmbedded(csv: Generated, options: Options): Promise<BackendRes
 /** Schema, the two demo boundary levels and the demo programmes; returns the seconds it took. */
 async function setUp(store: Store, backend: BackendName): Promise<number> {
   const t0 = performance.now();
-  await migrate(store);
-  await importAreas(store, ADM1, { level: 1 });
-  await importAreas(store, ADM2, { level: 2 });
-  for (const programme of DEMO_PROGRAMMES) await upsertProgramme(store, programme);
+  await setUpDemoSchema(store);
   const seconds = (performance.now() - t0) / 1000;
   log(`${backend}: migrated, areas and programmes loaded in ${seconds.toFixed(1)} s`);
   return seconds;
 }
 
-async function serverVersion(store: Store): Promise<string> {
-  const result = await store.transaction(({ raw }) =>
-    raw.query<{ pg: string; postgis: string }>(`SELECT split_part(version(), ' on ', 1) AS pg, postgis_lib_version() AS postgis`),
-  );
-  return `${result.rows[0].pg}, PostGIS ${result.rows[0].postgis}`;
-}
-
-async function householdsSize(store: Store): Promise<number> {
-  const result = await store.transaction(({ raw }) =>
-    raw.query<{ bytes: number }>(`SELECT pg_total_relation_size('households')::bigint AS bytes`),
-  );
-  return Number(result.rows[0].bytes);
-}
-
-async function adminQuery(url: URL, statements: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url.href, application_name: 'asp-bench' });
-  await client.connect();
-  try {
-    for (const statement of statements) await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-function psqlArgs(url: URL, file: string): string[] {
-  const args = ['-X', '-v', 'ON_ERROR_STOP=1'];
-  if (url.hostname) args.push('-h', decodeURIComponent(url.hostname));
-  if (url.port) args.push('-p', url.port);
-  if (url.username) args.push('-U', decodeURIComponent(url.username));
-  args.push('-d', BENCH_DB);
-  args.push('-c', `\\copy plain_households FROM '${file.replace(/'/g, "''")}' WITH (FORMAT csv, HEADER true)`);
-  return args;
-}
-
-function psqlEnv(url: URL): NodeJS.ProcessEnv {
-  return url.password ? { ...process.env, PGPASSWORD: decodeURIComponent(url.password) } : process.env;
+function householdsSize(store: Store): Promise<number> {
+  return scalar(store, `SELECT pg_total_relation_size('households')::bigint AS n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,12 +213,13 @@ async function timeImport(store: Store, csv: Generated, backend: BackendName, na
       nextTenth++;
     }
   };
+  const slow = (label: string, ms: number) => {
+    if (ms > 2000) log(`${backend}:   ${label}: ${(ms / 1000).toFixed(1)} s (at ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  };
   const memory = sampleMemory();
-  const report = await importRegistry(tracing(store, statements, backend, t0), csv.file, { onProgress });
+  const report = await importRegistry(tracing(store, statements, STATEMENT_LABELS, slow), csv.file, { onProgress });
   const seconds = (performance.now() - t0) / 1000;
-  const step: Step = { name, rows: report.rows, seconds, memory: memory.stop(), report, statements: [...statements.values()] };
-  const accounted = step.statements!.reduce((sum, s) => sum + s.ms, 0);
-  step.statements!.push({ label: 'other (BEGIN/COMMIT, Node)', calls: 0, ms: seconds * 1000 - accounted });
+  const step: Step = { name, rows: report.rows, seconds, memory: memory.stop(), report, statements: withOther([...statements.values()], seconds) };
   log(
     `${backend}: ${name}: ${seconds.toFixed(1)} s, ${fmtInt(report.rows / seconds)} rows/s ` +
       `(inserted ${fmtInt(report.inserted)}, updated ${fmtInt(report.updated)}, rejected ${report.rejected}, enrolled ${fmtInt(report.enrolled)})`,
@@ -312,63 +230,8 @@ async function timeImport(store: Store, csv: Generated, backend: BackendName, na
   return step;
 }
 
-/** Samples this process's RSS every 100 ms until stopped. */
-function sampleMemory(): { stop(): Memory } {
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 100);
-  return {
-    stop() {
-      clearInterval(timer);
-      peak = Math.max(peak, process.memoryUsage().rss);
-      return { before, peak, maxRss: process.resourceUsage().maxRSS * 1024 };
-    },
-  };
-}
-
-/**
- * The same store, but every statement run through a transaction's raw connection is timed and
- * filed under a short label, so the result shows where an import spends its time.
- */
-function tracing(store: Store, into: Map<string, StatementTiming>, backend: BackendName, t0: number): Store {
-  const add = (label: string, ms: number) => {
-    const entry = into.get(label) ?? { label, calls: 0, ms: 0 };
-    entry.calls++;
-    entry.ms += ms;
-    into.set(label, entry);
-    if (ms > 2000) log(`${backend}:   ${label}: ${(ms / 1000).toFixed(1)} s (at ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  };
-  const wrap = (raw: RawConnection): RawConnection => {
-    const traced = Object.create(raw) as RawConnection;
-    traced.query = (async (sql: string, params?: readonly unknown[]) => {
-      const start = performance.now();
-      try {
-        return await raw.query(sql, params);
-      } finally {
-        add(statementLabel(sql), performance.now() - start);
-      }
-    }) as RawConnection['query'];
-    traced.copyFrom = async (sql, source) => {
-      const start = performance.now();
-      try {
-        return await raw.copyFrom(sql, source);
-      } finally {
-        add(statementLabel(sql), performance.now() - start);
-      }
-    };
-    traced.release = () => raw.release();
-    return traced;
-  };
-  const transaction: Store['transaction'] = (work) => store.transaction((tx) => work({ ...tx, raw: wrap(tx.raw) }));
-  const traced = Object.create(store) as Store;
-  Object.defineProperty(traced, 'transaction', { value: transaction });
-  return traced;
-}
-
 /** Known statements of importRegistry get a readable name; anything else its first words. */
-const STATEMENT_LABELS: [RegExp, string][] = [
+const STATEMENT_LABELS: StatementLabels = [
   [/CREATE TEMP TABLE registry_import\b/, 'create staging table'],
   [/CREATE TEMP TABLE registry_problems\b/, 'create problems table'],
   [/^\s*COPY registry_import\b/, 'COPY file → staging'],
@@ -390,33 +253,8 @@ const STATEMENT_LABELS: [RegExp, string][] = [
   [/FROM programmes WHERE code/, 'check --programme'],
 ];
 
-function statementLabel(sql: string): string {
-  for (const [pattern, label] of STATEMENT_LABELS) if (pattern.test(sql)) return label;
-  const flat = sql.replace(/\s+/g, ' ').trim();
-  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Reporting
-
-interface Machine {
-  cores: number;
-  cpu: string;
-  memory: number;
-  node: string;
-  platform: string;
-}
-
-async function describeMachine(): Promise<Machine> {
-  const cpus = os.cpus();
-  return {
-    cores: cpus.length,
-    cpu: cpus[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU',
-    memory: os.totalmem(),
-    node: process.version,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-  };
-}
 
 const RESULTS_PREAMBLE = `# Registry import benchmark results
 
@@ -444,7 +282,7 @@ function rowsFor(result: BackendResult): Row[] {
     seconds: s.seconds.toFixed(1),
     rate: fmtInt(s.rows / s.seconds),
     ratio: ratio ? `${Math.round((100 * base) / s.seconds)} %` : '100 %',
-    rss: s.memory ? `${fmtMiB(s.memory.before)} → ${fmtMiB(s.memory.peak)}` : '',
+    rss: s.memory ? `${fmtMiB(s.memory.rssBefore)} → ${fmtMiB(s.memory.rssPeak)}` : '',
   });
   return [row(result.fresh, true), row(result.again, true), row(result.baseline, false)];
 }
@@ -483,9 +321,9 @@ function breakdown(result: BackendResult): [string, string, string][] {
 function renderMarkdown(started: Date, machine: Machine, options: Options, csv: Generated, results: BackendResult[]): string {
   const out: string[] = [];
   const backends = results.map((r) => r.backend).join(' + ');
-  out.push(`## ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${fmtInt(options.households)} households, ${backends}`, '');
+  out.push(`## ${fmtStarted(started)}: ${fmtInt(options.households)} households, ${backends}`, '');
   out.push(
-    `- Machine: ${machine.cores} cores (${machine.cpu}), ${fmtBytes(machine.memory)} RAM, ${machine.platform}; Node ${machine.node}`,
+    machineLine(machine),
     `- CSV: ${fmtInt(options.households)} households (seed ${options.seed}, 24 demo districts), ${fmtBytes(csv.bytes)}, generated in ${csv.seconds.toFixed(1)} s`,
   );
   for (const r of results) {
@@ -510,20 +348,7 @@ function renderMarkdown(started: Date, machine: Machine, options: Options, csv: 
   return out.join('\n') + '\n';
 }
 
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-const fmtMiB = (bytes: number) => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
-function fmtBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
-}
-
-function log(message: string) {
-  const t = new Date().toISOString().slice(11, 19);
-  process.stderr.write(`[${t}] ${message}\n`);
-}
-
 // Also runnable on its own: `npx tsx bench/registry-import.ts --households 10000`.
-if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
+if (runsAsScript(import.meta.url)) {
   await main(process.argv.slice(2));
 }
