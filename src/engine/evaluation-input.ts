@@ -23,6 +23,20 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
  */
 const LEAF = `NOT EXISTS (SELECT 1 FROM admin_areas c WHERE c.parent_pcode = a.pcode)`;
 
+/**
+ * How far an event reaches for a rule: the footprint class its event trigger names (if any) and
+ * the buffer around footprints (the largest `buffer_km` of its event triggers; 0 without).
+ */
+export function eventReach(rule: Rule): { footprintClass: string | null; bufferKm: number } {
+  const events = triggerNodes(rule as unknown as UnknownRecord)
+    .map((visit) => visit.node.event as { footprint?: { class: string }; buffer_km?: number } | undefined)
+    .filter((e): e is { footprint?: { class: string }; buffer_km?: number } => Boolean(e && typeof e === 'object'));
+  return {
+    footprintClass: events.find((e) => e.footprint)?.footprint?.class ?? null,
+    bufferKm: Math.max(0, ...events.map((e) => e.buffer_km ?? 0)),
+  };
+}
+
 /** The indicator values, event versions, declarations (and confirmations) a rule reads, in one transaction. */
 export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMode): Promise<RuleHistory> {
   const conditions = triggerNodes(rule as unknown as UnknownRecord).map((visit) => visit.node);
@@ -35,6 +49,9 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     ? `to_char(known_at AT TIME ZONE 'UTC', ${ISO})`
     : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(known_at AT TIME ZONE 'UTC', ${ISO}) END`;
   const versionKnownAt = live ? 'v.known_at' : 'coalesce(v.issued_at, v.valid_from, v.known_at)';
+  // Within the buffer on the sphere (metres) when the rule asks for one, else touching.
+  const { bufferKm } = eventReach(rule);
+  const touches = bufferKm > 0 ? `ST_DWithin(a.geom::geography, fp.geom::geography, ${bufferKm * 1000})` : 'ST_Intersects(a.geom, fp.geom)';
   return store.transaction(async ({ raw }) => {
     const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode" FROM admin_areas`);
     const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
@@ -51,7 +68,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
                 'versionRank', v.version_rank, 'hazard', v.hazard, 'eventAlertLevel', v.event_alert_level,
                 'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity,
                 'footprints', (SELECT coalesce(json_agg(json_build_object('class', f.class, 'value', f.value, 'unit', f.unit, 'label', f.label,
-                                 'pcodes', ARRAY(SELECT DISTINCT a.pcode FROM hazard_footprint_parts fp JOIN admin_area_parts a ON ST_Intersects(a.geom, fp.geom)
+                                 'pcodes', ARRAY(SELECT DISTINCT a.pcode FROM hazard_footprint_parts fp JOIN admin_area_parts a ON ${touches}
                                                   WHERE fp.footprint_id = f.id AND ${LEAF})) ORDER BY f.class, f.seq), '[]'::json)
                                  FROM hazard_footprints f WHERE f.version_id = v.id),
                 'validFrom', v.valid_from, 'validTo', v.valid_to, 'issuedAt', v.issued_at, 'title', v.title,
@@ -61,7 +78,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
                 'affectedPcodes', ARRAY(
                   SELECT DISTINCT a.pcode FROM hazard_footprints f
                     JOIN hazard_footprint_parts fp ON fp.footprint_id = f.id
-                    JOIN admin_area_parts a ON ST_Intersects(a.geom, fp.geom)
+                    JOIN admin_area_parts a ON ${touches}
                    WHERE f.version_id = v.id AND ${LEAF}
                   UNION SELECT unnest(v.pcodes))) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id

@@ -3,9 +3,10 @@ import type { Store } from '../db/store.ts';
 import { audit } from '../audit/audit.ts';
 import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { benefitAmountSql } from '../engine/benefit-sql.ts';
+import { eventReach } from '../engine/evaluation-input.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
-import type { Benefit, EventCondition, ResponseComponent, Rule, TriggerCondition } from '../rules/schema.ts';
+import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
 
 /**
  * Payment lists, generated inside PostgreSQL: for an activation, one list per paying response
@@ -206,7 +207,9 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   const who = component.households;
   const programme = component.programme ?? rule.programme;
   const severity = new Map((rule.tiers ?? []).map((t) => [t.id, t.severity]));
-  const footprintClass = eventFootprintClass(rule);
+  const { footprintClass, bufferKm } = eventReach(rule);
+  // A household within the rule's buffer around the footprint counts (metres on the sphere).
+  const inFootprint = bufferKm > 0 ? `ST_DWithin(fp.geom::geography, h.location::geography, ${bufferKm * 1000})` : 'ST_Intersects(fp.geom, h.location)';
 
   const coverage = coverageValues(component, areas, rule.programme, notes);
   const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
@@ -286,7 +289,7 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
          JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
          JOIN hh h ON h.admin_pcode = x.pcode
         WHERE h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
-           OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ST_Intersects(fp.geom, h.location))
+           OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint})
         ORDER BY h.id, a.pcode
      ),
      priced AS (
@@ -459,21 +462,6 @@ function firstPayment(component: ResponseComponent, job: Job, notes: string[]): 
   }
   notes.push('paid with the next regular payment: no date of its own');
   return null;
-}
-
-/** The footprint class an event trigger names (e.g. Poly_SMPInt_6), if any. */
-function eventFootprintClass(rule: Rule): string | null {
-  const found: EventCondition[] = [];
-  const visit = (c: TriggerCondition | undefined): void => {
-    if (!c) return;
-    if ('all' in c) c.all.forEach(visit);
-    else if ('any' in c) c.any.forEach(visit);
-    else if ('not' in c) return;
-    else if ('k_of_n' in c) c.k_of_n.of.forEach(visit);
-    else if ('event' in c) found.push(c.event);
-  };
-  visit(rule.stages.activation.when);
-  return found.find((e) => e.footprint)?.footprint?.class ?? null;
 }
 
 /** Coverage per area as numbers (by tier), and the SQL for the target over the area's counts `t`. */

@@ -227,6 +227,38 @@ budget:
     const listed = (await entries(list.id)).map((e) => e.id).sort();
     expect(listed).toEqual(['A1', 'A3', 'A4', 'A6', 'A7']); // A2, A5, A8 lie east of the footprint
   });
+
+  it('with buffer_km the areas and households within that distance of the footprint count too', async () => {
+    const buffered = `id: test-footprint-buffer
+title: Footprint test with a buffer
+country: XDL
+programme: CT
+owner: Test ministry
+effective: { from: 2020-01-01 }
+agreed_text: A rule written for this test.
+areas: { admin_level: 2, within: [XD01] }
+stages:
+  activation:
+    when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area }, buffer_km: 30 } }
+response:
+  - mode: horizontal
+    households: {}
+    coverage: { kind: all_eligible }
+    benefit: { kind: flat, amount: 500, currency: KES }
+    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
+budget:
+  envelope: { amount: 100000, currency: KES, per: activation }
+  over_budget: [stop_when_exhausted]`;
+    const ruleId = await approveRuleText(t.store, buffered);
+    await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
+    const activations = await listActivations(t.store, { ruleId, status: 'open' });
+    // XD01004 begins 0.2° (about 22 km) south of the footprint; XD01002 about 46 km east of it.
+    expect(activations.map((a) => a.pcode)).toEqual(['XD01001', 'XD01004']);
+    const [list] = await generateLists(t.store, activations[0].id, 'coordinator@test', { cycle: '2026-11' });
+    const listed = (await entries(list.id)).map((e) => e.id).sort();
+    // A2 is about 28 km east and A8 about 20 km away: inside 30 km; A5 is about 39 km away.
+    expect(listed).toEqual(['A1', 'A2', 'A3', 'A4', 'A6', 'A7', 'A8']);
+  });
 });
 
 describe('lifecycle', () => {
