@@ -156,6 +156,15 @@ async function applyDecisions(
     `SELECT id, shock_key, pcode, stage, tier, status, forced, waiting_for, evidence FROM activations WHERE rule_version_id = $1`,
     [version.id],
   );
+  // How far each activation's response has gone: a stop that applies only before the first
+  // notification (a list approved) or the first payment (a list released) no longer ends it after.
+  const { rows: progress } = await raw.query<{ id: number; notified: boolean; paid: boolean }>(
+    `SELECT la.activation_id AS id, bool_or(l.status IN ('approved', 'released', 'closed')) AS notified, bool_or(l.status IN ('released', 'closed')) AS paid
+       FROM payment_list_areas la JOIN payment_lists l ON l.id = la.list_id JOIN activations a ON a.id = la.activation_id
+      WHERE a.rule_version_id = $1 GROUP BY la.activation_id`,
+    [version.id],
+  );
+  const reached = new Map(progress.map((p) => [Number(p.id), p]));
   for (const decision of decisions) {
     const mine = stored.filter((a) => a.pcode === decision.pcode);
     const open = mine.filter((a) => a.status === 'open');
@@ -165,7 +174,7 @@ async function applyDecisions(
     // Open activations of this area that the decision no longer carries end here.
     for (const activation of open) {
       if (activation.shock_key === key) continue;
-      const reason = closingReason(decision, activation, key);
+      const reason = closingReason(decision, activation, key, reached.get(Number(activation.id)));
       if (!reason) continue;
       await close(raw, activation.id, reason, asOf);
       summary.closed++;
@@ -241,8 +250,15 @@ export function shockKey(decision: AreaDecision, open: { shock_key: string }[]):
 }
 
 /** Why an open activation not carried by this decision should close, or null to leave it open. */
-function closingReason(decision: AreaDecision, activation: StoredActivation, key: string | null): string | null {
+function closingReason(
+  decision: AreaDecision, activation: StoredActivation, key: string | null, progress: { notified: boolean; paid: boolean } | undefined,
+): string | null {
   const stop = decision.evidence.find((e) => e.kind === 'stop' || e.kind === 'scale_down');
+  if (stop?.kind === 'stop' && stop.onlyBefore && stop.onlyBefore !== 'any_time') {
+    const passed = stop.onlyBefore === 'first_notification' ? progress?.notified : progress?.paid;
+    // Households were told (or paid): the response goes on as agreed.
+    if (passed) return null;
+  }
   if (stop && 'text' in stop) return stop.text;
   if (activation.forced) return null; // forced by a person: only a stop condition or a person ends it
   if (key === null) {

@@ -324,3 +324,28 @@ describe('a household on the border between two affected areas', () => {
     expect(list.entries).toHaveLength(13); // the twelve of XD01001 and XD01002, and E1 (after B1…B4 by registry id: no priority given)
   });
 });
+
+describe('a stop that applies only before the first notification', () => {
+  const stopRule = (id: string) => rule(id, horizontal('{ kind: households, count: 1, basis: additional }'), `${noBudget}
+stop:
+  - when:
+      indicator: { name: vci3m, source: NDMA (test), version: any, unit: VCI, spatial_unit: { admin_level: 2 }, period: monthly, threshold: { op: gte, value: 20 } }
+    effect: cancel
+    only_before: first_notification`);
+
+  it('cancels an activation nobody was told about, and leaves one whose list was approved', async () => {
+    await generate(stopRule('test-stop-silent'));
+    const [notified] = await generate(stopRule('test-stop-notified'), 'maker@test');
+    await approveList(t.store, notified.id, 'checker@test');
+    await publishMonth(t.store, '2026-11', { XD01001: 25, XD01002: 26 }); // the drought breaks, known on 5 December
+    await evaluateActivations(t.store, { ruleId: 'test-stop-silent', asOf: '2026-12-10T00:00:00Z' });
+    await evaluateActivations(t.store, { ruleId: 'test-stop-notified', asOf: '2026-12-10T00:00:00Z' });
+    const silent = await listActivations(t.store, { ruleId: 'test-stop-silent' });
+    expect(silent.map((a) => [a.status, a.closedReason])).toEqual([
+      ['closed', expect.stringMatching(/stop condition holds → cancel/)],
+      ['closed', expect.stringMatching(/stop condition holds → cancel/)],
+    ]);
+    const kept = await listActivations(t.store, { ruleId: 'test-stop-notified' });
+    expect(kept.map((a) => a.status)).toEqual(['open', 'open']);
+  });
+});
