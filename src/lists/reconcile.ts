@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { audit } from '../audit/audit.ts';
 import { CopyError, type RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { NotFoundError, UserError } from '../errors.ts';
 import { log } from '../log.ts';
+import { readCsvHeader } from '../registry/csv-header.ts';
 import { RecordLines } from '../registry/record-lines.ts';
 
 /**
@@ -183,41 +182,14 @@ export async function paymentTotals(on: Store | RawConnection, listId: number): 
 }
 
 async function readHeader(file: string): Promise<Header> {
-  let firstBytes: Buffer;
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      firstBytes = buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    throw new UserError(`${file}: cannot read: ${(error as Error).message}`);
-  }
-  if (firstBytes.length === 0) throw new UserError(`${file}: the file is empty`);
-  const end = firstBytes.indexOf(0x0a);
-  if (end < 0 && firstBytes.length === 64 * 1024) throw new UserError(`${file}: line 1: no end of the header line in the first 64 KiB`);
-  let names: string[];
-  try {
-    const headerLine = firstBytes.subarray(0, end < 0 ? firstBytes.length : end).toString('utf8');
-    names = (parseCsv(headerLine, { bom: true }) as string[][])[0].map((n) => n.trim());
-  } catch (error) {
-    throw new UserError(`${file}: line 1: the header is not valid CSV: ${(error as Error).message}`);
-  }
-  const problems: string[] = [];
+  const { columns, problems } = await readCsvHeader(file);
+  const names = columns.map((c) => c.name);
   const staging: Header['staging'] = {};
   const ignored: string[] = [];
-  const seen = new Set<string>();
-  names.forEach((name, i) => {
-    if (!name) return problems.push(`line 1, column ${i + 1}: the column has no name`);
-    const key = name.toLowerCase();
-    if (seen.has(key)) return problems.push(`line 1, column ${name}: the column appears twice`);
-    seen.add(key);
-    if ((COLUMNS as readonly string[]).includes(key) || (ID_ALIASES as readonly string[]).includes(key)) staging[key as Column] = `c${i + 1}`;
+  for (const { name, key, staging: column } of columns) {
+    if ((COLUMNS as readonly string[]).includes(key) || (ID_ALIASES as readonly string[]).includes(key)) staging[key as Column] = column;
     else ignored.push(name);
-  });
+  }
   if (!staging.id && !staging.pseudonymous_id && !staging.registry_id) {
     problems.push('line 1: the required column id is missing (or pseudonymous_id, or registry_id, as the export names it)');
   }

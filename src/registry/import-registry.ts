@@ -1,8 +1,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
+import { readCsvHeader } from './csv-header.ts';
 import { UserError } from '../errors.ts';
 import { CopyError } from '../db/raw.ts';
 import type { Store, Tx } from '../db/store.ts';
@@ -94,42 +94,14 @@ export async function importRegistry(
 }
 
 async function readHeader(file: string): Promise<Header> {
-  let firstBytes: Buffer;
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      firstBytes = buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    throw new UserError(`${file}: cannot read: ${(error as Error).message}`);
-  }
-  const end = firstBytes.indexOf(0x0a);
-  if (firstBytes.length === 0) throw new UserError(`${file}: the file is empty`);
-  if (end < 0 && firstBytes.length === 64 * 1024) throw new UserError(`${file}: line 1: no end of the header line in the first 64 KiB`);
-  const headerLine = firstBytes.subarray(0, end < 0 ? firstBytes.length : end).toString('utf8');
-  let names: string[];
-  try {
-    names = (parseCsv(headerLine, { bom: true }) as string[][])[0].map((n) => n.trim());
-  } catch (error) {
-    throw new UserError(`${file}: line 1: the header is not valid CSV: ${(error as Error).message}`);
-  }
-  const problems: string[] = [];
+  const { columns, problems } = await readCsvHeader(file);
+  const names = columns.map((c) => c.name);
   const canonical: Header['canonical'] = {};
   const extra: Header['extra'] = [];
-  const seen = new Set<string>();
-  names.forEach((name, i) => {
-    const staging = `c${i + 1}`;
-    if (!name) return problems.push(`line 1, column ${i + 1}: the column has no name`);
-    const key = name.toLowerCase();
-    if (seen.has(key)) return problems.push(`line 1, column ${name}: the column appears twice`);
-    seen.add(key);
+  for (const { name, key, staging } of columns) {
     if (isCanonical(key)) canonical[key] = staging;
     else extra.push([name, staging]);
-  });
+  }
   if (!canonical.registry_id) problems.push('line 1: the required column registry_id is missing');
   if (!canonical.admin_pcode && !(canonical.lat && canonical.lon)) {
     problems.push('line 1: give admin_pcode, or lat and lon to derive it');

@@ -191,16 +191,9 @@ describe('vertical and overlap', () => {
   });
 });
 
-describe('a footprint rule: households inside the footprint, on its edge, or without a point', () => {
-  it('matches points in the polygon (edge included) and households without a point in the affected area', async () => {
-    const geometry = JSON.parse(await readFile(path.join(projectRoot, 'data/demo/feeds/gdacs-dr9900001-ep3-geometry.json'), 'utf8')) as FeatureCollection;
-    const area = geometry.features.find((f) => f.properties!.Class === 'Poly_area')!;
-    // The west of Northaven Acacia only: lon 38–38.25, lat 3.2–3.8.
-    area.geometry = { type: 'Polygon', coordinates: [[[38, 3.2], [38.25, 3.2], [38.25, 3.8], [38, 3.8], [38, 3.2]]] };
-    for (const f of geometry.features) Object.assign(f.properties!, { eventid: 9900777, episodeid: 1 });
-    await ingestPayload(t.store, gdacsAdapter, { source: 'gdacs', bytes: Buffer.from(JSON.stringify(geometry)), url: 'test://fp.json', fetchedAt: new Date('2026-11-20T09:00:00Z') });
-    const footprintRule = `id: test-footprint
-title: Footprint test
+/** All eligible households of Northaven touched by a GDACS drought's Poly_area (plus `reach`, e.g. a buffer). */
+const footprintRule = (id: string, reach = '') => `id: ${id}
+title: Footprint test ${id}
 country: XDL
 programme: CT
 owner: Test ministry
@@ -209,7 +202,7 @@ agreed_text: A rule written for this test.
 areas: { admin_level: 2, within: [XD01] }
 stages:
   activation:
-    when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area } } }
+    when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area }${reach} } }
 response:
   - mode: horizontal
     households: {}
@@ -219,7 +212,16 @@ response:
 budget:
   envelope: { amount: 100000, currency: KES, per: activation }
   over_budget: [stop_when_exhausted]`;
-    const ruleId = await approveRuleText(t.store, footprintRule);
+
+describe('a footprint rule: households inside the footprint, on its edge, or without a point', () => {
+  it('matches points in the polygon (edge included) and households without a point in the affected area', async () => {
+    const geometry = JSON.parse(await readFile(path.join(projectRoot, 'data/demo/feeds/gdacs-dr9900001-ep3-geometry.json'), 'utf8')) as FeatureCollection;
+    const area = geometry.features.find((f) => f.properties!.Class === 'Poly_area')!;
+    // The west of Northaven Acacia only: lon 38–38.25, lat 3.2–3.8.
+    area.geometry = { type: 'Polygon', coordinates: [[[38, 3.2], [38.25, 3.2], [38.25, 3.8], [38, 3.8], [38, 3.2]]] };
+    for (const f of geometry.features) Object.assign(f.properties!, { eventid: 9900777, episodeid: 1 });
+    await ingestPayload(t.store, gdacsAdapter, { source: 'gdacs', bytes: Buffer.from(JSON.stringify(geometry)), url: 'test://fp.json', fetchedAt: new Date('2026-11-20T09:00:00Z') });
+    const ruleId = await approveRuleText(t.store, footprintRule('test-footprint'));
     await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
     const activations = await listActivations(t.store, { ruleId, status: 'open' });
     expect(activations.map((a) => a.pcode)).toEqual(['XD01001']);
@@ -229,27 +231,8 @@ budget:
   });
 
   it('with buffer_km the areas and households within that distance of the footprint count too', async () => {
-    const buffered = `id: test-footprint-buffer
-title: Footprint test with a buffer
-country: XDL
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
-areas: { admin_level: 2, within: [XD01] }
-stages:
-  activation:
-    when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area }, buffer_km: 30 } }
-response:
-  - mode: horizontal
-    households: {}
-    coverage: { kind: all_eligible }
-    benefit: { kind: flat, amount: 500, currency: KES }
-    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
-budget:
-  envelope: { amount: 100000, currency: KES, per: activation }
-  over_budget: [stop_when_exhausted]`;
-    const ruleId = await approveRuleText(t.store, buffered);
+
+    const ruleId = await approveRuleText(t.store, footprintRule('test-footprint-buffer', ', buffer_km: 30'));
     await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
     const activations = await listActivations(t.store, { ruleId, status: 'open' });
     // XD01004 begins 0.2° (about 22 km) south of the footprint; XD01002 about 46 km east of it.
