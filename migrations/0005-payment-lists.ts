@@ -140,6 +140,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       status       text NOT NULL CHECK (status IN ('paid', 'failed')),
       reason       text,
       amount       numeric(14, 2) NOT NULL,
+      -- When and with what reference the partner says it paid (as reported; optional).
+      paid_at      timestamptz,
+      reference    text,
       reported_at  timestamptz NOT NULL DEFAULT now(),
       reported_in  text NOT NULL,
       PRIMARY KEY (list_id, household_id),

@@ -271,6 +271,14 @@ async function copyToStaging(raw: RawConnection, file: string, header: Header): 
 }
 
 /** `nullif(trim(cN), '')` for a column, or NULL when the file does not have it. */
+/** A checked paid_at as a time: a bare date is that day at 00:00 UTC, a time without a zone is UTC. */
+function paidAt(text: string): string {
+  return `CASE WHEN ${text} IS NULL THEN NULL
+               WHEN length(${text}) = 10 THEN (${text} || 'T00:00:00Z')::timestamptz
+               WHEN ${text} ~ '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' AND length(${text}) > 16 THEN replace(${text}, ' ', 'T')::timestamptz
+               ELSE (replace(${text}, ' ', 'T') || 'Z')::timestamptz END`;
+}
+
 function value(header: Header, column: Column): string {
   const staging = header.staging[column];
   return staging ? `nullif(trim(${staging}), '')` : 'NULL::text';
@@ -375,14 +383,14 @@ async function recordStatuses(
   const v = (c: Column) => value(header, c);
   const { rows } = await raw.query<{ paid: number; failed: number; replaced: number }>(
     `WITH upserted AS (
-       INSERT INTO payment_statuses AS s (list_id, household_id, release_id, status, reason, amount, reported_at, reported_in)
+       INSERT INTO payment_statuses AS s (list_id, household_id, release_id, status, reason, amount, paid_at, reference, reported_at, reported_in)
        SELECT $1::bigint, m.household_id, $2::bigint, lower(${v('status')}), CASE WHEN lower(${v('status')}) = 'failed' THEN ${v('reason')} END,
-              ${v('amount')}::numeric, now(), $3::text
+              ${v('amount')}::numeric, ${paidAt(v('paid_at'))}, ${v('reference')}, now(), $3::text
          FROM reconcile_rows r JOIN reconcile_matched m USING (record)
         ORDER BY r.record
        ON CONFLICT (list_id, household_id) DO UPDATE
-          SET release_id = excluded.release_id, status = excluded.status, reason = excluded.reason,
-              amount = excluded.amount, reported_at = excluded.reported_at, reported_in = excluded.reported_in
+          SET release_id = excluded.release_id, status = excluded.status, reason = excluded.reason, amount = excluded.amount,
+              paid_at = excluded.paid_at, reference = excluded.reference, reported_at = excluded.reported_at, reported_in = excluded.reported_in
        RETURNING (xmax = 0) AS inserted, status
      )
      SELECT count(*) FILTER (WHERE status = 'paid')::int AS paid,

@@ -161,6 +161,19 @@ describe('a good file', () => {
       { registry_id: 'HH-3', status: 'paid', reason: null, amount: 1000, reported_in: 'good.csv' },
       { registry_id: 'HH-4', status: 'failed', reason: 'account closed', amount: 2000, reported_in: 'good.csv' },
     ]);
+    const paid = await t.store.transaction(async ({ raw }) =>
+      (await raw.query(
+        `SELECT e.registry_id, to_char(s.paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS paid_at, s.reference
+           FROM payment_statuses s JOIN payment_list_entries e USING (list_id, household_id) WHERE s.list_id = $1 ORDER BY e.registry_id`,
+        [listId],
+      )).rows,
+    );
+    expect(paid).toEqual([
+      { registry_id: 'HH-1', paid_at: '2026-11-03T00:00', reference: 'TX-1' },
+      { registry_id: 'HH-2', paid_at: null, reference: null },
+      { registry_id: 'HH-3', paid_at: '2026-11-04T09:30', reference: 'TX-3' },
+      { registry_id: 'HH-4', paid_at: null, reference: null },
+    ]);
     const entries = await auditOf(listId);
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
