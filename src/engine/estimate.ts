@@ -1,6 +1,7 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
+import { areaLimits } from './area-limits.ts';
 import { benefitAmountSql } from './benefit-sql.ts';
 import { HouseholdSql } from './household-sql.ts';
 
@@ -185,13 +186,16 @@ async function estimateComponent(
   const who = component.households;
   const programme = component.programme ?? rule.programme;
 
-  const coverage = coverageOf(component, areas, context);
+  const limits = areaLimits(q, component, areas.map((a) => a.tier), rule.programme);
+  if (!component.coverage && component.mode !== 'vertical') notes.push(`${label}: no coverage target, every qualifying household counted`);
+  if (limits.fromIndicator) notes.push(`${label}: the coverage quota comes from the indicator ${limits.fromIndicator}, not read here: every qualifying household counted`);
+  if (limits.tierWithoutCoverage.length) notes.push(`${label}: no coverage for the tier of ${limits.tierWithoutCoverage.map((i) => areas[i].pcode).join(', ')}: none counted`);
   const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
   if (benefit.kind === 'by_tier') {
     const unpaid = areas.filter((a, i) => tierAmounts[i] === null).map((a) => a.pcode);
     if (unpaid.length) notes.push(`${label}: no amount for the tier of ${unpaid.join(', ')}: counted at 0`);
   }
-  const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.pcode), 'text[]')}, ${q.param(coverage.values, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')})
+  const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.pcode), 'text[]')}, ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')})
                  AS a(pcode, coverage, tier_amount)`;
 
   // Who qualifies: for vertical the programme's active enrolees, otherwise the registry.
@@ -210,19 +214,11 @@ async function estimateComponent(
   if (who.frozen_list) notes.push(`${label}: ranked from the registry as it is now, not from a frozen list`);
   if (who.intake) notes.push(`${label}: households that would come through on-demand intake are not counted`);
   const excluded = exclusions.length ? `(${exclusions.join(' OR ')})` : 'false';
-  const counted = coverage.basisTotal ? q.enrolledIn(component.coverage?.kind === 'share' && component.coverage.counting_beneficiaries_of ? component.coverage.counting_beneficiaries_of : [rule.programme]) : 'false';
+  const counted = limits.counted;
   const amount = amountOf(q, benefit, component, rule, context);
   const order = q.orderBy(who.priority);
 
-  // The limit on households per area: the coverage target, then the per-area caps. With basis
-  // total, current beneficiaries count towards both.
-  const limits: string[] = [];
-  const lessCounted = (sql: string) => (coverage.basisTotal ? `greatest(0, ${sql} - t.counted)` : sql);
-  if (coverage.target) limits.push(lessCounted(coverage.target));
-  const cap = component.caps?.per_area;
-  if (cap?.percent_of_registered !== undefined) limits.push(lessCounted(`floor(${q.param(cap.percent_of_registered, 'numeric')} * t.registered / 100)`));
-  if (cap?.households !== undefined) limits.push(q.param(cap.households, 'numeric'));
-  const limit = limits.length === 0 ? 'NULL::numeric' : limits.length === 1 ? limits[0] : `least(${limits.join(', ')})`;
+  const limit = limits.limit;
 
   const sql = `
     WITH act AS (${act}),
@@ -255,31 +251,6 @@ async function estimateComponent(
      GROUP BY l.area, l.candidates, l.lim`;
   const { rows } = await raw.query<ComponentRow & { pcode: string }>(sql, q.params);
   return new Map(rows.map((r) => [r.pcode, r]));
-}
-
-/**
- * The coverage target as SQL over `a.coverage` (the area's tiered number) and the area's counts
- * `t.registered` / `t.eligible`; null target means every qualifying household.
- */
-function coverageOf(component: ResponseComponent, areas: AreaEstimate[], { label, notes }: ComponentContext) {
-  const coverage = component.coverage;
-  const none = { values: areas.map(() => null), target: null, basisTotal: false };
-  if (!coverage) {
-    if (component.mode !== 'vertical') notes.push(`${label}: no coverage target, every qualifying household counted`);
-    return none;
-  }
-  if (coverage.kind === 'all_eligible') return none;
-  if (coverage.kind === 'from_indicator') {
-    notes.push(`${label}: the coverage quota comes from the indicator ${coverage.indicator}, not read here: every qualifying household counted`);
-    return none;
-  }
-  const tiered = coverage.kind === 'share' ? coverage.percent : coverage.count;
-  const values = areas.map((a) => (typeof tiered === 'number' ? tiered : a.tier !== null ? (tiered.by_tier[a.tier] ?? null) : null));
-  const missing = areas.filter((a, i) => values[i] === null).map((a) => a.pcode);
-  if (missing.length) notes.push(`${label}: no coverage for the tier of ${missing.join(', ')}: none counted`);
-  const filled = values.map((v) => v ?? 0);
-  const target = coverage.kind === 'households' ? 'a.coverage' : `floor(a.coverage * ${coverage.of === 'eligible_households' ? 't.eligible' : 't.registered'} / 100)`;
-  return { values: filled, target, basisTotal: coverage.basis === 'total' };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { audit } from '../audit/audit.ts';
 import { ConflictError, NotFoundError, UserError } from '../errors.ts';
+import { areaLimits } from '../engine/area-limits.ts';
 import { benefitAmountSql } from '../engine/benefit-sql.ts';
 import { eventReach } from '../engine/evaluation-input.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
@@ -211,11 +212,12 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   // A household within the rule's buffer around the footprint counts (metres on the sphere).
   const inFootprint = bufferKm > 0 ? `ST_DWithin(fp.geom::geography, h.location::geography, ${bufferKm * 1000})` : 'ST_Intersects(fp.geom, h.location)';
 
-  const coverage = coverageValues(component, areas, rule.programme, notes);
+  const limits = areaLimits(q, component, areas.map((a) => a.tier), rule.programme);
+  if (limits.fromIndicator) notes.push(`the coverage quota from ${limits.fromIndicator} is not read: every qualifying household is listed`);
   const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
   const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.activationId), 'bigint[]')}, ${q.param(areas.map((a) => a.pcode), 'text[]')},
                  ${q.param(areas.map((a) => a.tier), 'text[]')}, ${q.param(areas.map((a) => (a.tier === null ? 0 : (severity.get(a.tier) ?? 0))), 'int[]')},
-                 ${q.param(coverage.values, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')},
+                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')},
                  ${q.param(areas.map((a) => (/^(gdacs|usgs|cap|ipc):/.test(a.shockKey) ? a.shockKey : null)), 'text[]')})
                AS a(activation_id, pcode, tier, severity, coverage, tier_amount, event_key)`;
 
@@ -254,7 +256,7 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
                 AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
   ]);
   const excluded = reasons.length ? `CASE ${reasons.map(([why, test]) => `WHEN ${test} THEN ${q.param(why, 'text')}`).join(' ')} END` : 'NULL::text';
-  const counted = coverage.basisTotal ? q.enrolledIn(coverage.countingProgrammes) : 'false';
+  const counted = limits.counted;
   if (benefit.kind === 'share_of_reference' && benefit.reference.amount === undefined) {
     notes.push(`the reference amount (${benefit.reference.label}) comes from an indicator that is not read: no household can be priced`);
   }
@@ -262,14 +264,8 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   const order = q.orderBy(who.priority);
   if (who.frozen_list) notes.push('frozen list: ranked by the priority order over the registry as it stands; a stored pre-shock ranking is not used');
 
-  const limits: string[] = [];
-  const lessCounted = (sql: string) => (coverage.basisTotal ? `greatest(0, ${sql} - t.counted)` : sql);
-  if (coverage.target) limits.push(lessCounted(coverage.target));
-  const cap = component.caps?.per_area;
-  if (cap?.percent_of_registered !== undefined) limits.push(lessCounted(`floor(${q.param(cap.percent_of_registered, 'numeric')} * t.registered / 100)`));
-  if (cap?.households !== undefined) limits.push(q.param(cap.households, 'numeric'));
-  const limit = limits.length === 0 ? 'NULL::numeric' : limits.length === 1 ? limits[0] : `least(${limits.join(', ')})`;
-  const targetOnly = coverage.target ? lessCounted(coverage.target) : 'NULL::numeric';
+  const limit = limits.limit;
+  const targetOnly = limits.target;
 
   await raw.query(`DROP TABLE IF EXISTS list_matched`);
   await raw.query(
@@ -462,22 +458,6 @@ function firstPayment(component: ResponseComponent, job: Job, notes: string[]): 
   }
   notes.push('paid with the next regular payment: no date of its own');
   return null;
-}
-
-/** Coverage per area as numbers (by tier), and the SQL for the target over the area's counts `t`. */
-function coverageValues(component: ResponseComponent, areas: ActivationArea[], ruleProgramme: string, notes: string[]) {
-  const coverage = component.coverage;
-  const none = { values: areas.map(() => null as number | null), target: null as string | null, basisTotal: false, countingProgrammes: [] as string[] };
-  if (!coverage || coverage.kind === 'all_eligible') return none;
-  if (coverage.kind === 'from_indicator') {
-    notes.push(`the coverage quota from ${coverage.indicator} is not read: every qualifying household is listed`);
-    return none;
-  }
-  const tiered = coverage.kind === 'share' ? coverage.percent : coverage.count;
-  const values = areas.map((a) => (typeof tiered === 'number' ? tiered : a.tier !== null ? (tiered.by_tier[a.tier] ?? 0) : 0));
-  const target = coverage.kind === 'households' ? 'a.coverage' : `floor(a.coverage * ${coverage.of === 'eligible_households' ? 't.eligible' : 't.registered'} / 100)`;
-  const countingProgrammes = coverage.kind === 'share' && coverage.counting_beneficiaries_of ? coverage.counting_beneficiaries_of : [ruleProgramme];
-  return { values, target, basisTotal: coverage.basis === 'total', countingProgrammes };
 }
 
 function unpricedReason(benefit: Benefit): string {
