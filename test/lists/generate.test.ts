@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
 import { projectRoot } from '../support/paths.ts';
-import { approveRuleText, publishMonth } from '../support/rules.ts';
+import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS } from '../support/rules.ts';
 
 /**
  * Payment lists on a handful of households whose right list is worked out by hand: Northaven
@@ -33,17 +33,6 @@ const HOUSEHOLDS: TestHousehold[] = [
   { id: 'C1', pcode: 'XD02001', pmt: 5, size: 2, location: [40.3, 3.5] }, // not in an affected area
 ];
 
-const VCI = `indicator:
-        id: vci
-        name: vci3m
-        source: NDMA (test)
-        version: any
-        unit: VCI
-        spatial_unit: { admin_level: 2 }
-        period: monthly
-        bands: [{ name: extreme, max: 10 }, { name: severe, min: 10, max: 20 }, { name: normal, min: 20 }]
-        triggering_bands: [extreme, severe]`;
-
 /** A VCI rule over XD01001/XD01002 with the given response (YAML lines under `response:`) and extras. */
 function rule(id: string, response: string, extra = ''): string {
   return `id: ${id}
@@ -54,14 +43,7 @@ owner: Test ministry
 effective: { from: 2020-01-01 }
 agreed_text: A rule written for this test.
 areas: { admin_level: 2, within: [XD01001, XD01002] }
-stages:
-  activation:
-    when:
-      ${VCI}
-tiers:
-  - { id: severe, severity: 1, when: { in_band: { trigger: vci, bands: [severe] } } }
-  - { id: extreme, severity: 2, when: { in_band: { trigger: vci, bands: [extreme] } } }
-response:
+${VCI_STAGES_AND_TIERS}response:
 ${response}
 ${extra}`;
 }

@@ -10,7 +10,7 @@ import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { generateLists } from '../../src/lists/generate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { kenyaAdm1, kenyaAdm2, projectRoot } from '../support/paths.ts';
-import { approveRuleText, publishMonth } from '../support/rules.ts';
+import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS } from '../support/rules.ts';
 
 /**
  * Lists on the real Kenya boundaries with a generated registry, checked against a computation
@@ -108,23 +108,7 @@ describe('an area rule on Kenya: horizontal scale-up by VCI tier, coverage total
     const pcodes = subcounties.features.map(pcodeOf).sort((a, b) => count(b) - count(a) || (a < b ? -1 : 1)).slice(0, 10).sort();
     const extreme = pcodes.slice(0, 5);
     await publishMonth(t.store, '2026-10', Object.fromEntries(pcodes.map((p, i) => [p, i < 5 ? 6.5 : 14])));
-    const ruleId = await approveRuleText(t.store, `${header('ke-test-area', pcodes)}stages:
-  activation:
-    when:
-      indicator:
-        id: vci
-        name: vci3m
-        source: NDMA (test)
-        version: any
-        unit: VCI
-        spatial_unit: { admin_level: 2 }
-        period: monthly
-        bands: [{ name: extreme, max: 10 }, { name: severe, min: 10, max: 20 }, { name: normal, min: 20 }]
-        triggering_bands: [extreme, severe]
-tiers:
-  - { id: severe, severity: 1, when: { in_band: { trigger: vci, bands: [severe] } } }
-  - { id: extreme, severity: 2, when: { in_band: { trigger: vci, bands: [extreme] } } }
-response:
+    const ruleId = await approveRuleText(t.store, `${header('ke-test-area', pcodes)}${VCI_STAGES_AND_TIERS}response:
   - mode: horizontal
     households:
       exclude: { current_beneficiaries_of: [CT] }

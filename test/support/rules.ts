@@ -28,3 +28,17 @@ export async function publishMonth(
   const bytes = Buffer.from(['pcode,indicator,period_start,period_end,value,status,source', ...rows].join('\n') + '\n');
   await ingestPayload(store, indicatorsAdapter, { source: 'indicators', bytes, url: `test://${indicator}-${month}-${rows.length}.csv`, fetchedAt: new Date(Date.UTC(y, m, 5, 6)) });
 }
+
+/**
+ * HSNP's two VCI-3M tiers per sub-county (extreme < 10 ≤ severe < 20), over values published by
+ * `publishMonth`, as rule YAML: the `stages` and `tiers` blocks.
+ */
+export const VCI_STAGES_AND_TIERS = `stages:
+  activation:
+    when:
+      indicator: { id: vci, name: vci3m, source: NDMA (test), version: any, unit: VCI, spatial_unit: { admin_level: 2 }, period: monthly,
+                   bands: [{ name: extreme, max: 10 }, { name: severe, min: 10, max: 20 }, { name: normal, min: 20 }], triggering_bands: [extreme, severe] }
+tiers:
+  - { id: severe, severity: 1, when: { in_band: { trigger: vci, bands: [severe] } } }
+  - { id: extreme, severity: 2, when: { in_band: { trigger: vci, bands: [extreme] } } }
+`;
