@@ -22,8 +22,13 @@ export function databaseUrl(admin: string, name: string): string {
   return url.toString();
 }
 
-/** One template per test run (global setup and workers share the parent's pid through env). */
-export const TEMPLATE_DB = 'asp_test_template';
+/**
+ * One template per test run (global setup and workers share the parent's pid through env), so two
+ * runs on one server do not drop each other's template.
+ */
+export function templateDb(): string {
+  return `asp_test_template_${process.env.ASP_TEST_RUN ?? 'x'}`;
+}
 export function embeddedTemplateDir(): string {
   return path.join(os.tmpdir(), `asp-test-template-${process.env.ASP_TEST_RUN ?? 'x'}`);
 }

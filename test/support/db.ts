@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore, type Store } from '../../src/db/store.ts';
-import { TEMPLATE_DB, databaseUrl, embeddedTemplateDir, serverAdminUrl, testBackend } from './backend.ts';
+import { templateDb, databaseUrl, embeddedTemplateDir, serverAdminUrl, testBackend } from './backend.ts';
 import { adminQuery } from './global-setup.ts';
 
 /** A fresh, migrated, empty database of the back end under test, and how to reach it. */
@@ -24,7 +24,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (testBackend() === 'server') {
     const admin = serverAdminUrl();
     const name = `asp_test_${id}`;
-    await adminQuery(admin, `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+    await adminQuery(admin, `CREATE DATABASE ${name} TEMPLATE ${templateDb()}`);
     const url = databaseUrl(admin, name);
     const handle: TestDatabase = {
       store: await openStore({ url }),

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.ts';
 import { openStore } from '../../src/db/store.ts';
-import { TEMPLATE_DB, databaseUrl, embeddedTemplateDir, serverAdminUrl, testBackend } from './backend.ts';
+import { templateDb, databaseUrl, embeddedTemplateDir, serverAdminUrl, testBackend } from './backend.ts';
 
 /**
  * Builds one migrated template database per run; each test file then gets its own copy
@@ -13,13 +13,13 @@ export default async function setup(): Promise<() => Promise<void>> {
   process.env.ASP_TEST_RUN = String(process.pid);
   if (testBackend() === 'server') {
     const admin = serverAdminUrl();
-    await adminQuery(admin, `DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-    await adminQuery(admin, `CREATE DATABASE ${TEMPLATE_DB}`);
-    const store = await openStore({ url: databaseUrl(admin, TEMPLATE_DB) });
+    await adminQuery(admin, `DROP DATABASE IF EXISTS ${templateDb()} WITH (FORCE)`);
+    await adminQuery(admin, `CREATE DATABASE ${templateDb()}`);
+    const store = await openStore({ url: databaseUrl(admin, templateDb()) });
     await migrate(store);
     await store.close();
     return async () => {
-      await adminQuery(admin, `DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+      await adminQuery(admin, `DROP DATABASE IF EXISTS ${templateDb()} WITH (FORCE)`);
     };
   }
   const dir = embeddedTemplateDir();
