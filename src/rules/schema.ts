@@ -482,6 +482,14 @@ export const householdsSchema = z.strictObject({
     .strictObject({ channel: text(), deadline_days: count().optional(), verified_by: text().optional() })
     .optional()
     .describe('On-demand intake of households not yet listed (e.g. by SMS or village councils).'),
+  dedupe_by: z
+    .union([z.strictObject({ field: z.enum(HOUSEHOLD_FIELDS) }), z.strictObject({ attribute: attributeName() })])
+    .optional()
+    .describe('One entry per value of this identifier (e.g. a national ID) per list and per shock; the others are left out as duplicates.'),
+  without_location: z
+    .enum(['left_out', 'by_area'])
+    .default('left_out')
+    .describe('Under a footprint: households with no point are left out (the default) or matched by their admin area.'),
 });
 
 /** A number, or one number per tier: `{ by_tier: { severe: 50, extreme: 75 } }`. */
