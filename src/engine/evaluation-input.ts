@@ -2,6 +2,7 @@ import type { Store } from '../db/store.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
 import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
+import { reachesSql, ruleReach } from './footprint-selection.ts';
 import type { Rule } from '../rules/schema.ts';
 
 export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
@@ -23,20 +24,6 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
  */
 const LEAF = `NOT EXISTS (SELECT 1 FROM admin_areas c WHERE c.parent_pcode = a.pcode)`;
 
-/**
- * How far an event reaches for a rule: the footprint class its event trigger names (if any) and
- * the buffer around footprints (the largest `buffer_km` of its event triggers; 0 without).
- */
-export function eventReach(rule: Rule): { footprintClass: string | null; bufferKm: number } {
-  const events = triggerNodes(rule as unknown as UnknownRecord)
-    .map((visit) => visit.node.event as { footprint?: { class: string }; buffer_km?: number } | undefined)
-    .filter((e): e is { footprint?: { class: string }; buffer_km?: number } => Boolean(e && typeof e === 'object'));
-  return {
-    footprintClass: events.find((e) => e.footprint)?.footprint?.class ?? null,
-    bufferKm: Math.max(0, ...events.map((e) => e.buffer_km ?? 0)),
-  };
-}
-
 /** The indicator values, event versions, declarations (and confirmations) a rule reads, in one transaction. */
 export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMode): Promise<RuleHistory> {
   const conditions = triggerNodes(rule as unknown as UnknownRecord).map((visit) => visit.node);
@@ -49,37 +36,47 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     ? `to_char(known_at AT TIME ZONE 'UTC', ${ISO})`
     : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(known_at AT TIME ZONE 'UTC', ${ISO}) END`;
   const versionKnownAt = live ? 'v.known_at' : 'coalesce(v.issued_at, v.valid_from, v.known_at)';
-  // Within the buffer on the sphere (metres) when the rule asks for one, else touching.
-  const { bufferKm } = eventReach(rule);
-  const touches = bufferKm > 0 ? `ST_DWithin(a.geom::geography, fp.geom::geography, ${bufferKm * 1000})` : 'ST_Intersects(a.geom, fp.geom)';
+  // The footprint selection's parts (areal only, unless the rule buffers) and how they reach areas.
+  const reach = ruleReach(rule);
+  const buffered = reach.bufferKm > 0;
+  const reaches = reachesSql('part.geom', 'a.geom', reach.bufferKm);
   return store.transaction(async ({ raw }) => {
-    const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode" FROM admin_areas`);
+    const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode", iso3 FROM admin_areas`);
     const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
       `SELECT pcode, indicator, to_char(period_start, 'YYYY-MM-DD') AS "periodStart", to_char(period_end, 'YYYY-MM-DD') AS "periodEnd",
               value, status, source, ${valueKnownAt} AS "knownAt"
          FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
       [fieldOf('indicator', 'name'), asOf],
     );
-    // An event version affects the areas its footprints touch, plus any P-codes it names itself;
-    // each footprint carries its own areas, for conditions that name a footprint class.
+    // Each footprint carries the lowest areas its selected parts reach (`pcodes`), whether it has
+    // any (`areal`), and else the areas it merely touches, for the evidence; the evaluator picks
+    // the footprints a condition names (footprintSelected, the twin of footprint_selected). An
+    // event version affects the areas its areal footprints reach, plus any P-codes it names itself.
     const events = await raw.query<{ row: HazardEventVersion & { knownAt: string; affectedPcodes: string[] } }>(
       `SELECT json_build_object(
                 'source', e.source, 'externalId', e.external_id, 'aliases', '[]'::json, 'version', v.version,
                 'versionRank', v.version_rank, 'hazard', v.hazard, 'eventAlertLevel', v.event_alert_level,
-                'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity,
+                'episodeAlertLevel', v.episode_alert_level, 'severity', v.severity, 'footprintsOnly', v.footprints_only,
                 'footprints', (SELECT coalesce(json_agg(json_build_object('class', f.class, 'value', f.value, 'unit', f.unit, 'label', f.label,
-                                 'pcodes', ARRAY(SELECT DISTINCT a.pcode FROM hazard_footprint_parts fp JOIN admin_area_parts a ON ${touches}
-                                                  WHERE fp.footprint_id = f.id AND ${LEAF})) ORDER BY f.class, f.seq), '[]'::json)
-                                 FROM hazard_footprints f WHERE f.version_id = v.id),
+                                 'areal', r.areal, 'pcodes', r.pcodes,
+                                 'touched', CASE WHEN NOT r.areal THEN ARRAY(SELECT DISTINCT a.pcode FROM hazard_footprint_parts part
+                                                   JOIN admin_area_parts a ON ST_Intersects(part.geom, a.geom)
+                                                  WHERE part.footprint_id = f.id AND ${LEAF}) END) ORDER BY f.class, f.seq), '[]'::json)
+                                 FROM hazard_footprints f
+                                 CROSS JOIN LATERAL (
+                                   SELECT ${buffered} OR EXISTS (SELECT 1 FROM footprint_parts(f.id, false)) AS areal,
+                                          ARRAY(SELECT DISTINCT a.pcode FROM footprint_parts(f.id, ${buffered}) AS part(geom)
+                                                  JOIN admin_area_parts a ON ${reaches} WHERE ${LEAF}) AS pcodes) r
+                                WHERE f.version_id = v.id),
                 'validFrom', v.valid_from, 'validTo', v.valid_to, 'issuedAt', v.issued_at, 'title', v.title,
                 'countries', v.countries, 'link', v.link, 'status', v.status, 'supersedes', v.supersedes,
                 'cancels', v.cancels, 'pcodes', v.pcodes, 'properties', v.properties,
                 'knownAt', to_char(${versionKnownAt} AT TIME ZONE 'UTC', ${ISO}),
                 'affectedPcodes', ARRAY(
                   SELECT DISTINCT a.pcode FROM hazard_footprints f
-                    JOIN hazard_footprint_parts fp ON fp.footprint_id = f.id
-                    JOIN admin_area_parts a ON ${touches}
-                   WHERE f.version_id = v.id AND ${LEAF}
+                   CROSS JOIN LATERAL footprint_parts(f.id, ${buffered}) AS part(geom)
+                    JOIN admin_area_parts a ON ${reaches}
+                   WHERE f.version_id = v.id AND f.class <> 'bbox' AND ${LEAF}
                   UNION SELECT unnest(v.pcodes))) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
         WHERE v.hazard = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR v.known_at <= $2::timestamptz)`,

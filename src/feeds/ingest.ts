@@ -168,8 +168,8 @@ async function storeEventVersion(tx: Tx, event: HazardEventVersion, payloadId: n
     `INSERT INTO hazard_event_versions AS v
        (event_id, version, version_rank, hazard, event_alert_level, episode_alert_level, severity,
         valid_from, valid_to, issued_at, title, countries, link, status, supersedes, cancels, pcodes,
-        properties, payload_id, known_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+        properties, payload_id, known_at, footprints_only)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
      ON CONFLICT (event_id, version) DO UPDATE SET
        version_rank = excluded.version_rank,
        hazard = excluded.hazard,
@@ -186,24 +186,26 @@ async function storeEventVersion(tx: Tx, event: HazardEventVersion, payloadId: n
        supersedes = ARRAY(SELECT DISTINCT unnest(v.supersedes || excluded.supersedes) ORDER BY 1),
        cancels = v.cancels OR excluded.cancels,
        pcodes = ARRAY(SELECT DISTINCT unnest(v.pcodes || excluded.pcodes) ORDER BY 1),
-       properties = v.properties || excluded.properties
+       properties = v.properties || excluded.properties,
+       footprints_only = v.footprints_only AND excluded.footprints_only
      RETURNING id, (xmax = 0) AS inserted`,
     [
       eventId, event.version, event.versionRank, event.hazard, event.eventAlertLevel, event.episodeAlertLevel,
       JSON.stringify(event.severity), event.validFrom, event.validTo, event.issuedAt, event.title, event.countries,
       event.link, event.status, event.supersedes, event.cancels, event.pcodes, JSON.stringify(event.properties),
-      payloadId, knownAt,
+      payloadId, knownAt, Boolean(event.footprintsOnly),
     ],
   );
   const versionId = version.rows[0].id;
 
   const footprints = await storeFootprints(tx, versionId, event, payloadId);
 
-  // The current version is the latest by the source's own order.
+  // The current version is the latest by the source's own order; a shapes-only version (ShakeMap
+  // contours) only while there is no other. Its shapes count either way (event_footprints).
   await raw.query(
     `UPDATE hazard_events e SET current_version_id = latest.id, hazard = latest.hazard
        FROM (SELECT id, hazard FROM hazard_event_versions WHERE event_id = $1
-              ORDER BY version_rank DESC, known_at DESC, id DESC LIMIT 1) latest
+              ORDER BY footprints_only, version_rank DESC, known_at DESC, id DESC LIMIT 1) latest
       WHERE e.id = $1`,
     [eventId],
   );

@@ -64,6 +64,11 @@ export interface HazardEventVersion {
   severity: SeverityMeasure[];
   /** May be empty when a payload carries no geometry (another payload may bring it). */
   footprints: Footprint[];
+  /**
+   * True for a version that only carries shapes (ShakeMap contours stored apart from the detail
+   * document): it is never the event's current version while another exists; its shapes still count.
+   */
+  footprintsOnly?: boolean;
   validFrom: string | null; // ISO 8601 with a time zone
   validTo: string | null;
   /** When the source issued or last modified this version. */

@@ -4,7 +4,7 @@ import { audit } from '../audit/audit.ts';
 import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { areaLimits } from '../engine/area-limits.ts';
 import { benefitAmountSql } from '../engine/benefit-sql.ts';
-import { eventReach } from '../engine/evaluation-input.ts';
+import { reachesSql, ruleReach, selectedParts } from '../engine/footprint-selection.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
@@ -19,10 +19,11 @@ import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
  * registry id, so the same inputs give the same list. Regenerating a draft replaces it; an approved
  * list is never regenerated (the database refuses it too).
  *
- * Matching: for an activation opened by an event with a polygon footprint, a household whose point
- * lies in the footprint (GiST over the subdivided parts); a household without a point, and every
- * household for area rules (indicators, declarations), by its admin P-code, the activation's area
- * and every area below it.
+ * Matching: for an activation opened by an event, a household whose point lies in the parts the
+ * one footprint selection yields (src/engine/footprint-selection.ts), in the activation's area or
+ * below it; a household without a point there is left out unless the rule matches it by area.
+ * For area rules (indicators, declarations) and events with no selected shape, every household
+ * by its admin P-code: the activation's area and every area below it.
  */
 
 export interface GeneratedList {
@@ -146,7 +147,7 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   await matchHouseholds(raw, job, listId, notes);
   await raw.query(
     `INSERT INTO payment_list_areas (list_id, activation_id, pcode, shock_key, tier, registered, target)
-     SELECT $1, m.activation_id, m.pcode, a.shock_key, a.tier, count(*), max(m.lim)
+     SELECT $1, m.activation_id, m.pcode, a.shock_key, a.tier, count(*) FILTER (WHERE NOT m.outside), max(m.lim)
        FROM list_matched m JOIN activations a ON a.id = m.activation_id GROUP BY m.activation_id, m.pcode, a.shock_key, a.tier`,
     [listId],
   );
@@ -208,9 +209,11 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   const who = component.households;
   const programme = component.programme ?? rule.programme;
   const severity = new Map((rule.tiers ?? []).map((t) => [t.id, t.severity]));
-  const { footprintClass, bufferKm } = eventReach(rule);
-  // A household within the rule's buffer around the footprint counts (metres on the sphere).
-  const inFootprint = bufferKm > 0 ? `ST_DWithin(fp.geom::geography, h.location::geography, ${bufferKm * 1000})` : 'ST_Intersects(fp.geom, h.location)';
+  // The one footprint selection (as evaluation): the parts the rule's event conditions select,
+  // and a household reaches them when inside (or within the rule's buffer).
+  const reach = ruleReach(rule);
+  const inFootprint = reachesSql('fp.geom', 'h.location', reach.bufferKm);
+  const unlocatedMatched = who.without_location === 'by_area';
 
   const limits = areaLimits(q, component, areas.map((a) => a.tier), rule.programme);
   if (limits.fromIndicator) notes.push(`the coverage quota from ${limits.fromIndicator} is not read: every qualifying household is listed`);
@@ -255,6 +258,8 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
               WHERE oe.household_id = h.id AND ol.rule_version_id = ${q.param(job.ruleVersionId, 'bigint')} AND ol.cycle = ${q.param(job.cycle, 'text')}
                 AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
   ]);
+  // Last, so that it counts the households that would otherwise have been paid.
+  if (!unlocatedMatched) reasons.push(['no location: the rule pays households inside the footprint', 'h.outside']);
   const excluded = reasons.length ? `CASE ${reasons.map(([why, test]) => `WHEN ${test} THEN ${q.param(why, 'text')}`).join(' ')} END` : 'NULL::text';
   const counted = limits.counted;
   if (benefit.kind === 'share_of_reference' && benefit.reference.amount === undefined) {
@@ -274,13 +279,14 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
      footprint AS (
        SELECT a.pcode, p.geom FROM act a
          JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
-         JOIN hazard_footprints f ON f.version_id = e.current_version_id AND (${q.param(footprintClass, 'text')} IS NULL OR f.class = ${q.param(footprintClass, 'text')})
-         JOIN hazard_footprint_parts p ON p.footprint_id = f.id
-        WHERE ST_Dimension(p.geom) = 2
+         CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => q.param(value, type))} p
      ),
      hh AS (${q.households()}),
      members AS (
-       SELECT DISTINCT ON (h.id) a.activation_id, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*
+       SELECT DISTINCT ON (h.id) a.activation_id, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
+              -- No point under a footprint: not a household of the affected area unless the rule says by_area.
+              (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
+                AND EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)) AS outside
          FROM act a
          JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
          JOIN hh h ON h.admin_pcode = x.pcode
@@ -293,14 +299,14 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
      ),
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
-              h.payment_channel, h.payment_account, h.is_counted, h.amount, e.excluded,
+              h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
          FROM priced h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
                                              CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END) AS excluded) e
      ),
      area_counts AS (
-       SELECT f.pcode, count(*) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
+       SELECT f.pcode, count(*) FILTER (WHERE NOT f.outside) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
               count(*) FILTER (WHERE f.is_counted) AS counted, min(a.coverage) AS coverage
          FROM flagged f JOIN act a ON a.pcode = f.pcode GROUP BY f.pcode
      ),
@@ -365,7 +371,7 @@ async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number
          FROM list_matched m WHERE m.excluded IS NULL
      ),
      area_base AS (
-       SELECT pcode, count(*) AS registered, count(*) FILTER (WHERE excluded IS NULL OR excluded LIKE 'beyond%') AS eligible
+       SELECT pcode, count(*) FILTER (WHERE NOT outside) AS registered, count(*) FILTER (WHERE excluded IS NULL OR excluded LIKE 'beyond%') AS eligible
          FROM list_matched GROUP BY pcode
      ),
      grp_before AS (

@@ -2,6 +2,7 @@ import { ALERT_LEVELS, type AlertLevel, type HazardEventVersion, type IndicatorV
 import {
   DECLARATION_KINDS, type Band, type DeclarationCondition, type EventCondition, type Gate, type IndicatorCondition, type Rule, type TriggerCondition,
 } from './schema.ts';
+import { describeSpec, eventExpired, footprintSelected, footprintSpec, type FootprintSpec } from './footprint-spec.ts';
 
 /**
  * Pure evaluation of one shock rule over a history of indicator values, hazard event versions and
@@ -42,7 +43,8 @@ export interface EvaluationInput {
   rule: Rule;
   /** ISO date-time: only data known at or before it counts. */
   asOf: string;
-  areas: { pcode: string; level: number; parentPcode: string | null }[];
+  /** Admin areas; `iso3` lets a rule name a whole country in `within` or `exclude`. */
+  areas: { pcode: string; level: number; parentPcode: string | null; iso3?: string | null }[];
   indicators: (IndicatorValue & { knownAt: string })[];
   events?: (HazardEventVersion & { knownAt: string; affectedPcodes: string[] })[];
   /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when, and details. */
@@ -135,6 +137,11 @@ type Truth = boolean | null; // null: unknown
 type Area = EvaluationInput['areas'][number];
 type StoredValue = EvaluationInput['indicators'][number];
 type StoredEvent = NonNullable<EvaluationInput['events']>[number];
+/**
+ * A footprint as read from the store: the leaf areas its selected parts reach (`pcodes`), whether
+ * it has any areal part (or the rule buffers it), and the areas it merely touches (for evidence).
+ */
+type StoredFootprint = StoredEvent['footprints'][number] & { pcodes?: string[]; areal?: boolean; touched?: string[] };
 type Status = 'final' | 'forecast' | 'any';
 
 const DAY_MS = 86_400_000;
@@ -188,7 +195,8 @@ export function evaluateRule(input: EvaluationInput): AreaDecision[] {
     .filter((area) => area.level === rule.areas.admin_level)
     .filter((area) => {
       const chain = lineage(area.pcode, parents, index.lineages);
-      return rule.areas.within.some((p) => chain.includes(p)) && !(rule.areas.exclude ?? []).some((p) => chain.includes(p));
+      const names = (p: string) => chain.includes(p) || (area.iso3 !== undefined && area.iso3 !== null && p === area.iso3);
+      return rule.areas.within.some(names) && !(rule.areas.exclude ?? []).some(names);
     })
     .sort((a, b) => (a.pcode < b.pcode ? -1 : a.pcode > b.pcode ? 1 : 0));
 
@@ -301,16 +309,20 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
   const known = (input.events ?? []).filter((e) => Date.parse(e.knownAt) <= asOfMs);
   const closed = new Set<string>();
   for (const e of known) for (const id of e.supersedes) closed.add(id);
-  const latest = new Map<string, Map<string, StoredEvent>>();
+  const versions = new Map<string, StoredEvent[]>();
   for (const e of known) {
-    let bySource = latest.get(e.source);
-    if (!bySource) latest.set(e.source, (bySource = new Map()));
-    const current = bySource.get(e.externalId);
-    if (!current || e.versionRank > current.versionRank) bySource.set(e.externalId, e);
+    const key = `${e.source}\u0000${e.externalId}`;
+    const list = versions.get(key);
+    if (list) list.push(e);
+    else versions.set(key, [e]);
   }
   const events = new Map<string, StoredEvent[]>();
-  for (const [source, bySource] of latest) {
-    events.set(source, [...bySource.values()].filter((e) => !closed.has(e.externalId) && !e.cancels && e.status === 'actual'));
+  for (const list of versions.values()) {
+    const e = currentVersion(list);
+    if (closed.has(e.externalId) || e.cancels || e.status !== 'actual') continue;
+    const bySource = events.get(e.source);
+    if (bySource) bySource.push(e);
+    else events.set(e.source, [e]);
   }
 
   const records = (input.gates ?? [])
@@ -703,13 +715,41 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
 
 // --- events ----------------------------------------------------------------------------------
 
+/**
+ * An event as known: its latest version by the source's rank (a shapes-only version only when
+ * there is no other), with its shapes as they stand: for each class, those of the latest known
+ * version that carries the class (as `event_footprints` does in SQL), whatever order they came in.
+ */
+function currentVersion(versions: StoredEvent[]): StoredEvent {
+  const later = (a: StoredEvent, b: StoredEvent) =>
+    a.versionRank !== b.versionRank ? a.versionRank > b.versionRank : Date.parse(a.knownAt) >= Date.parse(b.knownAt);
+  let current = versions[0];
+  for (const v of versions) {
+    const vOnly = Boolean(v.footprintsOnly);
+    const cOnly = Boolean(current.footprintsOnly);
+    if (vOnly !== cOnly ? !vOnly : later(v, current)) current = v;
+  }
+  if (versions.length === 1) return current;
+  const carrier = new Map<string, StoredEvent>();
+  for (const v of versions) {
+    for (const cls of new Set(v.footprints.map((f) => f.class))) {
+      const best = carrier.get(cls);
+      if (!best || later(v, best)) carrier.set(cls, v);
+    }
+  }
+  const footprints = [...carrier.entries()].flatMap(([cls, v]) => v.footprints.filter((f) => f.class === cls));
+  return { ...current, footprints };
+}
+
 const rank = (level: AlertLevel | null): number => (level === null ? -1 : ALERT_LEVELS.indexOf(level));
 
 function evaluateEvent(condition: EventCondition, context: Context): Truth {
   let any = false;
+  const spec = footprintSpec(condition);
   for (const e of context.index.events.get(condition.source) ?? []) {
     if (e.hazard !== condition.hazard) continue;
-    if (!affects(footprintPcodes(e, condition) ?? e.affectedPcodes, context)) continue;
+    const reach = eventReachOf(e, spec, condition.footprint !== undefined);
+    if (!affects(reach.pcodes, context)) continue;
     const alert = condition.alert_of === 'event' ? e.eventAlertLevel : e.episodeAlertLevel ?? e.eventAlertLevel;
     const reasons: string[] = [];
     let holds = true;
@@ -724,11 +764,16 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
       reasons.push(measure ? `${measure.name} ${fmt(measure.value!)} ${OPS[condition.intensity.op]} ${fmt(condition.intensity.value)} → ${ok ? 'holds' : 'does not hold'}` : `no ${condition.intensity.measure} figure`);
       holds &&= ok;
     }
-    if (condition.footprint) {
-      const fp = condition.footprint;
-      const ok = e.footprints.some((f) => f.class === fp.class && (fp.min_value === undefined || (f.value ?? -Infinity) >= fp.min_value));
-      reasons.push(`footprint ${fp.class}${fp.min_value !== undefined ? ` ≥ ${fp.min_value}` : ''} ${ok ? 'present' : 'absent'}`);
-      holds &&= ok;
+    if (reach.problem) {
+      reasons.push(reach.problem);
+      holds = false;
+    } else if (condition.footprint) {
+      reasons.push(`${describeSpec(spec)} present`);
+    }
+    const expired = eventExpired(e, condition, context.asOfMs);
+    if (expired) {
+      reasons.push(expired);
+      holds = false;
     }
     if (condition.sender) reasons.push('sender not checked');
     context.evidence.push({
@@ -741,19 +786,28 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
 }
 
 /**
- * When the condition names a footprint class (e.g. GDACS Poly_SMPInt_6, USGS mmi ≥ 6), only the
- * areas that footprint touches are affected, not those of every shape the event carries. Null
- * when the input gives no per-footprint areas (the event's affected areas then stand).
+ * The areas an event reaches for a condition: those of the footprints it names (all but a
+ * bounding box when it names none) plus, when it names none, the P-codes the event names itself.
+ * Only areal footprints (or any, within the rule's buffer) reach anything: the areas a point, a
+ * line or a zero-area polygon touches come back for the evidence, with the problem, and the
+ * condition does not hold there. Input without per-footprint areas (built by hand) falls back to
+ * the event's own list.
  */
-function footprintPcodes(e: StoredEvent, condition: EventCondition): string[] | null {
-  const wanted = condition.footprint;
-  if (!wanted) return null;
-  const matching = e.footprints.filter((f) => f.class === wanted.class && (wanted.min_value === undefined || (f.value ?? -Infinity) >= wanted.min_value));
-  // No such footprint at all: the event's areas stand and the evidence says the footprint is absent.
-  if (matching.length === 0) return null;
-  const areas = matching.map((f) => (f as { pcodes?: string[] }).pcodes);
-  if (areas.some((p) => p === undefined)) return null;
-  return areas.flat() as string[];
+function eventReachOf(e: StoredEvent, spec: FootprintSpec, named: boolean): { pcodes: string[]; problem: string | null } {
+  const footprints = e.footprints as StoredFootprint[];
+  if (!named && footprints.length === 0) return { pcodes: e.affectedPcodes, problem: null };
+  const selected = footprints.filter((f) => footprintSelected(f, spec));
+  if (named && selected.length === 0) return { pcodes: e.affectedPcodes, problem: `${describeSpec(spec)} absent` };
+  if (selected.some((f) => f.pcodes === undefined)) return { pcodes: e.affectedPcodes, problem: null };
+  const areal = selected.filter((f) => f.areal !== false);
+  const own = named ? [] : e.pcodes;
+  if (areal.length === 0 && selected.length > 0 && own.length === 0) {
+    return {
+      pcodes: [...new Set(selected.flatMap((f) => f.touched ?? []))],
+      problem: `${describeSpec(spec)} has no area (a point, a line or a zero-area polygon) and the rule gives no buffer_km: it affects nothing`,
+    };
+  }
+  return { pcodes: [...new Set([...areal.flatMap((f) => f.pcodes ?? []), ...own])], problem: null };
 }
 
 /** An affected P-code counts for the area when it is the area, one of its ancestors or one of its descendants. */

@@ -274,8 +274,12 @@ export const eventConditionSchema = z.strictObject({
   min_alert_level: z.enum(ALERT_LEVELS).optional(),
   alert_of: z.enum(['event', 'episode']).default('episode'),
   intensity: intensitySchema.optional(),
-  footprint: z.strictObject({ class: text(), min_value: z.number({ error: 'must be a number' }).optional(), unit: text().optional() }).optional(),
-  buffer_km: number({ min: 0 }).optional().describe('Areas within this distance of the footprint count as affected.'),
+  footprint: z
+    .strictObject({ class: text(), label: text().optional(), min_value: z.number({ error: 'must be a number' }).optional(), unit: text().optional() })
+    .optional()
+    .describe('Which shape counts; only its areal parts (polygons) match, unless buffer_km is given.'),
+  buffer_km: number({ min: 0 }).optional().describe('Areas and households within this distance of the footprint count as affected; the only way a point or line event affects anything.'),
+  max_age_days: count().optional().describe('The event stops triggering this many days after its end (valid_to), else after its start; default per hazard.'),
   forecast: z.strictObject({ min_lead_hours: number({ min: 0 }).optional(), max_lead_hours: number({ min: 0 }).optional() }).optional(),
 });
 

@@ -24,7 +24,7 @@ const HOUSEHOLDS: TestHousehold[] = [
   { id: 'A4', pcode: 'XD01001', pmt: 30, size: 1, location: [38.2, 3.3] }, // ties with A3: A3 first by registry id
   { id: 'A5', pcode: 'XD01001', pmt: 40, size: 5, location: [38.6, 3.9], enrolments: [['CT', 'active']] },
   { id: 'A6', pcode: 'XD01001', pmt: 50, size: 6, location: [38.05, 3.75] },
-  { id: 'A7', pcode: 'XD01001', pmt: 60, size: 2, location: null }, // no point: matched by its area
+  { id: 'A7', pcode: 'XD01001', pmt: 60, size: 2, location: null }, // no point: left out under a footprint, matched by its area otherwise
   { id: 'A8', pcode: 'XD01001', pmt: 70, size: 3, location: [38.4, 3.1] },
   { id: 'B1', pcode: 'XD01002', pmt: 15, size: 2, location: [39, 3.5], enrolments: [['CT', 'active']] },
   { id: 'B2', pcode: 'XD01002', pmt: 25, size: 3, location: [39.1, 3.5] },
@@ -174,7 +174,7 @@ describe('vertical and overlap', () => {
 });
 
 /** All eligible households of Northaven touched by a GDACS drought's Poly_area (plus `reach`, e.g. a buffer). */
-const footprintRule = (id: string, reach = '') => `id: ${id}
+const footprintRule = (id: string, reach = '', households = '{}') => `id: ${id}
 title: Footprint test ${id}
 country: XDL
 programme: CT
@@ -187,7 +187,7 @@ stages:
     when: { event: { source: gdacs, hazard: drought, min_alert_level: orange, footprint: { class: Poly_area }${reach} } }
 response:
   - mode: horizontal
-    households: {}
+    households: ${households}
     coverage: { kind: all_eligible }
     benefit: { kind: flat, amount: 500, currency: KES }
     payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
@@ -196,7 +196,7 @@ budget:
   over_budget: [stop_when_exhausted]`;
 
 describe('a footprint rule: households inside the footprint, on its edge, or without a point', () => {
-  it('matches points in the polygon (edge included) and households without a point in the affected area', async () => {
+  it('matches points in the polygon (edge included); a household without a point is left out with the reason', async () => {
     const geometry = JSON.parse(await readFile(path.join(projectRoot, 'data/demo/feeds/gdacs-dr9900001-ep3-geometry.json'), 'utf8')) as FeatureCollection;
     const area = geometry.features.find((f) => f.properties!.Class === 'Poly_area')!;
     // The west of Northaven Acacia only: lon 38–38.25, lat 3.2–3.8.
@@ -209,7 +209,19 @@ describe('a footprint rule: households inside the footprint, on its edge, or wit
     expect(activations.map((a) => a.pcode)).toEqual(['XD01001']);
     const [list] = await generateLists(t.store, activations[0].id, 'coordinator@test', { cycle: '2026-11' });
     const listed = (await entries(list.id)).map((e) => e.id).sort();
-    expect(listed).toEqual(['A1', 'A3', 'A4', 'A6', 'A7']); // A2, A5, A8 lie east of the footprint
+    expect(listed).toEqual(['A1', 'A3', 'A4', 'A6']); // A2, A5, A8 lie east of the footprint
+    // A7 has no point: whether it is in the footprint is unknown, so it is not paid by default.
+    expect(list.excluded).toEqual({ 'no location: the rule pays households inside the footprint': 1 });
+    expect(list.areas).toEqual([expect.objectContaining({ pcode: 'XD01001', registered: 4, listed: 4 })]);
+  });
+
+  it('with households.without_location: by_area a household without a point is matched by its admin area', async () => {
+    const ruleId = await approveRuleText(t.store, footprintRule('test-footprint-by-area', '', '{ without_location: by_area }'));
+    await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
+    const activations = await listActivations(t.store, { ruleId, status: 'open' });
+    const [list] = await generateLists(t.store, activations[0].id, 'coordinator@test', { cycle: '2026-11' });
+    expect((await entries(list.id)).map((e) => e.id).sort()).toEqual(['A1', 'A3', 'A4', 'A6', 'A7']);
+    expect(list.excluded).toEqual({});
   });
 
   it('with buffer_km the areas and households within that distance of the footprint count too', async () => {
@@ -221,8 +233,8 @@ describe('a footprint rule: households inside the footprint, on its edge, or wit
     expect(activations.map((a) => a.pcode)).toEqual(['XD01001', 'XD01004']);
     const [list] = await generateLists(t.store, activations[0].id, 'coordinator@test', { cycle: '2026-11' });
     const listed = (await entries(list.id)).map((e) => e.id).sort();
-    // A2 is about 28 km east and A8 about 20 km away: inside 30 km; A5 is about 39 km away.
-    expect(listed).toEqual(['A1', 'A2', 'A3', 'A4', 'A6', 'A7', 'A8']);
+    // A2 is about 28 km east and A8 about 20 km away: inside 30 km; A5 is about 39 km away; A7 has no point.
+    expect(listed).toEqual(['A1', 'A2', 'A3', 'A4', 'A6', 'A8']);
   });
 });
 

@@ -56,7 +56,7 @@ areas: { admin_level: 2, within: [${within.join(', ')}] }
 const pcodeOf = (f: Feature) => String(f.properties!.ADM2_PCODE ?? f.properties!.pcode);
 
 describe('a footprint rule on Kenya: vertical top-up for CT beneficiaries inside a drought polygon', () => {
-  it('lists exactly the CT households whose point is in the polygon, plus those without a point in the districts it touches', async () => {
+  it('lists exactly the CT households whose point is in the polygon; CT households without a point in the districts it touches are left out, counted', async () => {
     const footprint = turf.polygon([[[39.0, -1.6], [40.6, -1.2], [40.4, 0.6], [39.2, 0.3], [39.0, -1.6]]]);
     const geometry = JSON.parse(await readFile(path.join(projectRoot, 'data/demo/feeds/gdacs-dr9900001-ep3-geometry.json'), 'utf8')) as FeatureCollection;
     for (const f of geometry.features) {
@@ -88,9 +88,12 @@ budget:
     );
     const expected = households
       .filter((h) => h.ct)
-      .filter((h) => (h.lon === null ? touched.includes(h.pcode) : turf.booleanPointInPolygon([h.lon, h.lat!], footprint)))
+      .filter((h) => h.lon !== null && turf.booleanPointInPolygon([h.lon, h.lat!], footprint))
       .map((h) => h.id)
       .sort();
+    const unlocated = households.filter((h) => h.ct && h.lon === null && touched.includes(h.pcode)).length;
+    expect(unlocated).toBeGreaterThan(0);
+    expect(list.excluded['no location: the rule pays households inside the footprint']).toBe(unlocated);
     const listed = rows.map((r) => r.id).sort();
     expect(expected.length).toBeGreaterThan(20);
     expect(listed.filter((id) => !expected.includes(id))).toEqual([]); // nothing extra

@@ -439,6 +439,7 @@ function parseContours(doc: Json): ParseResult {
     episodeAlertLevel: null,
     severity: [{ name: 'shakemap_max_contour', value: maxLevel, unit: 'mmi' }],
     footprints,
+    footprintsOnly: true,
     validFrom: null,
     validTo: null,
     issuedAt: version.issuedAt,
