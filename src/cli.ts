@@ -18,7 +18,8 @@ import { ingestOnce, runFeed, type RunSummary } from './feeds/run-feed.ts';
 import { UserError } from './errors.ts';
 import { formatProblem, loadRules } from './rules/load.ts';
 import { ruleJsonSchema } from './rules/json-schema.ts';
-import { dryRunRule } from './rules/dry-run.ts';
+import { dryRunRule } from './engine/dry-run.ts';
+import { notTriggeredReasons, warningsForRules } from './engine/rule-data-check.ts';
 import { describeEstimate } from './engine/estimate.ts';
 import { approveRuleVersion, listRuleVersions, retireRule, storeRuleVersions, type RuleVersionRow } from './rules/versions.ts';
 import { fileURLToPath } from 'node:url';
@@ -251,8 +252,12 @@ export function buildCli(): Command {
     .action(async (target: string | undefined, opts, cmd: Command) => {
       const g = globals(cmd);
       await withStore(g, async (store) => {
-        const result = await storeRuleVersions(store, target ?? defaultRules(), opts.by);
-        report(g.json, result, () => [...result.added.map(describeVersion), `${result.added.length} new version(s), ${result.unchanged} unchanged`]);
+        const path = target ?? defaultRules();
+        const result = await storeRuleVersions(store, path, opts.by);
+        const warnings = await warningsForRules(store, (await loadRules(path)).rules.map((r) => r.rule));
+        report(g.json, { ...result, warnings }, () => [
+          ...result.added.map(describeVersion), `${result.added.length} new version(s), ${result.unchanged} unchanged`, ...warnings,
+        ]);
       });
     });
   rules
@@ -305,7 +310,10 @@ export function buildCli(): Command {
               const tests = d.evidence.map((e) => ('test' in e ? e.test : '')).filter(Boolean).join('; ');
               return `  ${d.pcode}  ${d.stage}${d.tier ? ` (${d.tier})` : ''}  ${tests}${d.waitingFor.length ? `  waiting for: ${d.waitingFor.join(', ')}` : ''}`;
             }),
+          ...notTriggeredReasons(result.decisions).map((line) => `  ${line}`),
           ...(result.stages.activation > 0 ? describeEstimate(result.estimate) : []),
+          ...(result.storedLater ? [`note: ${result.storedLater}`] : []),
+          ...result.warnings.map((w) => `warning: ${w}`),
         ]);
       });
     });

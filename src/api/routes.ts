@@ -20,7 +20,7 @@ import { addPartner, listPartners } from '../lists/partners.ts';
 import { paymentTotals, reconcileList } from '../lists/reconcile.ts';
 import { releaseList } from '../lists/release.ts';
 import { backtestRule } from '../rules/backtest.ts';
-import { dryRunRule } from '../rules/dry-run.ts';
+import { dryRunRule } from '../engine/dry-run.ts';
 import { formatProblem, loadRules } from '../rules/load.ts';
 import { approveRuleVersion, listRuleVersions } from '../rules/versions.ts';
 import type { Caller } from './keys.ts';

@@ -29,7 +29,11 @@ export function describeEvaluation(summary: EvaluationSummary): string[] {
   if (summary.rules.length === 0) return [`no approved rule to evaluate (asp rules load, then asp rules approve) as of ${summary.asOf}`];
   return [
     `evaluated ${summary.rules.length} approved rule(s) as of ${summary.asOf}: ${summary.opened} activation(s) opened, ${summary.updated} updated, ${summary.closed} closed, ${summary.unchanged} unchanged`,
-    ...summary.rules.map((r) => `  ${r.ruleId} (${r.hash.slice(0, 12)}): ${r.activation} area(s) in activation, ${r.readiness} in readiness, ${r.waiting} waiting for a gate, of ${r.areas}`),
+    ...summary.rules.flatMap((r) => [
+      `  ${r.ruleId} (${r.hash.slice(0, 12)}): ${r.activation} area(s) in activation, ${r.readiness} in readiness, ${r.waiting} waiting for a gate, of ${r.areas}`,
+      ...r.notTriggered.map((line) => `    ${line}`),
+      ...(r.storedLater ? [`    note: ${r.storedLater}`] : []),
+    ]),
     ...summary.coolingDown.map((c) => `  ${c.ruleId} ${c.pcode}: would open again but cools down until ${c.until}`),
   ];
 }

@@ -6,6 +6,7 @@ import { log } from '../log.ts';
 import { evaluateRule, type AreaDecision, type Evidence } from '../rules/evaluate.ts';
 import type { Rule } from '../rules/schema.ts';
 import { evaluationInput } from './evaluation-input.ts';
+import { notTriggeredReasons, storedLaterNote } from './rule-data-check.ts';
 
 /**
  * Activations: one per approved rule version × shock × area. The evaluator says, per area, what
@@ -61,7 +62,13 @@ export interface ActivationChange {
 
 export interface EvaluationSummary {
   asOf: string;
-  rules: { ruleId: string; hash: string; areas: number; activation: number; readiness: number; waiting: number }[];
+  rules: {
+    ruleId: string; hash: string; areas: number; activation: number; readiness: number; waiting: number;
+    /** Why the areas not triggered are not, grouped and counted (notTriggeredReasons). */
+    notTriggered: string[];
+    /** With an as-of date in the past: data for periods before it that was stored after it, or null. */
+    storedLater: string | null;
+  }[];
   opened: number;
   updated: number;
   closed: number;
@@ -114,6 +121,8 @@ export async function evaluateActivations(store: Store, options: { asOf?: string
       activation: decisions.filter((d) => d.stage === 'activation').length,
       readiness: decisions.filter((d) => d.stage === 'readiness').length,
       waiting: decisions.filter((d) => d.waitingFor.length > 0).length,
+      notTriggered: notTriggeredReasons(decisions),
+      storedLater: options.asOf === undefined ? null : await store.transaction(({ raw }) => storedLaterNote(raw, version.definition, asOf)),
     });
   }
   // Activations of versions that are no longer in force end: the new version decides afresh.

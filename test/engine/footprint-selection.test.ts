@@ -9,7 +9,7 @@ import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { usgsAdapter } from '../../src/feeds/adapters/usgs.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { generateLists } from '../../src/lists/generate.ts';
-import { dryRunRule } from '../../src/rules/dry-run.ts';
+import { dryRunRule } from '../../src/engine/dry-run.ts';
 import { footprintSelected } from '../../src/rules/footprint-spec.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';

@@ -1,9 +1,10 @@
 import type { Store } from '../db/store.ts';
 import { UserError } from '../errors.ts';
-import { evaluateRule, type AreaDecision } from './evaluate.ts';
-import { estimateCost, type CostEstimate } from '../engine/estimate.ts';
-import { evaluationInput } from '../engine/evaluation-input.ts';
-import { formatProblem, loadRules } from './load.ts';
+import { evaluateRule, type AreaDecision } from '../rules/evaluate.ts';
+import { formatProblem, loadRules } from '../rules/load.ts';
+import { estimateCost, type CostEstimate } from './estimate.ts';
+import { evaluationInput } from './evaluation-input.ts';
+import { ruleDataWarnings, storedLaterNote } from './rule-data-check.ts';
 
 export interface DryRunReport {
   ruleId: string;
@@ -15,6 +16,10 @@ export interface DryRunReport {
   stages: Record<AreaDecision['stage'], number>;
   /** What paying the areas in activation (at their tiers) would cost, from the registry as it is now. */
   estimate: CostEstimate;
+  /** What the rule names that the store does not have (no silent zeros). */
+  warnings: string[];
+  /** Values for periods before `asOf` that were stored after it (an as-of run does not see them), or null. */
+  storedLater: string | null;
 }
 
 /**
@@ -31,5 +36,9 @@ export async function dryRunRule(store: Store, file: string, asOf: string): Prom
   for (const d of decisions) stages[d.stage]++;
   const activated = decisions.filter((d) => d.stage === 'activation').map((d) => ({ pcode: d.pcode, tier: d.tier }));
   const estimate = await estimateCost(store, rule, activated);
-  return { ruleId: rule.id, hash, asOf, decisions, stages, estimate };
+  const { warnings, storedLater } = await store.transaction(async ({ raw }) => ({
+    warnings: await ruleDataWarnings(raw, rule),
+    storedLater: await storedLaterNote(raw, rule, asOf),
+  }));
+  return { ruleId: rule.id, hash, asOf, decisions, stages, estimate, warnings, storedLater };
 }

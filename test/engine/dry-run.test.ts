@@ -11,7 +11,7 @@ import { demoHouseholdsCsv } from '../../src/demo/households.ts';
 import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { importRegistry } from '../../src/registry/import-registry.ts';
-import { dryRunRule } from '../../src/rules/dry-run.ts';
+import { dryRunRule } from '../../src/engine/dry-run.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { projectRoot } from '../support/paths.ts';
