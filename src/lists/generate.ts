@@ -56,6 +56,8 @@ interface ActivationArea {
   pcode: string;
   tier: string | null;
   shockKey: string;
+  /** Every open shock of the area in activation: a household in any of their footprints counts. */
+  shockKeys: string[];
   openedAt: string;
 }
 
@@ -79,10 +81,20 @@ export async function generateLists(
     }
     if (activation.versionStatus !== 'approved') throw new UserError(`activation ${activationId} uses a rule version that is ${activation.versionStatus}`);
     const rule = activation.definition;
-    // Every area of this rule version in activation; an area with two open shocks counts once (the first opened).
+    // Every area of this rule version in activation; an area with two open shocks counts once (the
+    // first opened). Households in the footprint of any event that holds there are matched: its
+    // activations' shocks and every event their evidence says holds (one decision names one shock).
     const { rows: areas } = await raw.query<ActivationArea>(
-      `SELECT DISTINCT ON (pcode) id AS "activationId", pcode, tier, shock_key AS "shockKey", to_char(opened_at, 'YYYY-MM-DD') AS "openedAt"
-         FROM activations WHERE rule_version_id = $1 AND status = 'open' AND stage = 'activation' ORDER BY pcode, id`,
+      `SELECT DISTINCT ON (a.pcode) a.id AS "activationId", a.pcode, a.tier, a.shock_key AS "shockKey", to_char(a.opened_at, 'YYYY-MM-DD') AS "openedAt",
+              ARRAY(SELECT DISTINCT k.key
+                      FROM activations o
+                      CROSS JOIN LATERAL (SELECT o.shock_key AS key
+                                          UNION SELECT (ev ->> 'source') || ':' || (ev ->> 'externalId')
+                                            FROM jsonb_array_elements(o.evidence) ev
+                                           WHERE ev ->> 'kind' = 'event' AND (ev ->> 'holds')::boolean) k
+                     WHERE o.rule_version_id = a.rule_version_id AND o.pcode = a.pcode AND o.status = 'open' AND o.stage = 'activation'
+                     ORDER BY k.key) AS "shockKeys"
+         FROM activations a WHERE a.rule_version_id = $1 AND a.status = 'open' AND a.stage = 'activation' ORDER BY a.pcode, a.id`,
       [activation.ruleVersionId],
     );
     const lists: GeneratedList[] = [];
@@ -220,9 +232,11 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
   const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
   const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.activationId), 'bigint[]')}, ${q.param(areas.map((a) => a.pcode), 'text[]')},
                  ${q.param(areas.map((a) => a.tier), 'text[]')}, ${q.param(areas.map((a) => (a.tier === null ? 0 : (severity.get(a.tier) ?? 0))), 'int[]')},
-                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')},
-                 ${q.param(areas.map((a) => (/^(gdacs|usgs|cap|ipc):/.test(a.shockKey) ? a.shockKey : null)), 'text[]')})
-               AS a(activation_id, pcode, tier, severity, coverage, tier_amount, event_key)`;
+                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')})
+               AS a(activation_id, pcode, tier, severity, coverage, tier_amount)`;
+  // The events behind each area's open shocks (feed events, not indicator episodes or declarations).
+  const eventShocks = areas.flatMap((a) => a.shockKeys.filter((k) => /^(gdacs|usgs|cap|ipc):/.test(k)).map((k) => [a.pcode, k] as const));
+  const actEvents = `SELECT * FROM unnest(${q.param(eventShocks.map(([p]) => p), 'text[]')}, ${q.param(eventShocks.map(([, k]) => k), 'text[]')}) AS x(pcode, event_key)`;
 
   // Why a household is left out, in the order the reasons are checked (the first one counts).
   const reasons: [string, string][] = [];
@@ -277,7 +291,7 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
      WITH act AS (${act}),
      footprint AS (
-       SELECT a.pcode, p.geom FROM act a
+       SELECT a.pcode, p.geom FROM (${actEvents}) a
          JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
          CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => q.param(value, type))} p
      ),

@@ -240,6 +240,15 @@ describe('ShakeMap contours attach to the earthquake whatever the order, and min
     const evidence = await evidenceFor(yaml, '2026-11-19T00:00:00Z');
     expect(evidence.some((e) => /alert orange ≥ orange.*footprint mmi ≥ 6 present/.test(e))).toBe(true);
   });
+
+  it('two quakes in one district: households inside either MMI 6 ring are listed', async () => {
+    await ingestUsgs(await detail('us7000aaa3', 0.2), 'detail-3.json', '2026-11-18T05:00:00Z');
+    await ingestUsgs(contours('us7000aaa3', 0.2), 'cont_mmi-3.json', '2026-11-18T06:00:00Z');
+    const got = await listFor(mmi6('fp-mmi6-two-quakes'), '2026-11-19T00:00:00Z');
+    const rings = [0, 0.2, 0.7].map((dx) => inside({ type: 'Polygon', coordinates: [shift(MMI6, dx)] }));
+    expect(rings[1].filter((id) => !rings[0].includes(id)).length).toBeGreaterThan(5); // the second quake reaches others
+    expect(got.listed).toEqual([...new Set(rings.flat())].sort());
+  });
 });
 
 describe('footprint_selected (SQL) and footprintSelected (TypeScript) agree', () => {
