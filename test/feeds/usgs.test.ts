@@ -387,6 +387,25 @@ describe('USGS contour polygonisation on a small synthetic map', () => {
     expect(inside([0.2, 3.5], l3)).toBe(false);
     expect(res.footprints.map((f) => f.class)).toEqual(['mmi', 'mmi', 'mmi', 'mmi', 'mmi_contour']);
   });
+
+  it('resolves two lines cut by the map edge that cross each other, by the even-odd rule', () => {
+    // One level, two lines from the west edge to the east edge crossing at (5, 5): the epicentre's
+    // wedge (west) and the opposite one (east, across both lines) are inside; north and south are not.
+    const doc = {
+      type: 'FeatureCollection',
+      metadata: { eventid: 'us1234abcd', longitude: 1, latitude: 5 },
+      features: [
+        { type: 'Feature', properties: { value: 4, units: 'mmi' }, geometry: { type: 'MultiLineString', coordinates: [[[0, 3], [10, 7]], [[0, 7], [10, 3]]] } },
+      ],
+      bbox: [0, 0, 10, 10],
+    };
+    const l4 = parse(doc).events[0].footprints[0];
+    expect(l4.class).toBe('mmi');
+    expect(inside([1, 5], l4)).toBe(true);
+    expect(inside([9, 5], l4)).toBe(true);
+    expect(inside([5, 9], l4)).toBe(false);
+    expect(inside([5, 1], l4)).toBe(false);
+  });
 });
 
 describe('USGS malformed and unseen payloads', () => {

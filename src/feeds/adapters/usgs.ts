@@ -1,5 +1,7 @@
 import type { Feature, MultiLineString, MultiPolygon, Polygon, Position } from 'geojson';
-import { area, difference, featureCollection, union } from '@turf/turf';
+import { area, booleanPointInPolygon, booleanPointOnLine, difference, featureCollection, lineString, multiPolygon, polygon } from '@turf/turf';
+// The clipping engine of @turf/union and @turf/difference; used directly for its n-way XOR.
+import * as polyclip from 'polyclip-ts';
 import { positionProblem } from '../../geo/polygonal.ts';
 import { isoTime, numberOf, parseJsonPayload, isObject, RecordError, type Json } from '../decode.ts';
 import {
@@ -516,53 +518,28 @@ export interface MmiAreas {
   epicentreLevel: number | null;
 }
 
-/**
- * A boundary loop of one level: a closed contour ring, a contour line cut by the map edge (a
- * "chord", closed along the edge), or the map edge itself.
- */
-interface Loop {
-  kind: 'ring' | 'chord' | 'box';
-  /** The loop as a closed ring (a chord: its line, then the map edge back to its start). */
-  ring: Ring;
-  /** Chords: the line oriented from its end nearer s = 0 to the other, with edge positions lo < hi. */
-  line: Position[];
-  lo: number;
-  hi: number;
-  children: Loop[];
-  depth: number;
-}
-
-/** The level's area (MMI ≥ value) and its complement in the map (MMI < value), as faces. */
-interface LevelSplit {
-  above: Position[][][];
-  below: Position[][][];
-  /** Point membership in `above`, from the loops (exact, no polygon clipping). */
-  inside: (p: Position) => boolean;
-}
+type Area = Feature<Polygon | MultiPolygon>;
 
 /**
  * Polygonises ShakeMap contour lines into "MMI ≥ value" areas.
  *
  * For one level, every contour line is a boundary between MMI ≥ value and MMI < value. A closed
- * ring is a loop as it is; a line cut by the map edge (both ends on the edge, a "chord") is closed
- * along the edge over the arc that avoids the south-west corner. The even-odd fill X of these loops
- * is either the area MMI ≥ value or its complement in the map: crossing a line flips the side, and
- * closing a chord along the other arc would only toggle the whole map. Which of the two is fixed by
- * the epicentre, which lies in the highest-intensity area, hence in MMI ≥ value for every level.
- * Lines of one level normally do not cross, so the loops nest (chords by their arcs, rings by a
- * point test) and the faces are built from the nesting tree without clipping: a shell at even depth
- * minus its children; a chord shell walks the edge and detours along the chords nested in it. Rings
- * that cross or touch (ShakeMap smooths each line on its own) are first merged by the even-odd rule
- * with @turf clipping; a chord crossing anything sends the whole level through clipping (slower).
- * Where merged rings touch at a former crossing, a face may touch itself at a point: right as a
- * point set, not a valid OGC polygon; storage repairs that with ST_MakeValid.
+ * ring is a loop as it is; a line cut by the map edge (both ends on the edge) is closed along the
+ * edge over the arc that avoids the south-west corner. The even-odd fill of these loops (polygon
+ * clipping, XOR) is either the area MMI ≥ value or its complement in the map: crossing a line flips
+ * the side, and closing a line along the other arc would only toggle the whole map. Which of the two
+ * is fixed by the epicentre, which lies in the highest-intensity area, hence in MMI ≥ value for
+ * every level. The even-odd rule also resolves lines of one level that cross or touch (ShakeMap
+ * smooths each line on its own), and clipping writes the rings wound as RFC 7946 asks.
+ * Clipping computes exactly (polyclip-ts works in BigNumber), so it is several times slower than
+ * walking the ring nesting by hand was: about 0.4 s for a 2,300-point map, 5 s for 22,000 points.
  *
- * The result is checked level against level: a face of MMI ≥ 6.5 must lie in MMI ≥ 6, a face of
- * MMI < 6 outside MMI ≥ 6.5 (up to 2 % of the area, for the smoothing of the lines). A level is
- * kept as lines when it cannot be closed correctly (a line ending inside the map rather than on its
- * edge, lines of the level crossing on the map edge, the epicentre on a line); every level is when
- * there is no epicentre; a failed check keeps that level and all above it as lines (the epicentre is
- * then not in the highest-intensity area, so their inside and outside are unknown).
+ * The result is checked level against level: the part of MMI ≥ 6.5 outside MMI ≥ 6 may be at most
+ * 2 % of MMI ≥ 6.5 and of MMI < 6 (for the smoothing of the lines). A level is kept as lines when
+ * it cannot be closed correctly (a line ending inside the map rather than on its edge, the
+ * epicentre on a line); every level is when there is no epicentre; a failed check keeps that level
+ * and all above it as lines (the epicentre is then not in the highest-intensity area, so their
+ * inside and outside are unknown).
  */
 export function mmiAreas(levels: ContourLevel[], bbox: BBox, epicentre: Position | null): MmiAreas {
   const out: MmiAreas = { polygons: new Map(), notPolygonised: new Map(), epicentreLevel: null };
@@ -585,349 +562,108 @@ export function mmiAreas(levels: ContourLevel[], bbox: BBox, epicentre: Position
     return out;
   }
 
-  let previous: { value: number; split: LevelSplit } | null = null;
+  const map = polygon([[[minX, minY], [maxX, minY], [maxX, maxY], [minX, maxY], [minX, minY]]]);
+  let previous: { value: number; above: Area } | null = null;
   for (const level of candidates) {
-    const split = splitLevel(level.lines, bbox, epicentre);
-    if (typeof split === 'string') {
-      out.notPolygonised.set(level.value, split); // this level only: the others are checked without it
+    const above = levelArea(level.lines, bbox, map, epicentre);
+    if (typeof above === 'string') {
+      out.notPolygonised.set(level.value, above); // this level only: the others are checked without it
       continue;
     }
     if (previous) {
-      const problem = nestingProblem(previous.split, split);
+      const problem = nestingProblem(previous.above, above, map);
       if (problem) {
         giveUp(level.value, `MMI ≥ ${level.value} against MMI ≥ ${previous.value}: ${problem}; ` +
           'the epicentre is not in the highest-intensity area or the contours are inconsistent');
         break;
       }
     }
-    out.polygons.set(level.value, split.above);
+    out.polygons.set(level.value, multiCoords(above));
     out.epicentreLevel = level.value;
-    previous = { value: level.value, split };
+    previous = { value: level.value, above };
   }
   return out;
 }
 
-/** One level's loops → its area and complement; a string says why it cannot be done. */
-function splitLevel(lines: Position[][], bbox: BBox, epicentre: Position): LevelSplit | string {
-  const edge = mapEdge(bbox);
-  const read = levelLoops(lines, edge);
-  if (typeof read === 'string') return read;
-  // ShakeMap smooths each line on its own, so two lines of one level may cross or touch. The
-  // even-odd rule still defines the area; such a group is resolved by polygon clipping (slow, so
-  // only for the group) and replaced by the rings of the result, which nest with the rest.
-  let loops = read;
-  const groups = touchingGroups(loops);
-  if (groups.some((g) => g.some((l) => l.kind === 'chord'))) return clippedSplit(loops, edge, epicentre);
-  if (groups.length > 0) {
-    const grouped = new Set(groups.flat());
-    loops = loops.filter((l) => !grouped.has(l));
-    for (const group of groups) {
-      for (const polygon of evenOddFill(group.map((l) => l.ring))) {
-        for (const ring of polygon) if (ring.length >= 4) loops.push({ kind: 'ring', ring, line: [], lo: 0, hi: 0, children: [], depth: 0 });
-      }
-    }
-  }
-  const tree = nestLoops(loops);
-  if (typeof tree === 'string') return tree;
-
-  if (loops.some((loop) => onRing(epicentre, loop.ring))) return 'the epicentre lies on a contour line';
-  const containing = (p: Position) => loops.reduce((n, loop) => n + (pointInRing(p, loop.ring) ? 1 : 0), 0);
-  const epicentreInFill = containing(epicentre) % 2 === 1;
-
-  // The even-odd fill X: faces of even-depth loops; its complement: the map edge minus the
-  // top-level loops, and faces of odd-depth loops.
-  // A face next to resolved rings may touch itself at the former crossings: right as a point set,
-  // though not a valid OGC polygon; storage repairs that with ST_MakeValid, as for any footprint.
-  const fill: Position[][][] = [];
-  const rest: Position[][][] = [];
-  const box: Loop = { kind: 'box', ring: edge.ring, line: [], lo: 0, hi: edge.perimeter, children: tree, depth: -1 };
-  const walk = (nodes: Loop[]) => {
-    for (const node of nodes) {
-      (node.depth % 2 === 0 ? fill : rest).push(face(node, edge));
-      walk(node.children);
-    }
-  };
-  walk(tree);
-  rest.unshift(face(box, edge));
-  const above = epicentreInFill ? fill : rest;
-  const below = epicentreInFill ? rest : fill;
-  return {
-    above: above.filter((f) => f[0].length >= 4),
-    below: below.filter((f) => f[0].length >= 4),
-    inside: (p) => (containing(p) % 2 === 1) === epicentreInFill,
-  };
+/** One level's lines → its area (MMI ≥ value); a string says why it cannot be made. */
+function levelArea(lines: Position[][], bbox: BBox, map: Area, epicentre: Position): Area | string {
+  const loops = levelLoops(lines, bbox);
+  if (typeof loops === 'string') return loops;
+  if (lines.some((l) => distinctCount(l) >= 2 && booleanPointOnLine(epicentre, lineString(l)))) return 'the epicentre lies on a contour line';
+  const fill = evenOddFill(loops);
+  if (fill.length > 0 && booleanPointInPolygon(epicentre, multiPolygon(fill))) return multiPolygon(fill);
+  return fill.length === 0 ? map : (difference(featureCollection([map, multiPolygon(fill)])) ?? multiPolygon([]));
 }
 
-/** The general (slow) path: even-odd fill of all loops by polygon clipping. */
-function clippedSplit(loops: Loop[], edge: MapEdge, epicentre: Position): LevelSplit | string {
-  if (loops.some((loop) => onRing(epicentre, loop.ring))) return 'the epicentre lies on a contour line';
-  const fill = evenOddFill(loops.map((l) => l.ring));
-  const inFill = (p: Position) => fill.some((poly) => pointInPolygon(p, poly));
-  const epicentreInFill = inFill(epicentre);
-  const rest = difference(featureCollection([polygonFeature([[edge.ring]]), polygonFeature(fill)]));
-  const restCoords = rest ? multiCoords(rest.geometry) : [];
-  return {
-    above: epicentreInFill ? fill : restCoords,
-    below: epicentreInFill ? restCoords : fill,
-    inside: (p) => inFill(p) === epicentreInFill,
-  };
-}
-
-const polygonFeature = (coords: Position[][][]): Feature<MultiPolygon> => ({
-  type: 'Feature',
-  properties: {},
-  geometry: { type: 'MultiPolygon', coordinates: coords },
-});
-
-const multiCoords = (g: Polygon | MultiPolygon): Position[][][] => (g.type === 'Polygon' ? [g.coordinates] : g.coordinates);
-
-/** Even-odd fill (symmetric difference) of rings, by clipping, as MultiPolygon coordinates. */
+/** Even-odd fill of rings (the points inside an odd number of them: XOR), as MultiPolygon coordinates. */
 function evenOddFill(rings: Ring[]): Position[][][] {
-  let fill: Position[][][] = [];
-  for (const loop of rings) {
-    if (fill.length === 0) {
-      fill = [[orient(loop, true)]];
-      continue;
-    }
-    const ring = polygonFeature([[loop]]);
-    const current = polygonFeature(fill);
-    const parts = [difference(featureCollection([current, ring])), difference(featureCollection([ring, current]))]
-      .filter((f): f is NonNullable<typeof f> => f !== null);
-    if (parts.length === 0) fill = [];
-    else if (parts.length === 1) fill = multiCoords(parts[0].geometry);
-    else {
-      const u = union(featureCollection(parts));
-      fill = u ? multiCoords(u.geometry) : [];
-    }
-  }
-  return fill;
+  const [first, ...rest] = rings.map((ring) => [ring] as polyclip.Geom);
+  return first ? polyclip.xor(first, ...rest) : [];
 }
 
-/** Groups of loops whose lines cross or touch one another (only groups of two or more). */
-function touchingGroups(loops: Loop[]): Loop[][] {
-  const parent = loops.map((_, i) => i);
-  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
-  const paths = loops.map((l) => (l.kind === 'chord' ? l.line : l.ring));
-  const boxes = paths.map(extent);
-  for (let i = 0; i < loops.length; i++) {
-    for (let j = i + 1; j < loops.length; j++) {
-      const [a, b] = [boxes[i], boxes[j]];
-      if (a[0] > b[2] || b[0] > a[2] || a[1] > b[3] || b[1] > a[3]) continue;
-      if (find(i) !== find(j) && pathsTouch(paths[i], paths[j])) parent[find(i)] = find(j);
-    }
-  }
-  const groups = new Map<number, Loop[]>();
-  loops.forEach((l, i) => groups.set(find(i), [...(groups.get(find(i)) ?? []), l]));
-  return [...groups.values()].filter((g) => g.length > 1);
-}
-
-function extent(path: Position[]): BBox {
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const [x, y] of path) {
-    minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y);
-  }
-  return [minX, minY, maxX, maxY];
-}
-
-/** Whether two polylines share any point (a crossing, a touch or an overlap). */
-function pathsTouch(a: Position[], b: Position[]): boolean {
-  const cross = (o: Position, p: Position, q: Position) => (p[0] - o[0]) * (q[1] - o[1]) - (p[1] - o[1]) * (q[0] - o[0]);
-  const within = (p: Position, q: Position, r: Position) =>
-    r[0] >= Math.min(p[0], q[0]) && r[0] <= Math.max(p[0], q[0]) && r[1] >= Math.min(p[1], q[1]) && r[1] <= Math.max(p[1], q[1]);
-  for (let i = 0; i + 1 < a.length; i++) {
-    const [p1, p2] = [a[i], a[i + 1]];
-    const [ax0, ax1] = p1[0] < p2[0] ? [p1[0], p2[0]] : [p2[0], p1[0]];
-    const [ay0, ay1] = p1[1] < p2[1] ? [p1[1], p2[1]] : [p2[1], p1[1]];
-    for (let j = 0; j + 1 < b.length; j++) {
-      const [q1, q2] = [b[j], b[j + 1]];
-      if (Math.max(q1[0], q2[0]) < ax0 || Math.min(q1[0], q2[0]) > ax1 || Math.max(q1[1], q2[1]) < ay0 || Math.min(q1[1], q2[1]) > ay1) continue;
-      const d1 = cross(q1, q2, p1);
-      const d2 = cross(q1, q2, p2);
-      const d3 = cross(p1, p2, q1);
-      const d4 = cross(p1, p2, q2);
-      if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
-      if ((d1 === 0 && within(q1, q2, p1)) || (d2 === 0 && within(q1, q2, p2)) ||
-        (d3 === 0 && within(p1, p2, q1)) || (d4 === 0 && within(p1, p2, q2))) return true;
-    }
-  }
-  return false;
-}
+const multiCoords = (f: Area): Position[][][] => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates);
 
 /** The area check between a level and the one above it, as a problem in words or null. */
-function nestingProblem(lower: LevelSplit, upper: LevelSplit): string | null {
-  const spill = (faces: Position[][][], wrong: (p: Position) => boolean): number => {
-    let total = 0;
-    let bad = 0;
-    for (const f of faces) {
-      const a = area({ type: 'Polygon', coordinates: f });
-      total += a;
-      const p = interiorPoint(f);
-      if (p && wrong(p)) bad += a;
-    }
-    return total === 0 ? 0 : bad / total;
-  };
-  const up = spill(upper.above, (p) => !lower.inside(p));
+function nestingProblem(lower: Area, upper: Area, map: Area): string | null {
+  const outside = difference(featureCollection([upper, lower]));
+  const spill = outside ? area(outside) : 0;
+  const up = spill / area(upper);
   if (up > 0.02) return `${(100 * up).toFixed(1)} % of the higher area lies outside the lower one`;
-  const down = spill(lower.below, (p) => upper.inside(p));
+  const down = spill / (area(map) - area(lower));
   if (down > 0.02) return `${(100 * down).toFixed(1)} % of the area below the lower level lies inside the higher one`;
   return null;
 }
 
-interface MapEdge {
-  bbox: BBox;
-  perimeter: number;
-  ring: Ring;
-  /** Position along the edge, counter-clockwise from the south-west corner (s = 0); null if not on it. */
-  param(p: Position): { s: number; snapped: Position } | null;
-  /** The corners strictly between two edge positions, walking from `from` down to `to` (from > to). */
-  cornersDown(from: number, to: number): Position[];
-}
-
-function mapEdge(bbox: BBox): MapEdge {
+/**
+ * The level's lines as closed rings: a closed line as it is (with 4 positions or more: ShakeMap
+ * writes a few zero-area rings), a line cut by the map edge closed along the edge, clockwise from
+ * its end further from the south-west corner back to the other; a string says why not.
+ */
+function levelLoops(lines: Position[][], bbox: BBox): Ring[] | string {
   const [minX, minY, maxX, maxY] = bbox;
-  const W = maxX - minX;
-  const H = maxY - minY;
+  const [W, H] = [maxX - minX, maxY - minY];
   const tolerance = 1e-6 * Math.max(W, H, 1);
   const near = (a: number, b: number) => Math.abs(a - b) <= tolerance;
   const clampX = (x: number) => Math.min(Math.max(x, minX), maxX);
   const clampY = (y: number) => Math.min(Math.max(y, minY), maxY);
-  const corners: { s: number; p: Position }[] = [
-    { s: W, p: [maxX, minY] },
-    { s: W + H, p: [maxX, maxY] },
-    { s: 2 * W + H, p: [minX, maxY] },
-  ];
-  return {
-    bbox,
-    perimeter: 2 * (W + H),
-    ring: [[minX, minY], [maxX, minY], [maxX, maxY], [minX, maxY], [minX, minY]],
-    param([x, y]) {
-      if (near(y, minY)) return { s: clampX(x) - minX, snapped: [clampX(x), minY] };
-      if (near(x, maxX)) return { s: W + clampY(y) - minY, snapped: [maxX, clampY(y)] };
-      if (near(y, maxY)) return { s: W + H + maxX - clampX(x), snapped: [clampX(x), maxY] };
-      if (near(x, minX)) return { s: 2 * W + H + maxY - clampY(y), snapped: [minX, clampY(y)] };
-      return null;
-    },
-    cornersDown(from, to) {
-      return corners.filter((c) => c.s < from && c.s > to).sort((a, b) => b.s - a.s).map((c) => c.p);
-    },
+  // Position along the edge, counter-clockwise from the south-west corner (s = 0), and the point
+  // snapped onto the edge; null when not on it.
+  const onEdge = ([x, y]: Position): { s: number; snapped: Position } | null => {
+    if (near(y, minY)) return { s: clampX(x) - minX, snapped: [clampX(x), minY] };
+    if (near(x, maxX)) return { s: W + clampY(y) - minY, snapped: [maxX, clampY(y)] };
+    if (near(y, maxY)) return { s: W + H + maxX - clampX(x), snapped: [clampX(x), maxY] };
+    if (near(x, minX)) return { s: 2 * W + H + maxY - clampY(y), snapped: [minX, clampY(y)] };
+    return null;
   };
-}
+  const corners = [{ s: W, p: [maxX, minY] }, { s: W + H, p: [maxX, maxY] }, { s: 2 * W + H, p: [minX, maxY] }];
 
-/** The loops of one level: closed rings (≥ 4 positions) and chords; a string says why not. */
-function levelLoops(lines: Position[][], edge: MapEdge): Loop[] | string {
-  const loops: Loop[] = [];
+  const rings: Ring[] = [];
   for (const raw of lines) {
     const line = dedupe(raw);
     if (line.length < 2) continue; // a single point bounds nothing
     if (samePosition(line[0], line[line.length - 1])) {
-      // Fewer than 4 positions: a zero-area ring (ShakeMap writes a few); it bounds nothing.
-      if (line.length >= 4) loops.push({ kind: 'ring', ring: line, line: [], lo: 0, hi: 0, children: [], depth: 0 });
+      if (line.length >= 4) rings.push(line);
       continue;
     }
-    const a = edge.param(line[0]);
-    const b = edge.param(line[line.length - 1]);
+    const a = onEdge(line[0]);
+    const b = onEdge(line[line.length - 1]);
     if (!a || !b) {
       const inner = a ? line[line.length - 1] : line[0];
       return `a contour line ends at [${inner[0]}, ${inner[1]}], inside the map rather than on its edge, so it cannot be closed`;
     }
-    if (a.s === b.s) return 'a contour line leaves and re-enters the map edge at the same point';
-    const oriented = a.s < b.s ? [a.snapped, ...line.slice(1, -1), b.snapped] : [b.snapped, ...line.slice(1, -1).reverse(), a.snapped];
-    const lo = Math.min(a.s, b.s);
-    const hi = Math.max(a.s, b.s);
-    if (oriented.slice(1, -1).every((p) => edge.param(p) !== null)) continue; // runs along the edge: bounds nothing
-    const ring = dedupe([...oriented, ...edge.cornersDown(hi, lo), oriented[0]]);
-    loops.push({ kind: 'chord', ring, line: oriented, lo, hi, children: [], depth: 0 });
+    const [lo, hi] = a.s < b.s ? [a, b] : [b, a];
+    const path = lo === a ? line : line.slice().reverse();
+    const back = corners.filter((c) => c.s < hi.s && c.s > lo.s).sort((x, y) => y.s - x.s).map((c) => c.p);
+    const ring = dedupe([lo.snapped, ...path.slice(1, -1), hi.snapped, ...back, lo.snapped]);
+    if (ring.length >= 4) rings.push(ring);
   }
-  return loops;
+  return rings;
 }
 
-/** Nests the loops into a forest (children, depth); a string when they cross. */
-function nestLoops(loops: Loop[]): Loop[] | string {
-  const chords = loops.filter((l) => l.kind === 'chord');
-  for (let i = 0; i < chords.length; i++) {
-    for (let j = i + 1; j < chords.length; j++) {
-      const [a, b] = [chords[i], chords[j]];
-      const disjoint = a.hi < b.lo || b.hi < a.lo;
-      const nested = (a.lo < b.lo && b.hi < a.hi) || (b.lo < a.lo && a.hi < b.hi);
-      if (!disjoint && !nested) return 'two contour lines of the level cross or share an end on the map edge';
-    }
-  }
-  const probe = (l: Loop): Position => {
-    const [p, q] = l.ring;
-    return [(p[0] + q[0]) / 2, (p[1] + q[1]) / 2];
-  };
-  const contains = (outer: Loop, inner: Loop): boolean => {
-    if (outer === inner) return false;
-    if (outer.kind === 'chord' && inner.kind === 'chord') return outer.lo < inner.lo && inner.hi < outer.hi;
-    if (outer.kind === 'ring' && inner.kind === 'chord') return false;
-    return pointInRing(probe(inner), outer.ring);
-  };
-  const ancestors = new Map<Loop, Loop[]>(loops.map((l) => [l, loops.filter((o) => contains(o, l))]));
-  const roots: Loop[] = [];
-  for (const loop of loops) {
-    const up = ancestors.get(loop)!;
-    loop.depth = up.length;
-    const parent = up.find((o) => ancestors.get(o)!.length === up.length - 1);
-    if (up.length > 0 && !parent) return 'the contour loops of the level do not nest';
-    (parent ? parent.children : roots).push(loop);
-  }
-  return roots;
-}
-
-/** A face: the loop minus its children (rings become holes, nested chords detours of the shell). */
-function face(node: Loop, edge: MapEdge): Position[][] {
-  const holes = node.children.filter((k) => k.kind === 'ring').map((k) => orient(k.ring, false));
-  if (node.kind === 'ring') return [orient(node.ring, true), ...holes];
-  const chords = node.children.filter((k) => k.kind === 'chord').sort((a, b) => b.hi - a.hi);
-  const path: Position[] = node.kind === 'chord' ? [...node.line] : [edge.ring[0]];
-  let s = node.hi;
-  for (const k of chords) {
-    path.push(...edge.cornersDown(s, k.hi), ...k.line.slice().reverse());
-    s = k.lo;
-  }
-  path.push(...edge.cornersDown(s, node.lo), path[0]);
-  return [orient(dedupe(path), true), ...holes];
-}
-
-/** Twice the signed area (shoelace): positive for counter-clockwise. */
-function signedArea(ring: Ring): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < ring.length; i++) sum += ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1];
-  return sum;
-}
-
-/** RFC 7946 winding: exterior rings counter-clockwise, holes clockwise. */
-function orient(ring: Ring, counterClockwise: boolean): Ring {
-  return signedArea(ring) > 0 === counterClockwise ? ring : ring.slice().reverse();
-}
-
-/** Even-odd point-in-ring test (the point must not lie on the ring; see onRing). */
-function pointInRing([x, y]: Position, ring: Ring): boolean {
-  let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i];
-    const [xj, yj] = ring[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-/** Even-odd point-in-polygon (shell and holes). */
-function pointInPolygon(p: Position, polygon: Position[][]): boolean {
-  return polygon.reduce((inside, ring) => (pointInRing(p, ring) ? !inside : inside), false);
-}
-
-function onRing(p: Position, ring: Ring): boolean {
-  return ring.some((q, i) => {
-    if (i === 0) return false;
-    const a = ring[i - 1];
-    const cross = (q[0] - a[0]) * (p[1] - a[1]) - (q[1] - a[1]) * (p[0] - a[0]);
-    if (Math.abs(cross) > 1e-12) return false;
-    return p[0] >= Math.min(a[0], q[0]) && p[0] <= Math.max(a[0], q[0]) && p[1] >= Math.min(a[1], q[1]) && p[1] <= Math.max(a[1], q[1]);
-  });
-}
-
-/** A point strictly inside a polygon (with holes): the middle of the widest scanline interval. */
+/**
+ * A point strictly inside a polygon (with holes): the middle of the widest scanline interval (turf's
+ * pointOnFeature may answer a vertex, on the boundary).
+ */
 export function interiorPoint(polygon: Position[][]): Position | null {
   const ys = [...new Set(polygon[0].map((p) => p[1]))].sort((a, b) => a - b);
   if (ys.length < 2) return null;
