@@ -819,8 +819,15 @@ function evaluateGate(gate: Gate, context: Context): Truth {
 
 const sameIssuer = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 
+/** The issuers a declaration condition accepts (none: any issuer), as `"A" or "B"` for messages. */
+function acceptedIssuers(condition: DeclarationCondition): { issuers: string[]; words: string } {
+  const issuers = condition.issuer === undefined ? [] : typeof condition.issuer === 'string' ? [condition.issuer] : condition.issuer;
+  return { issuers, words: issuers.map((issuer) => `"${issuer}"`).join(' or ') };
+}
+
 function evaluateDeclaration(condition: DeclarationCondition, context: Context): Truth {
   const hazards: readonly string[] | undefined = condition.hazards;
+  const { issuers, words: needed } = acceptedIssuers(condition);
   const problems = (record: GateRecord): string[] => {
     const found = expiry(record, context);
     if (condition.valid_days !== undefined) {
@@ -831,8 +838,8 @@ function evaluateDeclaration(condition: DeclarationCondition, context: Context):
       if (record.hazard == null) found.push(`no hazard recorded; the rule needs ${hazards.join(' or ')}`);
       else if (!hazards.includes(record.hazard)) found.push(`hazard ${record.hazard}; the rule needs ${hazards.join(' or ')}`);
     }
-    if (condition.issuer && record.issuer != null && !sameIssuer(record.issuer, condition.issuer)) {
-      found.push(`issued by "${record.issuer}"; the rule needs "${condition.issuer}"`);
+    if (issuers.length > 0 && record.issuer != null && !issuers.some((issuer) => sameIssuer(record.issuer!, issuer))) {
+      found.push(`issued by "${record.issuer}"; the rule needs ${needed}`);
     }
     return found;
   };
@@ -840,8 +847,8 @@ function evaluateDeclaration(condition: DeclarationCondition, context: Context):
   const name = `${condition.kinds.join(' | ')}${hazards ? ` for ${hazards.join(' | ')}` : ''}`;
   context.evidence.push({ kind: 'declaration', name, satisfied: found !== undefined, at: found?.at ?? null, id: found?.id ?? null });
   for (const text of rejected) context.evidence.push({ kind: 'note', text });
-  if (found && condition.issuer && found.issuer == null) {
-    context.evidence.push({ kind: 'note', text: `${describeRecord(found)}: no issuer recorded, so "${condition.issuer}" could not be checked` });
+  if (found && issuers.length > 0 && found.issuer == null) {
+    context.evidence.push({ kind: 'note', text: `${describeRecord(found)}: no issuer recorded, so ${needed} could not be checked` });
   }
   return found !== undefined;
 }

@@ -281,12 +281,16 @@ export const eventConditionSchema = z.strictObject({
 
 /**
  * An official declaration as a trigger source: the areas it names (P-codes or a drawn polygon)
- * are triggered. `kinds` says which declarations count; `valid_days` how long one counts.
+ * are triggered. `kinds` says which declarations count; `issuer` who may have issued it (one, or a
+ * list of which any counts); `valid_days` how long one counts.
  */
 export const declarationConditionSchema = z.strictObject({
   kinds: z.array(z.enum(DECLARATION_KINDS)).min(1),
   hazards: z.array(z.enum(HAZARD_TYPES)).min(1).optional(),
-  issuer: text().optional(),
+  issuer: z
+    .union([text(), z.array(text()).min(1, { error: 'must list at least one issuer' })])
+    .optional()
+    .describe('Who must have issued it: one issuer, or a list [A, B] of which any counts (compared without regard to case).'),
   valid_days: count().optional(),
 });
 

@@ -623,6 +623,28 @@ describe('gate and declaration records', () => {
     expect(notes(unknown)).toEqual(['state_of_calamity X of 2025-03-01: no issuer recorded, so "NDRRMC" could not be checked']);
   });
 
+  it('issuer as a list: a declaration by any one of the issuers counts, by another does not, and the note names them all', () => {
+    const rule = declarationRule({ issuer: ['NDRRMC', 'Office of Civil Defense'] });
+    const second = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'OCD-1', issuer: 'office of civil defense' }]);
+    expect(second.stage).toBe('activation');
+    expect(second.evidence).toEqual([{ kind: 'declaration', name: 'state_of_calamity', satisfied: true, at: AT, id: 'OCD-1' }]);
+    const other = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, issuer: 'Provincial Board' }]);
+    expect(other.stage).toBe('none');
+    expect(notes(other)).toEqual(['state_of_calamity of 2025-03-01 does not count: issued by "Provincial Board"; the rule needs "NDRRMC" or "Office of Civil Defense"']);
+    const unknown = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'X' }]);
+    expect(notes(unknown)).toEqual(['state_of_calamity X of 2025-03-01: no issuer recorded, so "NDRRMC" or "Office of Civil Defense" could not be checked']);
+  });
+
+  it('issuer: an empty list or a list with an empty name is a mistake in the rule, not "any issuer"', () => {
+    const parse = (issuer: unknown) => ruleSchema.safeParse({
+      id: 'test-rule', title: 'test', country: 'PHL', programme: 'HSNP', owner: 'NDMA', effective: { from: '2024-01-01' }, agreed_text: 'test',
+      areas: { admin_level: 3, within: ['PH'] }, response: RESPONSE, stages: { activation: { when: { declaration: { kinds: ['state_of_calamity'], issuer } } } },
+    });
+    expect(parse(['NDRRMC', 'OCD']).success).toBe(true);
+    expect(parse([]).success).toBe(false);
+    expect(parse(['NDRRMC', '']).success).toBe(false);
+  });
+
   it('valid_days counts from the declaration; the latest valid record is the one shown', () => {
     const rule = declarationRule({ valid_days: 5 });
     const gates = [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: '2025-03-01T00:00:00Z', id: 'OLD' }, { kind: 'state_of_calamity', pcodes: ['PH0837'], at: '2025-03-04T00:00:00Z', id: 'NEW' }];
