@@ -10,9 +10,9 @@ export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events
  * How records count as known.
  * - `live` (evaluation, dry run): as stored, and only what was stored by `asOf`, with the
  *   coordinators' gate confirmations.
- * - `backtest`: the whole archive, each final value known at its period end, each event version at
- *   its issue (else valid-from) time and each declaration on the day declared, whenever it was
- *   loaded; forecasts keep their stored time. No confirmations: people's decisions are not replayed.
+ * - `backtest`: the whole archive, each final value known at its period end, each forecast issue
+ *   at its issue time, each event version at its issue (else valid-from) time and each declaration
+ *   on the day declared, whenever it was loaded. No confirmations: people's decisions are not replayed.
  */
 export type HistoryMode = { live: string } | { backtest: true };
 
@@ -47,7 +47,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
   const asOf = live ? mode.live : null;
   const valueKnownAt = live
     ? `to_char(known_at AT TIME ZONE 'UTC', ${ISO})`
-    : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(known_at AT TIME ZONE 'UTC', ${ISO}) END`;
+    : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(issued_at AT TIME ZONE 'UTC', ${ISO}) END`;
   const versionKnownAt = live ? 'v.known_at' : 'coalesce(v.issued_at, v.valid_from, v.known_at)';
   // Within the buffer on the sphere (metres) when the rule asks for one, else touching.
   const { bufferKm } = eventReach(rule);
@@ -56,7 +56,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode" FROM admin_areas`);
     const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
       `SELECT pcode, indicator, to_char(period_start, 'YYYY-MM-DD') AS "periodStart", to_char(period_end, 'YYYY-MM-DD') AS "periodEnd",
-              value, status, source, ${valueKnownAt} AS "knownAt"
+              value, status, source, ${valueKnownAt} AS "knownAt", CASE WHEN status = 'forecast' THEN to_char(issued_at AT TIME ZONE 'UTC', ${ISO}) END AS "issuedAt"
          FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
       [fieldOf('indicator', 'name'), asOf],
     );

@@ -82,6 +82,9 @@ export interface IndicatorEvidence {
   window?: { method: string; periods: WindowPeriod[] };
   /** With `relative_to`: the reference value compared against and, for a long-term one, the years it comes from. */
   reference?: { kind: string; value: number; years?: number[] };
+  /** A forecast: when the value read was issued, and its lead (whole days from the issue to the period start). */
+  issuedAt?: string;
+  leadDays?: number;
 }
 
 export interface EventEvidence {
@@ -291,6 +294,7 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
   const values = new Map<string, StoredValue[]>();
   for (const value of input.indicators) {
     if (Date.parse(value.knownAt) > asOfMs) continue; // not yet published
+    if (value.status === 'forecast' && issueMs(value) > asOfMs) continue; // not yet issued
     const key = seriesKey(value.pcode, value.indicator, value.source);
     const list = values.get(key);
     if (list) list.push(value);
@@ -382,7 +386,7 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
       if (wanted === 'final' && value.status !== 'final') continue;
       if (wanted === 'forecast' && value.status !== 'forecast') continue;
       if (value.status === 'final' && value.periodEnd > context.asOfDate) continue; // period not over yet
-      if (value.status === 'forecast' && !withinLead(value, condition)) continue;
+      if (value.status === 'forecast' && !(withinLead(value, condition) && forPeriod(value, condition))) continue;
       // A forecast speaks for a period still to come: once its period is over, last season's
       // projection must not keep triggering (a final figure, if any, stands for it).
       if (value.status === 'forecast' && value.periodEnd < context.asOfDate) continue;
@@ -394,19 +398,43 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
   });
 }
 
-/** A final beats a forecast for the same period; among equals, the later-published revision. */
+/**
+ * A final beats a forecast for the same period; among forecasts, the latest issue; among equals,
+ * the later-published revision.
+ */
 function better(candidate: StoredValue, current: StoredValue): boolean {
   if (candidate.status !== current.status) return candidate.status === 'final';
+  if (candidate.status === 'forecast' && issueMs(candidate) !== issueMs(current)) return issueMs(candidate) > issueMs(current);
   return Date.parse(candidate.knownAt) > Date.parse(current.knownAt);
 }
 
-/** Lead of a forecast: days from its publication to the start of the period it forecasts. */
+/** When a value was issued: as the source says, else when the engine received it. */
+function issuedAt(value: StoredValue): string {
+  return value.issuedAt ?? value.knownAt;
+}
+
+function issueMs(value: StoredValue): number {
+  return Date.parse(issuedAt(value));
+}
+
+/** Lead of a forecast: whole days from the day it was issued (UTC) to the start of the period it forecasts. */
+function leadDays(value: StoredValue): number {
+  return (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${issuedAt(value).slice(0, 10)}T00:00:00Z`)) / DAY_MS;
+}
+
 function withinLead(value: StoredValue, condition: IndicatorCondition): boolean {
   if (!condition.forecast) return true;
-  const lead = (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${value.knownAt.slice(0, 10)}T00:00:00Z`)) / DAY_MS;
+  const lead = leadDays(value);
   if (condition.forecast.min_lead_days !== undefined && lead < condition.forecast.min_lead_days) return false;
   if (condition.forecast.max_lead_days !== undefined && lead > condition.forecast.max_lead_days) return false;
   return true;
+}
+
+/** `forecast.for_period`: only the forecasts of a period starting and ending in the named months. */
+function forPeriod(value: StoredValue, condition: IndicatorCondition): boolean {
+  const wanted = condition.forecast?.for_period;
+  if (!wanted) return true;
+  return Number(value.periodStart.slice(5, 7)) === wanted.start_month && Number(value.periodEnd.slice(5, 7)) === wanted.end_month;
 }
 
 /** Which series applies to the area: its own P-code, an ancestor at the indicator's level, or a station. */
@@ -642,6 +670,10 @@ function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Comp
     };
   }
   if (c.reference) evidence.reference = c.reference;
+  if (last.status === 'forecast') {
+    evidence.issuedAt = issuedAt(last);
+    evidence.leadDays = leadDays(last);
+  }
   return evidence;
 }
 
@@ -656,6 +688,7 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
     context.evidence.push({ kind: 'note', text: `no ${condition.name} value from ${condition.source} for ${pcode} known by ${context.input.asOf} (${condition.status ?? 'final'})` });
     return null;
   }
+  if (condition.forecast?.issued_in_months || condition.forecast?.successive_issues) return evaluateIssues(condition, pcode, values, context);
   const needed = condition.persistence?.periods ?? 1;
   // Walk back from the latest period; the condition must hold in `needed` consecutive periods.
   let result: Truth = true;
@@ -677,6 +710,57 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
     }
     context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, outcome.test, outcome.holds));
     if (!outcome.holds) return false;
+  }
+  return result;
+}
+
+const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** Every issue known of the forecast for one period that the condition may read (its lead window), oldest first. */
+function issuesOf(condition: IndicatorCondition, pcode: string, target: StoredValue, context: Context): StoredValue[] {
+  return (context.index.values.get(seriesKey(pcode, condition.name, condition.source)) ?? [])
+    .filter((v) => v.status === 'forecast' && v.periodStart === target.periodStart && v.periodEnd === target.periodEnd && withinLead(v, condition))
+    .sort((a, b) => issueMs(a) - issueMs(b) || Date.parse(a.knownAt) - Date.parse(b.knownAt));
+}
+
+/**
+ * `forecast.issued_in_months` / `successive_issues`: the forecast for the latest period read must
+ * meet the condition in each of the named issues (the latest issue of each named month, by its UTC
+ * issue date), or in each of the latest n issues. False when any of them does not; unknown when
+ * one is not known yet (a readiness month's issue alone does not open activation).
+ */
+function evaluateIssues(condition: IndicatorCondition, pcode: string, values: StoredValue[], context: Context): Truth {
+  const target = values[values.length - 1];
+  const period = `${target.periodStart}–${target.periodEnd}`;
+  const issues = issuesOf(condition, pcode, target, context);
+  const months = condition.forecast?.issued_in_months;
+  const wanted: { label: string; issue: StoredValue | undefined }[] = months
+    ? months.map((month) => ({ label: `${MONTH_NAMES[month - 1]} issue`, issue: issues.filter((v) => Number(issuedAt(v).slice(5, 7)) === month).at(-1) }))
+    : issues.slice(-condition.forecast!.successive_issues!).map((issue, k, latest) => ({ label: `issue ${k + 1} of the latest ${latest.length}`, issue }));
+  let result: Truth = true;
+  const unknown = (text: string) => {
+    context.evidence.push({ kind: 'note', text });
+    if (result === true) result = null;
+  };
+  const n = condition.forecast?.successive_issues;
+  if (n !== undefined && issues.length < n) {
+    unknown(`${condition.name} for ${pcode} ${period}: the latest ${n} issues must meet the condition; ${issues.length} known by ${context.input.asOf}`);
+  }
+  for (const { label, issue } of wanted) {
+    if (!issue) {
+      unknown(`${condition.name} for ${pcode} ${period}: no forecast issued in ${label.replace(' issue', '')} known by ${context.input.asOf}`);
+      continue;
+    }
+    const index = values.length - 1;
+    const withIssue = [...values.slice(0, index), issue];
+    const outcome = test(condition, pcode, withIssue, index, context);
+    const issued = `${label} of ${issuedAt(issue).slice(0, 10)}`;
+    if (outcome.holds === null || outcome.compared === null) {
+      unknown(`${condition.name} for ${pcode} ${period}, ${issued}: ${outcome.test}`);
+      continue;
+    }
+    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, `${issued}: ${outcome.test}`, outcome.holds));
+    if (!outcome.holds) result = false;
   }
   return result;
 }

@@ -242,6 +242,88 @@ describe('final against forecast', () => {
   });
 });
 
+describe('forecasts as issued', () => {
+  // A seasonal forecast per sub-county: the probability (%) that the Oct–Dec SPI-3 is below −0.85,
+  // issued on the 15th of each month, as every issue is kept in the store.
+  const SEASONAL = { ...VCI, name: 'p_spi3_moderate', source: 'ICPAC', unit: '%', period: 'seasonal' as const, status: 'forecast' as const };
+  const issue = (issued: string, value: number, period: [string, string] = ['2025-10-01', '2025-12-31'], pcode = 'KE023001'): Value => ({
+    pcode, indicator: 'p_spi3_moderate', periodStart: period[0], periodEnd: period[1], value, status: 'forecast', source: 'ICPAC',
+    knownAt: `${issued}T12:00:00Z`, issuedAt: `${issued}T06:00:00Z`,
+  });
+  const atLeast40 = (forecast: Record<string, unknown> = {}) => ({ indicator: { ...SEASONAL, forecast, threshold: { op: 'gte' as const, value: 40 } } });
+  const stageOf = (rule: Rule, asOf: string, indicators: Value[]) => decision(evaluateRule({ rule, asOf, areas: AREAS, indicators }), 'KE023001');
+
+  it('a plain forecast condition reads the latest issue known as of T: the older issue met it, the newer does not', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40() } } });
+    const issues = [issue('2025-07-15', 55), issue('2025-08-15', 30)];
+    const between = stageOf(rule, '2025-08-01T00:00:00Z', issues);
+    expect(between.stage).toBe('activation');
+    expect(indicatorEvidence(between)[0]).toMatchObject({ value: 55, issuedAt: '2025-07-15T06:00:00Z', leadDays: 78, test: '55 ≥ 40 → holds' });
+    const after = stageOf(rule, '2025-08-16T00:00:00Z', issues);
+    expect(after.stage).toBe('none');
+    expect(indicatorEvidence(after)[0]).toMatchObject({ value: 30, issuedAt: '2025-08-15T06:00:00Z', leadDays: 47 });
+  });
+
+  it('an issue counts from its issue time and its receipt, whichever is later', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40() } } });
+    const early = { ...issue('2025-07-15', 55), issuedAt: '2025-07-16T00:00:00Z' };
+    expect(stageOf(rule, '2025-07-15T18:00:00Z', [early]).stage).toBe('none');
+    expect(stageOf(rule, '2025-07-16T00:00:00Z', [early]).stage).toBe('activation');
+  });
+
+  it('readiness on the July issue, activation on the July and August issues (for the Oct–Dec season only)', () => {
+    const rule = inlineRule({
+      stages: {
+        readiness: { when: atLeast40({ for_period: { start_month: 10, end_month: 12 }, issued_in_months: [7] }) },
+        activation: { when: atLeast40({ for_period: { start_month: 10, end_month: 12 }, issued_in_months: [7, 8] }) },
+      },
+    });
+    // The August issue also forecasts Nov–Jan, which this rule does not read.
+    const issues = [issue('2025-06-15', 20), issue('2025-07-15', 45), issue('2025-08-15', 41), issue('2025-08-15', 10, ['2025-11-01', '2026-01-31'])];
+    const july = stageOf(rule, '2025-07-20T00:00:00Z', issues);
+    expect(july.stage).toBe('readiness');
+    expect(notes(july)).toEqual(['p_spi3_moderate for KE023001 2025-10-01–2025-12-31: no forecast issued in August known by 2025-07-20T00:00:00Z']);
+    const august = stageOf(rule, '2025-08-20T00:00:00Z', issues);
+    expect(august.stage).toBe('activation');
+    expect(indicatorEvidence(august).map((e) => [e.value, e.issuedAt, e.test])).toEqual([
+      [45, '2025-07-15T06:00:00Z', 'July issue of 2025-07-15: 45 ≥ 40 → holds'],
+      [41, '2025-08-15T06:00:00Z', 'August issue of 2025-08-15: 41 ≥ 40 → holds'],
+    ]);
+    // The August issue falls below: activation fails (readiness stays), and the evidence shows both issues.
+    const below = stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-07-15', 45), issue('2025-08-15', 39)]);
+    expect(below.stage).toBe('readiness');
+    expect(indicatorEvidence(below).map((e) => e.test)).toEqual(['July issue of 2025-07-15: 45 ≥ 40 → holds', 'August issue of 2025-08-15: 39 ≥ 40 → does not hold']);
+    // Without the July issue the August one alone does not activate.
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-08-15', 60)]).stage).toBe('none');
+  });
+
+  it('the latest issue of a named month counts when a month has two (a corrected re-issue)', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ issued_in_months: [8] }) } } });
+    expect(stageOf(rule, '2025-08-30T00:00:00Z', [issue('2025-08-10', 50), issue('2025-08-25', 35)]).stage).toBe('none');
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-08-10', 50), issue('2025-08-25', 35)]).stage).toBe('activation');
+  });
+
+  it('two successive issues: the latest two must both meet it, whatever their months', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ successive_issues: 2 }) } } });
+    const issues = [issue('2025-06-15', 30), issue('2025-07-15', 45), issue('2025-08-15', 50)];
+    expect(stageOf(rule, '2025-06-20T00:00:00Z', issues)).toMatchObject({ stage: 'none' });
+    expect(notes(stageOf(rule, '2025-06-20T00:00:00Z', issues))).toEqual([
+      'p_spi3_moderate for KE023001 2025-10-01–2025-12-31: the latest 2 issues must meet the condition; 1 known by 2025-06-20T00:00:00Z',
+    ]);
+    const july = stageOf(rule, '2025-07-20T00:00:00Z', issues);
+    expect(july.stage).toBe('none');
+    expect(indicatorEvidence(july).map((e) => e.test)).toEqual(['issue 1 of the latest 2 of 2025-06-15: 30 ≥ 40 → does not hold', 'issue 2 of the latest 2 of 2025-07-15: 45 ≥ 40 → holds']);
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', issues).stage).toBe('activation');
+  });
+
+  it('the lead is counted from the issue, not from when the engine received it', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ min_lead_days: 60 }) } } });
+    // Issued 15 July (lead 78 days) but received on 15 August (47 days before the season).
+    const late = { ...issue('2025-07-15', 55), knownAt: '2025-08-15T00:00:00Z' };
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [late]).stage).toBe('activation');
+  });
+});
+
 describe('persistence', () => {
   const rule = inlineRule({ stages: { activation: { when: vciBelow(20, { persistence: { periods: 3 } }) } } });
 

@@ -530,7 +530,7 @@ describe('ng-benue-flood-aa', () => {
     expect(decisions.map((d) => [d.pcode, d.stage])).toEqual(SEVEN.map((p) => [p, 'activation']));
     expect(indicatorEvidence(decisions[0])[0]).toEqual({
       kind: 'indicator', trigger: null, pcode: 'G5004', indicator: 'glofas_discharge', periodStart: '2025-08-06', periodEnd: '2025-08-06', value: 3132,
-      status: 'forecast', source: 'ECMWF GloFAS', knownAt: ISSUED, test: '3132 ≥ 3132 → holds', holds: true,
+      status: 'forecast', source: 'ECMWF GloFAS', knownAt: ISSUED, test: '3132 ≥ 3132 → holds', holds: true, issuedAt: ISSUED, leadDays: 5,
     });
     expect(stages([glofas('2025-08-06', 3131.9)])).toEqual(SEVEN.map(() => 'none'));
   });
