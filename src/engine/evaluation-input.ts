@@ -1,10 +1,11 @@
+import type { SeasonRecord } from '../areas/season-calendar.ts';
 import type { Store } from '../db/store.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
 import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
 import type { Rule } from '../rules/schema.ts';
 
-export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
+export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons'>;
 
 /**
  * How records count as known.
@@ -102,7 +103,9 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     );
     // Absent details are left out rather than null, as the evaluator's input expects.
     const gateInput = gates.rows.map((g) => Object.fromEntries(Object.entries(g).filter(([, v]) => v !== null)) as GateRecord);
-    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput };
+    // Season calendars (end_of_season): small, read whole.
+    const seasons = await raw.query<SeasonRecord>(`SELECT pcode, season, start_md AS start, end_md AS "end" FROM area_seasons ORDER BY pcode, season`);
+    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput, seasons: seasons.rows };
   });
 }
 

@@ -33,7 +33,7 @@ export interface BacktestOptions {
 }
 
 /** The history the replay reads: everything stored for the rule's indicators and hazards, and the declarations. */
-export type History = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
+export type History = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons'>;
 
 export interface AreaTier {
   pcode: string;

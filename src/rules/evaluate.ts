@@ -1,3 +1,4 @@
+import { lastEnded, nextOccurrence, type SeasonOccurrence, type SeasonRecord } from '../areas/season-calendar.ts';
 import { ALERT_LEVELS, type AlertLevel, type HazardEventVersion, type IndicatorValue } from '../feeds/model.ts';
 import {
   DECLARATION_KINDS, type Band, type DeclarationCondition, type EventCondition, type Gate, type IndicatorCondition, type Rule, type TriggerCondition,
@@ -47,6 +48,8 @@ export interface EvaluationInput {
   events?: (HazardEventVersion & { knownAt: string; affectedPcodes: string[] })[];
   /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when, and details. */
   gates?: GateRecord[];
+  /** Season calendars by area (`asp areas seasons`), for the end_of_season aggregation. */
+  seasons?: SeasonRecord[];
 }
 
 /** One stored value that went into an aggregate over a window. */
@@ -85,6 +88,8 @@ export interface IndicatorEvidence {
   /** A forecast: when the value read was issued, and its lead (whole days from the issue to the period start). */
   issuedAt?: string;
   leadDays?: number;
+  /** With end_of_season: the season read, its days that year and the area whose calendar gave it. */
+  season?: SeasonOccurrence & { calendarOf: string };
 }
 
 export interface EventEvidence {
@@ -156,6 +161,8 @@ interface Index {
   records: GateRecord[];
   /** Each P-code with its ancestors, nearest first. */
   lineages: Map<string, string[]>;
+  /** Season calendars by P-code. */
+  seasons: Map<string, SeasonRecord[]>;
 }
 
 interface Context {
@@ -321,7 +328,10 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
     .filter((g) => Date.parse(g.at) <= asOfMs)
     .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
 
-  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map() };
+  const seasons = new Map<string, SeasonRecord[]>();
+  for (const record of input.seasons ?? []) seasons.set(record.pcode, [...(seasons.get(record.pcode) ?? []), record]);
+
+  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map(), seasons };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,11 +381,59 @@ function memo<T>(store: Map<IndicatorCondition, Map<string, T>>, condition: Indi
   return result;
 }
 
-/** The series read for the area: its P-code (or station) and one value per period, oldest first. */
-function series(condition: IndicatorCondition, context: Context): { pcode: string; values: StoredValue[] } | { note: string } {
+type Series = { pcode: string; values: StoredValue[]; season?: SeasonOccurrence & { calendarOf: string } };
+
+/**
+ * The series read for the area: its P-code (or station) and one value per period, oldest first;
+ * with end_of_season, up to the value of the period in which the area's season ended.
+ */
+function series(condition: IndicatorCondition, context: Context): Series | { note: string } {
   const place = seriesPcode(condition, context);
   if ('note' in place) return place;
-  return { pcode: place.pcode, values: periodSeries(condition, place.pcode, condition.status ?? 'final', context) };
+  const values = periodSeries(condition, place.pcode, condition.status ?? 'final', context);
+  if (condition.aggregation?.method !== 'end_of_season') return { pcode: place.pcode, values };
+  return seasonSeries(condition, place.pcode, values, context);
+}
+
+/**
+ * end_of_season: the season read is the latest to have ended by asOf (the one named by
+ * `aggregation.season`, else any season of the calendar), from the calendar of the area or of its
+ * nearest ancestor with one. Its value is that of the period in which its last day falls (the
+ * shortest such period). Once the next occurrence of the season has begun, last season's figure no
+ * longer speaks: unknown until the new season ends. No calendar, no such season or no value is
+ * unknown, with a note saying which.
+ */
+function seasonSeries(condition: IndicatorCondition, pcode: string, values: StoredValue[], context: Context): Series | { note: string } {
+  const chain = lineage(context.area.pcode, context.parents, context.index.lineages);
+  const calendarOf = chain.find((p) => context.index.seasons.has(p));
+  if (!calendarOf) {
+    return { note: `${condition.name}: end_of_season needs a season calendar for ${context.area.pcode} or an area above it; none is loaded (asp areas seasons FILE)` };
+  }
+  const calendar = context.index.seasons.get(calendarOf)!;
+  const wanted = condition.aggregation?.season;
+  const candidates = wanted ? calendar.filter((r) => r.season === wanted) : calendar;
+  if (candidates.length === 0) {
+    return { note: `${condition.name}: the season calendar of ${calendarOf} has no season "${wanted}" (it has ${calendar.map((r) => r.season).join(', ')})` };
+  }
+  const ended = candidates
+    .map((record) => ({ record, occurrence: lastEnded(record, context.asOfDate) }))
+    .sort((a, b) => (a.occurrence.end < b.occurrence.end ? 1 : a.occurrence.end > b.occurrence.end ? -1 : 0))[0];
+  const { record, occurrence } = ended;
+  const next = nextOccurrence(record, occurrence);
+  const days = (o: SeasonOccurrence) => `${o.start}–${o.end}`;
+  if (next.start <= context.asOfDate) {
+    return { note: `${condition.name} for ${pcode}: season ${record.season} ${days(next)} (calendar of ${calendarOf}) is under way; its end-of-season value comes after ${next.end}` };
+  }
+  let found = -1;
+  values.forEach((v, i) => {
+    if (v.periodStart > occurrence.end || v.periodEnd < occurrence.end) return;
+    const best = found >= 0 ? values[found] : null;
+    if (!best || v.periodEnd < best.periodEnd || (v.periodEnd === best.periodEnd && v.periodStart > best.periodStart)) found = i;
+  });
+  if (found < 0) {
+    return { note: `no ${condition.name} value from ${condition.source} for ${pcode} for the period in which season ${record.season} ${days(occurrence)} (calendar of ${calendarOf}) ended, known by ${context.input.asOf} (${condition.status ?? 'final'})` };
+  }
+  return { pcode, values: values.slice(0, found + 1), season: { ...occurrence, calendarOf } };
 }
 
 /** One value per period after the as-of, status and revision rules, ordered by period. */
@@ -476,9 +534,11 @@ const WINDOW_PERIOD = { months: 'monthly', dekads: 'dekadal', days: 'daily' } as
 /** The reading at `index`, or why there is none (unknown). */
 function reading(condition: IndicatorCondition, values: StoredValue[], index: number): Reading | string {
   const aggregation = condition.aggregation;
-  if (!aggregation || aggregation.method === 'as_published') return { value: values[index].value, used: [values[index]], method: null };
+  // end_of_season: the series was cut at the period in which the season ends (seasonSeries).
+  if (!aggregation || aggregation.method === 'as_published' || aggregation.method === 'end_of_season') {
+    return { value: values[index].value, used: [values[index]], method: null };
+  }
   const method = aggregation.method;
-  if (method === 'end_of_season') return 'end_of_season aggregation needs the season calendar of the area, which this evaluator does not have';
   const window = aggregation.window;
   if (!window) return `aggregation ${method} needs a window (count and unit); none is given`;
   // Only windows counted in the series' own periods: 3 months of monthly values, 6 dekads of dekadal ones.
@@ -654,7 +714,7 @@ function test(condition: IndicatorCondition, pcode: string, values: StoredValue[
   return { holds: null, test: 'no threshold, bands or probability', band: null, compared: null };
 }
 
-function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean): IndicatorEvidence {
+function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean, season?: Series['season']): IndicatorEvidence {
   const used = c.reading.used;
   const last = used[used.length - 1];
   const evidence: IndicatorEvidence = {
@@ -674,6 +734,7 @@ function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Comp
     evidence.issuedAt = issuedAt(last);
     evidence.leadDays = leadDays(last);
   }
+  if (season) evidence.season = season;
   return evidence;
 }
 
@@ -683,7 +744,7 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
     context.evidence.push({ kind: 'note', text: found.note });
     return null;
   }
-  const { pcode, values } = found;
+  const { pcode, values, season } = found;
   if (values.length === 0) {
     context.evidence.push({ kind: 'note', text: `no ${condition.name} value from ${condition.source} for ${pcode} known by ${context.input.asOf} (${condition.status ?? 'final'})` });
     return null;
@@ -708,10 +769,15 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
       result = result === false ? false : null;
       continue;
     }
-    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, outcome.test, outcome.holds));
+    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, seasonWords(season, outcome.test), outcome.holds, season));
     if (!outcome.holds) return false;
   }
   return result;
+}
+
+/** The test in words, prefixed with the season read for end_of_season. */
+function seasonWords(season: Series['season'], test: string): string {
+  return season ? `end of season ${season.season} ${season.start}–${season.end} (calendar of ${season.calendarOf}): ${test}` : test;
 }
 
 const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -781,7 +847,7 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
   const outcome = test(condition, found.pcode, found.values, index, context);
   if (outcome.holds === null || outcome.compared === null) return null;
   const holds = outcome.band !== null && bands.includes(outcome.band);
-  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, outcome.test, outcome.holds));
+  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, seasonWords(found.season, outcome.test), outcome.holds, found.season));
   return holds;
 }
 

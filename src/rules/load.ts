@@ -579,6 +579,9 @@ function checkAggregation(indicator: UnknownRecord, at: Segment[], problems: Pat
   if (aggregation.method === 'end_of_season' && aggregation.window !== undefined) {
     problems.push({ path: [...at, 'aggregation', 'window'], message: 'end_of_season takes the value of the period in which the season ends, from the area\'s season calendar; it has no window' });
   }
+  if (aggregation.method === 'end_of_season' && indicator.persistence !== undefined) {
+    problems.push({ path: [...at, 'persistence'], message: 'cannot be used with end_of_season, which reads one value per season; persistence counts consecutive periods' });
+  }
   if (aggregation.season !== undefined && aggregation.method !== 'end_of_season') {
     problems.push({ path: [...at, 'aggregation', 'season'], message: `names a season, which only method end_of_season reads (the method is ${String(aggregation.method)})` });
   }

@@ -324,6 +324,64 @@ describe('forecasts as issued', () => {
   });
 });
 
+describe('end_of_season with a season calendar', () => {
+  // WRSI-like dekadal values for KE023001, and a short-rains season October to February (across the new year).
+  const dekad = (start: string, end: string, value: number, pcode = 'KE023001'): Value => ({
+    pcode, indicator: 'wrsi', periodStart: start, periodEnd: end, value, status: 'final', source: 'FEWS NET', knownAt: `${end}T18:00:00Z`,
+  });
+  const history = [
+    dekad('2025-02-11', '2025-02-20', 70), dekad('2025-02-21', '2025-02-28', 62), dekad('2025-03-01', '2025-03-10', 99),
+    dekad('2026-02-11', '2026-02-20', 90), dekad('2026-02-21', '2026-02-28', 85),
+  ];
+  const SHORT_RAINS = { pcode: 'KE023', season: 'short_rains', start: '10-01', end: '02-28' };
+  const LONG_RAINS = { pcode: 'KE023', season: 'long_rains', start: '03-01', end: '05-31' };
+  const rule = (season?: string) => inlineRule({
+    stages: { activation: { when: { indicator: { ...VCI, name: 'wrsi', source: 'FEWS NET', period: 'dekadal', aggregation: { method: 'end_of_season', ...(season ? { season } : {}) }, threshold: { op: 'lt', value: 65 } } } } },
+  });
+  const at = (asOf: string, seasons: EvaluationInput['seasons'], r = rule('short_rains')) =>
+    decision(evaluateRule({ rule: r, asOf, areas: AREAS, indicators: history, seasons }), 'KE023001');
+
+  it('reads the value of the last dekad of the season that crossed the new year, from the county calendar, until the next season starts', () => {
+    const march = at('2025-03-15T00:00:00Z', [SHORT_RAINS, LONG_RAINS]);
+    expect(march.stage).toBe('activation');
+    expect(indicatorEvidence(march)[0]).toMatchObject({
+      value: 62, periodStart: '2025-02-21', periodEnd: '2025-02-28',
+      season: { season: 'short_rains', start: '2024-10-01', end: '2025-02-28', calendarOf: 'KE023' },
+      test: 'end of season short_rains 2024-10-01–2025-02-28 (calendar of KE023): 62 < 65 → holds',
+    });
+    // Still the 2024/25 season's figure in September (the later 99 of March is after the season).
+    expect(at('2025-09-30T00:00:00Z', [SHORT_RAINS]).stage).toBe('activation');
+    // From 1 October the 2025/26 season is under way: last season's figure no longer counts.
+    const october = at('2025-10-01T00:00:00Z', [SHORT_RAINS]);
+    expect(october.stage).toBe('none');
+    expect(notes(october)).toEqual(['wrsi for KE023001: season short_rains 2025-10-01–2026-02-28 (calendar of KE023) is under way; its end-of-season value comes after 2026-02-28']);
+    // On its last day the new season's figure is read.
+    const next = at('2026-02-28T23:00:00Z', [SHORT_RAINS]);
+    expect(next.stage).toBe('none');
+    expect(indicatorEvidence(next)[0]).toMatchObject({ value: 85, season: { start: '2025-10-01', end: '2026-02-28' } });
+  });
+
+  it("the area's own calendar beats its ancestor's; without a season named, the latest season to end is read", () => {
+    const own = { pcode: 'KE023001', season: 'short_rains', start: '10-01', end: '02-20' };
+    expect(indicatorEvidence(at('2025-03-15T00:00:00Z', [SHORT_RAINS, own]))[0]).toMatchObject({ value: 70, season: { calendarOf: 'KE023001', end: '2025-02-20' } });
+    const latest = at('2025-06-15T00:00:00Z', [SHORT_RAINS, LONG_RAINS], rule());
+    expect(latest.stage).toBe('none');
+    expect(notes(latest)[0]).toBe('no wrsi value from FEWS NET for KE023001 for the period in which season long_rains 2025-03-01–2025-05-31 (calendar of KE023) ended, known by 2025-06-15T00:00:00Z (final)');
+  });
+
+  it('an area without a calendar, or a calendar without the season named, is unknown with a note, never a zero', () => {
+    const none = at('2025-03-15T00:00:00Z', []);
+    expect(none).toMatchObject({ stage: 'none', tier: null });
+    expect(notes(none)).toEqual(['wrsi: end_of_season needs a season calendar for KE023001 or an area above it; none is loaded (asp areas seasons FILE)']);
+    expect(indicatorEvidence(none)).toEqual([]);
+    // A calendar elsewhere (Marsabit) does not serve Turkana.
+    expect(notes(at('2025-03-15T00:00:00Z', [{ ...SHORT_RAINS, pcode: 'KE010' }]))[0]).toMatch(/needs a season calendar for KE023001/);
+    expect(notes(at('2025-03-15T00:00:00Z', [LONG_RAINS]))).toEqual(['wrsi: the season calendar of KE023 has no season "short_rains" (it has long_rains)']);
+    // A rule whose value is above the threshold is none, but not from a missing calendar.
+    expect(notes(at('2025-03-15T00:00:00Z', [{ ...SHORT_RAINS, end: '02-20' }]))).toEqual([]);
+  });
+});
+
 describe('persistence', () => {
   const rule = inlineRule({ stages: { activation: { when: vciBelow(20, { persistence: { periods: 3 } }) } } });
 
@@ -545,7 +603,7 @@ describe('time aggregation over a window', () => {
     const season = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'end_of_season' }, threshold: { op: 'lt', value: 20 } } } } } });
     const seasonDecision = decision(evaluateRule({ rule: season, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
     expect(seasonDecision.stage).toBe('none');
-    expect(notes(seasonDecision)[0]).toMatch(/end_of_season aggregation needs the season calendar/);
+    expect(notes(seasonDecision)[0]).toBe('vci3m: end_of_season needs a season calendar for KE023001 or an area above it; none is loaded (asp areas seasons FILE)');
     const noWindow = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'mean' }, threshold: { op: 'lt', value: 20 } } } } } });
     expect(notes(decision(evaluateRule({ rule: noWindow, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001'))[0]).toMatch(/aggregation mean needs a window/);
   });
