@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSeasonCalendar } from '../../src/areas/import-seasons.ts';
+import { replayRule } from '../../src/rules/backtest.ts';
 import type { HazardEventVersion } from '../../src/feeds/model.ts';
 import {
   evaluateRule, type AreaDecision, type EvaluationInput, type EventEvidence, type GateEvidence, type GateRecord, type IndicatorEvidence,
@@ -668,6 +669,18 @@ describe('mz-drought-aa-issue-months', () => {
 
   it('December: outside the monitoring months the rule is closed', () => {
     expect(stages('2025-12-15T00:00:00Z')).toEqual([['MZ0501', 'none'], ['MZ0701', 'none'], ['MZ0702', 'none']]);
+  });
+
+  it('a replay month by month sees each issue from when it was known: ready at the end of September, set at the end of October', () => {
+    const replay = replayRule(rule(), { areas: MOZAMBIQUE, indicators, events: [], gates: [] }, ['2025-08-31', '2025-09-30', '2025-10-31', '2025-11-30', '2025-12-31']);
+    expect(replay.periods.map((p) => [p.periodEnd, p.readiness, p.activation.map((a) => a.pcode)])).toEqual([
+      ['2025-08-31', [], []],
+      ['2025-09-30', ['MZ0701', 'MZ0702'], []],
+      ['2025-10-31', ['MZ0702'], ['MZ0701']],
+      ['2025-11-30', ['MZ0702'], ['MZ0701']],
+      ['2025-12-31', [], []],
+    ]);
+    expect(replay.episodes).toEqual([{ pcode: 'MZ0701', start: '2025-10-31', end: '2025-11-30', periods: 2, tiers: { activated: 2 }, ongoing: false }]);
   });
 });
 
