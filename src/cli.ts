@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { importAreas } from './areas/import-areas.ts';
 import { importAreaCodes } from './areas/area-codes.ts';
+import { importSeasons } from './areas/import-seasons.ts';
 import { migrate } from './db/migrate.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { approveDemoRules } from './demo/demo-rules.ts';
@@ -94,6 +95,20 @@ export function buildCli(): Command {
         report(g.json, result, () => [
           `${file}: ${result.rows} codes`,
           ...(result.unknownPcodes.length ? [`  not (yet) among the admin areas: ${result.unknownPcodes.join(', ')}`] : []),
+        ]);
+      });
+    });
+
+  areas
+    .command('seasons <file>')
+    .description('load season calendars for end_of_season rules: CSV pcode,season,start,end (MM-DD; an end before the start runs into the next year); replaces the calendars of the P-codes named, all rows or none')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const g = globals(cmd);
+      await withStore(g, async (store) => {
+        const result = await importSeasons(store, file);
+        report(g.json, result, () => [
+          `${file}: ${result.seasons} season(s) for ${result.areas.length} area(s)`,
+          ...(result.crossingYear.length ? [`  running into the next year: ${result.crossingYear.join(', ')}`] : []),
         ]);
       });
     });

@@ -1,3 +1,4 @@
+import type { SeasonRecord } from '../areas/season-calendar.ts';
 import type { Store } from '../db/store.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
@@ -5,15 +6,15 @@ import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
 import { reachesSql, ruleReach } from './footprint-selection.ts';
 import type { Rule } from '../rules/schema.ts';
 
-export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
+export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons'>;
 
 /**
  * How records count as known.
  * - `live` (evaluation, dry run): as stored, and only what was stored by `asOf`, with the
  *   coordinators' gate confirmations.
- * - `backtest`: the whole archive, each final value known at its period end, each event version at
- *   its issue (else valid-from) time and each declaration on the day declared, whenever it was
- *   loaded; forecasts keep their stored time. No confirmations: people's decisions are not replayed.
+ * - `backtest`: the whole archive, each final value known at its period end, each forecast issue
+ *   at its issue time, each event version at its issue (else valid-from) time and each declaration
+ *   on the day declared, whenever it was loaded. No confirmations: people's decisions are not replayed.
  */
 export type HistoryMode = { live: string } | { backtest: true };
 
@@ -34,7 +35,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
   const asOf = live ? mode.live : null;
   const valueKnownAt = live
     ? `to_char(known_at AT TIME ZONE 'UTC', ${ISO})`
-    : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(known_at AT TIME ZONE 'UTC', ${ISO}) END`;
+    : `CASE WHEN status = 'final' THEN to_char(period_end, 'YYYY-MM-DD"T00:00:00.000Z"') ELSE to_char(issued_at AT TIME ZONE 'UTC', ${ISO}) END`;
   const versionKnownAt = live ? 'v.known_at' : 'coalesce(v.issued_at, v.valid_from, v.known_at)';
   // The footprint selection's parts (areal only, unless the rule buffers) and how they reach areas.
   const reach = ruleReach(rule);
@@ -44,7 +45,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode", iso3 FROM admin_areas`);
     const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
       `SELECT pcode, indicator, to_char(period_start, 'YYYY-MM-DD') AS "periodStart", to_char(period_end, 'YYYY-MM-DD') AS "periodEnd",
-              value, status, source, ${valueKnownAt} AS "knownAt"
+              value, status, source, ${valueKnownAt} AS "knownAt", CASE WHEN status = 'forecast' THEN to_char(issued_at AT TIME ZONE 'UTC', ${ISO}) END AS "issuedAt"
          FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
       [fieldOf('indicator', 'name'), asOf],
     );
@@ -99,7 +100,9 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     );
     // Absent details are left out rather than null, as the evaluator's input expects.
     const gateInput = gates.rows.map((g) => Object.fromEntries(Object.entries(g).filter(([, v]) => v !== null)) as GateRecord);
-    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput };
+    // Season calendars (end_of_season): small, read whole.
+    const seasons = await raw.query<SeasonRecord>(`SELECT pcode, season, start_md AS start, end_md AS "end" FROM area_seasons ORDER BY pcode, season`);
+    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput, seasons: seasons.rows };
   });
 }
 

@@ -283,33 +283,68 @@ async function applyLineage(tx: Tx, event: HazardEventVersion, eventId: number):
   );
 }
 
+/**
+ * Stores indicator values: a final figure is one row per key (a revision replaces it); every issue
+ * of a forecast is a row of its own, keyed by its issue time, so an evaluation as of any date sees
+ * the issues known by then. A payload that does not say when a forecast was issued issues it at
+ * `knownAt`, unless the latest stored issue already gives the same value (the same forecast
+ * fetched again is not a new issue).
+ */
 async function storeIndicatorValues(tx: Tx, values: IndicatorValue[], payloadId: number, knownAt: Date): Promise<number> {
   let changed = 0;
   for (let start = 0; start < values.length; start += 5000) {
     const batch = values.slice(start, start + 5000);
-    const result = await tx.raw.query<{ n: number }>(
+    const columns = [
+      batch.map((v) => v.pcode), batch.map((v) => v.indicator), batch.map((v) => v.periodStart),
+      batch.map((v) => v.periodEnd), batch.map((v) => v.status), batch.map((v) => v.source),
+      batch.map((v) => v.value), batch.map((v) => v.issuedAt ?? null), payloadId, knownAt,
+    ];
+    const finals = await tx.raw.query<{ n: number }>(
       `WITH input AS (
          -- The same key twice in one payload: the later row wins.
-         SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source, status) *
-           FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[])
-             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, n)
-          ORDER BY pcode, indicator, period_start, period_end, source, status, n DESC
+         SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source) *
+           FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
+             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
+          WHERE status = 'final'
+          ORDER BY pcode, indicator, period_start, period_end, source, n DESC
        ), upserted AS (
-         INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at)
-         SELECT pcode, indicator, period_start, period_end, status, source, value, $8, $9 FROM input
-         ON CONFLICT (pcode, indicator, period_start, period_end, source, status)
+         INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
+         SELECT pcode, indicator, period_start, period_end, status, source, value, $9, $10, coalesce(issued_at, $10) FROM input
+         ON CONFLICT (pcode, indicator, period_start, period_end, source) WHERE status = 'final'
+         DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at, issued_at = excluded.issued_at
+          WHERE iv.value IS DISTINCT FROM excluded.value
+         RETURNING 1
+       )
+       SELECT count(*)::int AS n FROM upserted`,
+      columns,
+    );
+    const forecasts = await tx.raw.query<{ n: number }>(
+      `WITH input AS (
+         -- The same issue twice in one payload: the later row wins.
+         SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source, issued_at) *
+           FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
+             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
+          WHERE status = 'forecast'
+          ORDER BY pcode, indicator, period_start, period_end, source, issued_at, n DESC
+       ), upserted AS (
+         INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
+         SELECT i.pcode, i.indicator, i.period_start, i.period_end, i.status, i.source, i.value, $9, $10, coalesce(i.issued_at, $10)
+           FROM input i
+          WHERE i.issued_at IS NOT NULL
+             OR i.value IS DISTINCT FROM (
+                  SELECT latest.value FROM indicator_values latest
+                   WHERE latest.status = 'forecast' AND latest.pcode = i.pcode AND latest.indicator = i.indicator
+                     AND latest.period_start = i.period_start AND latest.period_end = i.period_end AND latest.source = i.source
+                   ORDER BY latest.issued_at DESC LIMIT 1)
+         ON CONFLICT (pcode, indicator, period_start, period_end, source, issued_at) WHERE status = 'forecast'
          DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at
           WHERE iv.value IS DISTINCT FROM excluded.value
          RETURNING 1
        )
        SELECT count(*)::int AS n FROM upserted`,
-      [
-        batch.map((v) => v.pcode), batch.map((v) => v.indicator), batch.map((v) => v.periodStart),
-        batch.map((v) => v.periodEnd), batch.map((v) => v.status), batch.map((v) => v.source),
-        batch.map((v) => v.value), payloadId, knownAt,
-      ],
+      columns,
     );
-    changed += result.rows[0].n;
+    changed += finals.rows[0].n + forecasts.rows[0].n;
   }
   return changed;
 }

@@ -99,6 +99,12 @@ export interface IndicatorValue {
   status: 'final' | 'forecast';
   /** Who produced the figure, e.g. `NDMA`, `WFP CHIRPS`, `IPC`. */
   source: string;
+  /**
+   * When the source issued it (ISO 8601 with a time zone), where the payload says so; absent or
+   * null: when the engine received it. Every issue of a forecast is kept: its lead is the time from
+   * the issue to the start of the period forecast.
+   */
+  issuedAt?: string | null;
 }
 
 /** A record (or a whole payload) that could not be read, with where and why. */

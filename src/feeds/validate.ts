@@ -61,6 +61,7 @@ export const indicatorValueSchema = z
     value: z.number().finite(),
     status: z.enum(['final', 'forecast']),
     source: z.string().min(1),
+    issuedAt: isoDateTime.nullish(),
   })
   .refine((v) => v.periodEnd >= v.periodStart, { message: 'periodEnd is before periodStart', path: ['periodEnd'] });
 

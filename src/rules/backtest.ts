@@ -13,9 +13,10 @@ import type { Rule } from './schema.ts';
  *
  * The question is how the rule behaves over history, not when the archive was loaded: every final
  * indicator value counts as known at the end of its period, and an event version at its issue
- * (else valid-from) time, an official declaration on the day it was declared; the stored
- * known_at is ignored (forecasts keep theirs: nothing better is known about when they were
- * issued). Coordinators' confirmations of manual gates are decisions of the live process, not
+ * (else valid-from) time, an official declaration on the day it was declared, and every issue of
+ * a forecast at its issue time (`issued_at`, which is when the engine received it where the feed
+ * did not say): at each period end only the issues made by then count. The stored known_at is
+ * ignored. Coordinators' confirmations of manual gates are decisions of the live process, not
  * history: none are replayed.
  */
 
@@ -32,7 +33,7 @@ export interface BacktestOptions {
 }
 
 /** The history the replay reads: everything stored for the rule's indicators and hazards, and the declarations. */
-export type History = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates'>;
+export type History = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons'>;
 
 export interface AreaTier {
   pcode: string;
@@ -391,7 +392,7 @@ function backtestNotes(
     ? 'one payment cycle'
     : `${round(paying.cycles, 3)} of a payment cycle (${step} period ends, ${paying.frequency} payments)`;
   const notes = [
-    `replayed at every ${step} period end, as of the end of that day; every final indicator value counts as known at the end of its period and an event version at its issue (else valid-from) time: the stored known_at (when the archive was loaded) is ignored; forecasts keep their stored known_at`,
+    `replayed at every ${step} period end, as of the end of that day; every final indicator value counts as known at the end of its period, every forecast issue at its issue time (issued_at; when the engine received it where the feed did not say) and an event version at its issue (else valid-from) time: the stored known_at (when the archive was loaded) is ignored`,
     `the rule is replayed as if in force throughout (its effective dates, from ${rule.effective.from}${rule.effective.to ? ` to ${rule.effective.to}` : ''}, are ignored)${rule.monitoring?.months ? `; its monitoring months (${rule.monitoring.months.join(', ')}) are kept` : ''}`,
     'an area episode opens at the period end an area reaches activation, stays open while the area stays in activation (its tier may change) and ends at the first period end it is not; '
       + (rule.cool_down

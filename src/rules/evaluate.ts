@@ -1,3 +1,4 @@
+import { lastEnded, nextOccurrence, type SeasonOccurrence, type SeasonRecord } from '../areas/season-calendar.ts';
 import { ALERT_LEVELS, type AlertLevel, type HazardEventVersion, type IndicatorValue } from '../feeds/model.ts';
 import {
   DECLARATION_KINDS, type Band, type DeclarationCondition, type EventCondition, type Gate, type IndicatorCondition, type Rule, type TriggerCondition,
@@ -49,6 +50,8 @@ export interface EvaluationInput {
   events?: (HazardEventVersion & { knownAt: string; affectedPcodes: string[] })[];
   /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when, and details. */
   gates?: GateRecord[];
+  /** Season calendars by area (`asp areas seasons`), for the end_of_season aggregation. */
+  seasons?: SeasonRecord[];
 }
 
 /** One stored value that went into an aggregate over a window. */
@@ -84,6 +87,11 @@ export interface IndicatorEvidence {
   window?: { method: string; periods: WindowPeriod[] };
   /** With `relative_to`: the reference value compared against and, for a long-term one, the years it comes from. */
   reference?: { kind: string; value: number; years?: number[] };
+  /** A forecast: when the value read was issued, and its lead (whole days from the issue to the period start). */
+  issuedAt?: string;
+  leadDays?: number;
+  /** With end_of_season: the season read, its days that year and the area whose calendar gave it. */
+  season?: SeasonOccurrence & { calendarOf: string };
 }
 
 export interface EventEvidence {
@@ -160,6 +168,8 @@ interface Index {
   records: GateRecord[];
   /** Each P-code with its ancestors, nearest first. */
   lineages: Map<string, string[]>;
+  /** Season calendars by P-code. */
+  seasons: Map<string, SeasonRecord[]>;
 }
 
 interface Context {
@@ -299,6 +309,7 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
   const values = new Map<string, StoredValue[]>();
   for (const value of input.indicators) {
     if (Date.parse(value.knownAt) > asOfMs) continue; // not yet published
+    if (value.status === 'forecast' && issueMs(value) > asOfMs) continue; // not yet issued
     const key = seriesKey(value.pcode, value.indicator, value.source);
     const list = values.get(key);
     if (list) list.push(value);
@@ -329,7 +340,10 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
     .filter((g) => Date.parse(g.at) <= asOfMs)
     .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
 
-  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map() };
+  const seasons = new Map<string, SeasonRecord[]>();
+  for (const record of input.seasons ?? []) seasons.set(record.pcode, [...(seasons.get(record.pcode) ?? []), record]);
+
+  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map(), seasons };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,11 +393,59 @@ function memo<T>(store: Map<IndicatorCondition, Map<string, T>>, condition: Indi
   return result;
 }
 
-/** The series read for the area: its P-code (or station) and one value per period, oldest first. */
-function series(condition: IndicatorCondition, context: Context): { pcode: string; values: StoredValue[] } | { note: string } {
+type Series = { pcode: string; values: StoredValue[]; season?: SeasonOccurrence & { calendarOf: string } };
+
+/**
+ * The series read for the area: its P-code (or station) and one value per period, oldest first;
+ * with end_of_season, up to the value of the period in which the area's season ended.
+ */
+function series(condition: IndicatorCondition, context: Context): Series | { note: string } {
   const place = seriesPcode(condition, context);
   if ('note' in place) return place;
-  return { pcode: place.pcode, values: periodSeries(condition, place.pcode, condition.status ?? 'final', context) };
+  const values = periodSeries(condition, place.pcode, condition.status ?? 'final', context);
+  if (condition.aggregation?.method !== 'end_of_season') return { pcode: place.pcode, values };
+  return seasonSeries(condition, place.pcode, values, context);
+}
+
+/**
+ * end_of_season: the season read is the latest to have ended by asOf (the one named by
+ * `aggregation.season`, else any season of the calendar), from the calendar of the area or of its
+ * nearest ancestor with one. Its value is that of the period in which its last day falls (the
+ * shortest such period). Once the next occurrence of the season has begun, last season's figure no
+ * longer speaks: unknown until the new season ends. No calendar, no such season or no value is
+ * unknown, with a note saying which.
+ */
+function seasonSeries(condition: IndicatorCondition, pcode: string, values: StoredValue[], context: Context): Series | { note: string } {
+  const chain = lineage(context.area.pcode, context.parents, context.index.lineages);
+  const calendarOf = chain.find((p) => context.index.seasons.has(p));
+  if (!calendarOf) {
+    return { note: `${condition.name}: end_of_season needs a season calendar for ${context.area.pcode} or an area above it; none is loaded (asp areas seasons FILE)` };
+  }
+  const calendar = context.index.seasons.get(calendarOf)!;
+  const wanted = condition.aggregation?.season;
+  const candidates = wanted ? calendar.filter((r) => r.season === wanted) : calendar;
+  if (candidates.length === 0) {
+    return { note: `${condition.name}: the season calendar of ${calendarOf} has no season "${wanted}" (it has ${calendar.map((r) => r.season).join(', ')})` };
+  }
+  const ended = candidates
+    .map((record) => ({ record, occurrence: lastEnded(record, context.asOfDate) }))
+    .sort((a, b) => (a.occurrence.end < b.occurrence.end ? 1 : a.occurrence.end > b.occurrence.end ? -1 : 0))[0];
+  const { record, occurrence } = ended;
+  const next = nextOccurrence(record, occurrence);
+  const days = (o: SeasonOccurrence) => `${o.start}–${o.end}`;
+  if (next.start <= context.asOfDate) {
+    return { note: `${condition.name} for ${pcode}: season ${record.season} ${days(next)} (calendar of ${calendarOf}) is under way; its end-of-season value comes after ${next.end}` };
+  }
+  let found = -1;
+  values.forEach((v, i) => {
+    if (v.periodStart > occurrence.end || v.periodEnd < occurrence.end) return;
+    const best = found >= 0 ? values[found] : null;
+    if (!best || v.periodEnd < best.periodEnd || (v.periodEnd === best.periodEnd && v.periodStart > best.periodStart)) found = i;
+  });
+  if (found < 0) {
+    return { note: `no ${condition.name} value from ${condition.source} for ${pcode} for the period in which season ${record.season} ${days(occurrence)} (calendar of ${calendarOf}) ended, known by ${context.input.asOf} (${condition.status ?? 'final'})` };
+  }
+  return { pcode, values: values.slice(0, found + 1), season: { ...occurrence, calendarOf } };
 }
 
 /** One value per period after the as-of, status and revision rules, ordered by period. */
@@ -394,7 +456,7 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
       if (wanted === 'final' && value.status !== 'final') continue;
       if (wanted === 'forecast' && value.status !== 'forecast') continue;
       if (value.status === 'final' && value.periodEnd > context.asOfDate) continue; // period not over yet
-      if (value.status === 'forecast' && !withinLead(value, condition)) continue;
+      if (value.status === 'forecast' && !(withinLead(value, condition) && forPeriod(value, condition))) continue;
       // A forecast speaks for a period still to come: once its period is over, last season's
       // projection must not keep triggering (a final figure, if any, stands for it).
       if (value.status === 'forecast' && value.periodEnd < context.asOfDate) continue;
@@ -406,19 +468,43 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
   });
 }
 
-/** A final beats a forecast for the same period; among equals, the later-published revision. */
+/**
+ * A final beats a forecast for the same period; among forecasts, the latest issue; among equals,
+ * the later-published revision.
+ */
 function better(candidate: StoredValue, current: StoredValue): boolean {
   if (candidate.status !== current.status) return candidate.status === 'final';
+  if (candidate.status === 'forecast' && issueMs(candidate) !== issueMs(current)) return issueMs(candidate) > issueMs(current);
   return Date.parse(candidate.knownAt) > Date.parse(current.knownAt);
 }
 
-/** Lead of a forecast: days from its publication to the start of the period it forecasts. */
+/** When a value was issued: as the source says, else when the engine received it. */
+function issuedAt(value: StoredValue): string {
+  return value.issuedAt ?? value.knownAt;
+}
+
+function issueMs(value: StoredValue): number {
+  return Date.parse(issuedAt(value));
+}
+
+/** Lead of a forecast: whole days from the day it was issued (UTC) to the start of the period it forecasts. */
+function leadDays(value: StoredValue): number {
+  return (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${issuedAt(value).slice(0, 10)}T00:00:00Z`)) / DAY_MS;
+}
+
 function withinLead(value: StoredValue, condition: IndicatorCondition): boolean {
   if (!condition.forecast) return true;
-  const lead = (Date.parse(`${value.periodStart}T00:00:00Z`) - Date.parse(`${value.knownAt.slice(0, 10)}T00:00:00Z`)) / DAY_MS;
+  const lead = leadDays(value);
   if (condition.forecast.min_lead_days !== undefined && lead < condition.forecast.min_lead_days) return false;
   if (condition.forecast.max_lead_days !== undefined && lead > condition.forecast.max_lead_days) return false;
   return true;
+}
+
+/** `forecast.for_period`: only the forecasts of a period starting and ending in the named months. */
+function forPeriod(value: StoredValue, condition: IndicatorCondition): boolean {
+  const wanted = condition.forecast?.for_period;
+  if (!wanted) return true;
+  return Number(value.periodStart.slice(5, 7)) === wanted.start_month && Number(value.periodEnd.slice(5, 7)) === wanted.end_month;
 }
 
 /** Which series applies to the area: its own P-code, an ancestor at the indicator's level, or a station. */
@@ -460,9 +546,11 @@ const WINDOW_PERIOD = { months: 'monthly', dekads: 'dekadal', days: 'daily' } as
 /** The reading at `index`, or why there is none (unknown). */
 function reading(condition: IndicatorCondition, values: StoredValue[], index: number): Reading | string {
   const aggregation = condition.aggregation;
-  if (!aggregation || aggregation.method === 'as_published') return { value: values[index].value, used: [values[index]], method: null };
+  // end_of_season: the series was cut at the period in which the season ends (seasonSeries).
+  if (!aggregation || aggregation.method === 'as_published' || aggregation.method === 'end_of_season') {
+    return { value: values[index].value, used: [values[index]], method: null };
+  }
   const method = aggregation.method;
-  if (method === 'end_of_season') return 'end_of_season aggregation needs the season calendar of the area, which this evaluator does not have';
   const window = aggregation.window;
   if (!window) return `aggregation ${method} needs a window (count and unit); none is given`;
   // Only windows counted in the series' own periods: 3 months of monthly values, 6 dekads of dekadal ones.
@@ -638,7 +726,7 @@ function test(condition: IndicatorCondition, pcode: string, values: StoredValue[
   return { holds: null, test: 'no threshold, bands or probability', band: null, compared: null };
 }
 
-function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean): IndicatorEvidence {
+function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean, season?: Series['season']): IndicatorEvidence {
   const used = c.reading.used;
   const last = used[used.length - 1];
   const evidence: IndicatorEvidence = {
@@ -654,6 +742,11 @@ function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Comp
     };
   }
   if (c.reference) evidence.reference = c.reference;
+  if (last.status === 'forecast') {
+    evidence.issuedAt = issuedAt(last);
+    evidence.leadDays = leadDays(last);
+  }
+  if (season) evidence.season = season;
   return evidence;
 }
 
@@ -663,11 +756,12 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
     context.evidence.push({ kind: 'note', text: found.note });
     return null;
   }
-  const { pcode, values } = found;
+  const { pcode, values, season } = found;
   if (values.length === 0) {
     context.evidence.push({ kind: 'note', text: `no ${condition.name} value from ${condition.source} for ${pcode} known by ${context.input.asOf} (${condition.status ?? 'final'})` });
     return null;
   }
+  if (condition.forecast?.issued_in_months || condition.forecast?.successive_issues) return evaluateIssues(condition, pcode, values, context);
   const needed = condition.persistence?.periods ?? 1;
   // Walk back from the latest period; the condition must hold in `needed` consecutive periods.
   let result: Truth = true;
@@ -687,8 +781,64 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
       result = result === false ? false : null;
       continue;
     }
-    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, outcome.test, outcome.holds));
+    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, seasonWords(season, outcome.test), outcome.holds, season));
     if (!outcome.holds) return false;
+  }
+  return result;
+}
+
+/** The test in words, prefixed with the season read for end_of_season. */
+function seasonWords(season: Series['season'], test: string): string {
+  return season ? `end of season ${season.season} ${season.start}–${season.end} (calendar of ${season.calendarOf}): ${test}` : test;
+}
+
+const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** Every issue known of the forecast for one period that the condition may read (its lead window), oldest first. */
+function issuesOf(condition: IndicatorCondition, pcode: string, target: StoredValue, context: Context): StoredValue[] {
+  return (context.index.values.get(seriesKey(pcode, condition.name, condition.source)) ?? [])
+    .filter((v) => v.status === 'forecast' && v.periodStart === target.periodStart && v.periodEnd === target.periodEnd && withinLead(v, condition))
+    .sort((a, b) => issueMs(a) - issueMs(b) || Date.parse(a.knownAt) - Date.parse(b.knownAt));
+}
+
+/**
+ * `forecast.issued_in_months` / `successive_issues`: the forecast for the latest period read must
+ * meet the condition in each of the named issues (the latest issue of each named month, by its UTC
+ * issue date), or in each of the latest n issues. False when any of them does not; unknown when
+ * one is not known yet (a readiness month's issue alone does not open activation).
+ */
+function evaluateIssues(condition: IndicatorCondition, pcode: string, values: StoredValue[], context: Context): Truth {
+  const target = values[values.length - 1];
+  const period = `${target.periodStart}–${target.periodEnd}`;
+  const issues = issuesOf(condition, pcode, target, context);
+  const months = condition.forecast?.issued_in_months;
+  const wanted: { label: string; issue: StoredValue | undefined }[] = months
+    ? months.map((month) => ({ label: `${MONTH_NAMES[month - 1]} issue`, issue: issues.filter((v) => Number(issuedAt(v).slice(5, 7)) === month).at(-1) }))
+    : issues.slice(-condition.forecast!.successive_issues!).map((issue, k, latest) => ({ label: `issue ${k + 1} of the latest ${latest.length}`, issue }));
+  let result: Truth = true;
+  const unknown = (text: string) => {
+    context.evidence.push({ kind: 'note', text });
+    if (result === true) result = null;
+  };
+  const n = condition.forecast?.successive_issues;
+  if (n !== undefined && issues.length < n) {
+    unknown(`${condition.name} for ${pcode} ${period}: the latest ${n} issues must meet the condition; ${issues.length} known by ${context.input.asOf}`);
+  }
+  for (const { label, issue } of wanted) {
+    if (!issue) {
+      unknown(`${condition.name} for ${pcode} ${period}: no forecast issued in ${label.replace(' issue', '')} known by ${context.input.asOf}`);
+      continue;
+    }
+    const index = values.length - 1;
+    const withIssue = [...values.slice(0, index), issue];
+    const outcome = test(condition, pcode, withIssue, index, context);
+    const issued = `${label} of ${issuedAt(issue).slice(0, 10)}`;
+    if (outcome.holds === null || outcome.compared === null) {
+      unknown(`${condition.name} for ${pcode} ${period}, ${issued}: ${outcome.test}`);
+      continue;
+    }
+    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, `${issued}: ${outcome.test}`, outcome.holds));
+    if (!outcome.holds) result = false;
   }
   return result;
 }
@@ -709,7 +859,7 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
   const outcome = test(condition, found.pcode, found.values, index, context);
   if (outcome.holds === null || outcome.compared === null) return null;
   const holds = outcome.band !== null && bands.includes(outcome.band);
-  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, outcome.test, outcome.holds));
+  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, seasonWords(found.season, outcome.test), outcome.holds, found.season));
   return holds;
 }
 
@@ -873,8 +1023,15 @@ function evaluateGate(gate: Gate, context: Context): Truth {
 
 const sameIssuer = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 
+/** The issuers a declaration condition accepts (none: any issuer), as `"A" or "B"` for messages. */
+function acceptedIssuers(condition: DeclarationCondition): { issuers: string[]; words: string } {
+  const issuers = condition.issuer === undefined ? [] : typeof condition.issuer === 'string' ? [condition.issuer] : condition.issuer;
+  return { issuers, words: issuers.map((issuer) => `"${issuer}"`).join(' or ') };
+}
+
 function evaluateDeclaration(condition: DeclarationCondition, context: Context): Truth {
   const hazards: readonly string[] | undefined = condition.hazards;
+  const { issuers, words: needed } = acceptedIssuers(condition);
   const problems = (record: GateRecord): string[] => {
     const found = expiry(record, context);
     if (condition.valid_days !== undefined) {
@@ -885,8 +1042,8 @@ function evaluateDeclaration(condition: DeclarationCondition, context: Context):
       if (record.hazard == null) found.push(`no hazard recorded; the rule needs ${hazards.join(' or ')}`);
       else if (!hazards.includes(record.hazard)) found.push(`hazard ${record.hazard}; the rule needs ${hazards.join(' or ')}`);
     }
-    if (condition.issuer && record.issuer != null && !sameIssuer(record.issuer, condition.issuer)) {
-      found.push(`issued by "${record.issuer}"; the rule needs "${condition.issuer}"`);
+    if (issuers.length > 0 && record.issuer != null && !issuers.some((issuer) => sameIssuer(record.issuer!, issuer))) {
+      found.push(`issued by "${record.issuer}"; the rule needs ${needed}`);
     }
     return found;
   };
@@ -894,8 +1051,8 @@ function evaluateDeclaration(condition: DeclarationCondition, context: Context):
   const name = `${condition.kinds.join(' | ')}${hazards ? ` for ${hazards.join(' | ')}` : ''}`;
   context.evidence.push({ kind: 'declaration', name, satisfied: found !== undefined, at: found?.at ?? null, id: found?.id ?? null });
   for (const text of rejected) context.evidence.push({ kind: 'note', text });
-  if (found && condition.issuer && found.issuer == null) {
-    context.evidence.push({ kind: 'note', text: `${describeRecord(found)}: no issuer recorded, so "${condition.issuer}" could not be checked` });
+  if (found && issuers.length > 0 && found.issuer == null) {
+    context.evidence.push({ kind: 'note', text: `${describeRecord(found)}: no issuer recorded, so ${needed} could not be checked` });
   }
   return found !== undefined;
 }

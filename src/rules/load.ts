@@ -540,7 +540,9 @@ function checkIndicator(indicator: UnknownRecord, at: Segment[], rule: UnknownRe
     if (isNumber(forecast.min_lead_days) && isNumber(forecast.max_lead_days) && forecast.min_lead_days > forecast.max_lead_days) {
       problems.push({ path: [...at, 'forecast', 'max_lead_days'], message: `must not be less than min_lead_days (${forecast.min_lead_days})` });
     }
+    checkForecastIssues(indicator, forecast, at, problems);
   }
+  checkAggregation(indicator, at, problems);
   const spatial = indicator.spatial_unit;
   const areas = rule.areas;
   if (isRecord(spatial) && isNumber(spatial.admin_level) && isRecord(areas) && isNumber(areas.admin_level) && spatial.admin_level > areas.admin_level) {
@@ -548,6 +550,40 @@ function checkIndicator(indicator: UnknownRecord, at: Segment[], rule: UnknownRe
       path: [...at, 'spatial_unit', 'admin_level'],
       message: `reads the indicator at admin level ${spatial.admin_level}, finer than the areas the rule decides for (level ${areas.admin_level}); read it at level ${areas.admin_level} or coarser`,
     });
+  }
+}
+
+/** Issue selection and the period forecast only make sense on forecasts, one way at a time. */
+function checkForecastIssues(indicator: UnknownRecord, forecast: UnknownRecord, at: Segment[], problems: PathProblem[]): void {
+  const chosen = ['for_period', 'issued_in_months', 'successive_issues'].filter((key) => forecast[key] !== undefined);
+  // status final is reported above already (a forecast block on a final-only trigger).
+  if (chosen.length > 0 && indicator.status === 'any') {
+    problems.push({ path: [...at, 'forecast', chosen[0]], message: 'chooses which forecast periods or issues count, so "status" must be forecast, not any' });
+  }
+  if (forecast.issued_in_months !== undefined && forecast.successive_issues !== undefined) {
+    problems.push({ path: [...at, 'forecast', 'successive_issues'], message: 'cannot be used together with "issued_in_months"; say which issues count in one way' });
+  }
+  const months = list(forecast.issued_in_months);
+  months.forEach((month, i) => {
+    if (months.indexOf(month) !== i) problems.push({ path: [...at, 'forecast', 'issued_in_months', i], message: `month ${String(month)} is listed twice` });
+  });
+  if ((forecast.issued_in_months !== undefined || forecast.successive_issues !== undefined) && indicator.persistence !== undefined) {
+    problems.push({ path: [...at, 'persistence'], message: 'cannot be used with issued_in_months or successive_issues: those test several issues of one period, persistence several periods; use one or the other' });
+  }
+}
+
+/** end_of_season reads a season calendar, not a window; `season` only goes with it. */
+function checkAggregation(indicator: UnknownRecord, at: Segment[], problems: PathProblem[]): void {
+  const aggregation = indicator.aggregation;
+  if (!isRecord(aggregation)) return;
+  if (aggregation.method === 'end_of_season' && aggregation.window !== undefined) {
+    problems.push({ path: [...at, 'aggregation', 'window'], message: 'end_of_season takes the value of the period in which the season ends, from the area\'s season calendar; it has no window' });
+  }
+  if (aggregation.method === 'end_of_season' && indicator.persistence !== undefined) {
+    problems.push({ path: [...at, 'persistence'], message: 'cannot be used with end_of_season, which reads one value per season; persistence counts consecutive periods' });
+  }
+  if (aggregation.season !== undefined && aggregation.method !== 'end_of_season') {
+    problems.push({ path: [...at, 'aggregation', 'season'], message: `names a season, which only method end_of_season reads (the method is ${String(aggregation.method)})` });
   }
 }
 

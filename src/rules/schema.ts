@@ -196,10 +196,16 @@ export const bandSchema = z.strictObject({
   label: text().optional(),
 });
 
-/** Time aggregation of the indicator: as the source publishes it, or mean/sum/… over a window. */
+/**
+ * Time aggregation of the indicator: as the source publishes it, mean/sum/… over a window, or
+ * `end_of_season`: the value of the period in which the area's season ends, from the season
+ * calendar loaded with `asp areas seasons` (`season` names which one; omit it for the latest
+ * season of the calendar to end).
+ */
 export const aggregationSchema = z.strictObject({
   method: z.enum(['as_published', 'mean', 'sum', 'min', 'max', 'median', 'last', 'end_of_season']),
   window: z.strictObject({ count: count(), unit: z.enum(['days', 'dekads', 'months']) }).optional(),
+  season: localName().optional().describe('With end_of_season: the season of the area calendar to read, as named in the calendar (e.g. main).'),
 });
 
 /**
@@ -228,6 +234,33 @@ export const probabilitySchema = z.strictObject({
   percent: percent(),
 });
 
+const month = () => number({ min: 1, max: 12, int: true }).describe('A calendar month, 1 (January) to 12 (December).');
+
+/**
+ * Which forecasts count: the lead (days from the issue to the start of the period forecast), the
+ * period forecast (`for_period`: e.g. the October–December season), and which issues of it must
+ * meet the threshold. By default the latest issue known is read. `issued_in_months: [8, 9]`
+ * needs the August and the September issue for the period both to meet it (readiness on one
+ * month's issue, activation on the next, as anticipatory-action frameworks phrase it);
+ * `successive_issues: 2` the latest two issues, whatever their months.
+ */
+export const forecastSelectionSchema = z.strictObject({
+  min_lead_days: number({ min: 0 }).optional(),
+  max_lead_days: number({ min: 0 }).optional(),
+  for_period: z
+    .strictObject({ start_month: month(), end_month: month() })
+    .optional()
+    .describe('Only forecasts for a period starting in start_month and ending in end_month (11 and 1: November–January, across the new year).'),
+  issued_in_months: z
+    .array(month())
+    .min(1)
+    .optional()
+    .describe('The forecasts issued in these months (the latest issue of each month, for the period read) must each meet the threshold.'),
+  successive_issues: number({ min: 2, int: true })
+    .optional()
+    .describe('The latest this-many issues of the forecast for the period read must each meet the threshold.'),
+});
+
 /**
  * A condition on an indicator series (`indicator_values`): which indicator, from whom, which
  * version, where, aggregated how, and exactly one of `threshold`, `bands` or `probability`.
@@ -242,7 +275,7 @@ export const indicatorConditionSchema = z.strictObject({
   period: z.enum(['daily', 'dekadal', 'weekly', 'monthly', 'seasonal', 'analysis']),
   aggregation: aggregationSchema.optional(),
   status: z.enum(['final', 'forecast', 'any']).default('final').describe('Whether final figures, forecasts/projections or both count.'),
-  forecast: z.strictObject({ min_lead_days: number({ min: 0 }).optional(), max_lead_days: number({ min: 0 }).optional() }).optional(),
+  forecast: forecastSelectionSchema.optional(),
   relative_to: relativeToSchema.optional(),
   threshold: thresholdSchema.optional(),
   bands: z.array(bandSchema).min(1).optional(),
@@ -285,12 +318,16 @@ export const eventConditionSchema = z.strictObject({
 
 /**
  * An official declaration as a trigger source: the areas it names (P-codes or a drawn polygon)
- * are triggered. `kinds` says which declarations count; `valid_days` how long one counts.
+ * are triggered. `kinds` says which declarations count; `issuer` who may have issued it (one, or a
+ * list of which any counts); `valid_days` how long one counts.
  */
 export const declarationConditionSchema = z.strictObject({
   kinds: z.array(z.enum(DECLARATION_KINDS)).min(1),
   hazards: z.array(z.enum(HAZARD_TYPES)).min(1).optional(),
-  issuer: text().optional(),
+  issuer: z
+    .union([text(), z.array(text()).min(1, { error: 'must list at least one issuer' })])
+    .optional()
+    .describe('Who must have issued it: one issuer, or a list [A, B] of which any counts (compared without regard to case).'),
   valid_days: count().optional(),
 });
 

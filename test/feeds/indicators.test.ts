@@ -168,6 +168,32 @@ describe('indicators adapter: canonical table', () => {
     });
   });
 
+  it('reads the optional issued_at column: a date is midnight UTC, a date-time keeps its zone, empty is "when received"', () => {
+    const csv = 'pcode,indicator,period_start,period_end,value,status,source,issued_at\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,48,forecast,WFP SEAS5,2025-09-15\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,52,forecast,WFP SEAS5,2025-10-15T08:30:00+02:00\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,55,forecast,WFP SEAS5,\n';
+    const { indicators, rejected } = parse(csv);
+    expect(rejected).toEqual([]);
+    expect(indicators.map((v) => [v.value, v.issuedAt])).toEqual([[48, '2025-09-15T00:00:00.000Z'], [52, '2025-10-15T06:30:00.000Z'], [55, undefined]]);
+  });
+
+  it('rejects an issued_at that is not a date, or a clock time without a time zone, with its line and column', () => {
+    const csv = 'pcode,indicator,period_start,period_end,value,status,source,Issued_At\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,48,forecast,WFP SEAS5,15/09/2025\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,48,forecast,WFP SEAS5,2025-09-15T08:00:00\n'
+      + 'MZ0101,p_spi3_moderate,2025-11-01,2026-01-31,48,forecast,WFP SEAS5,2025-02-30\n';
+    const reason = (cell: string) => `issued_at "${cell}" is neither a date (YYYY-MM-DD) nor a date-time with a time zone (e.g. 2025-08-15T06:00:00Z)`;
+    expect(parse(csv)).toMatchObject({
+      indicators: [],
+      rejected: [
+        { where: 'line 2, column Issued_At', reason: reason('15/09/2025') },
+        { where: 'line 3, column Issued_At', reason: reason('2025-09-15T08:00:00') },
+        { where: 'line 4, column Issued_At', reason: reason('2025-02-30') },
+      ],
+    });
+  });
+
   it('exports the canonical header', () => {
     expect(INDICATOR_COLUMNS.join(',')).toBe('pcode,indicator,period_start,period_end,value,status,source');
   });

@@ -242,6 +242,146 @@ describe('final against forecast', () => {
   });
 });
 
+describe('forecasts as issued', () => {
+  // A seasonal forecast per sub-county: the probability (%) that the Oct–Dec SPI-3 is below −0.85,
+  // issued on the 15th of each month, as every issue is kept in the store.
+  const SEASONAL = { ...VCI, name: 'p_spi3_moderate', source: 'ICPAC', unit: '%', period: 'seasonal' as const, status: 'forecast' as const };
+  const issue = (issued: string, value: number, period: [string, string] = ['2025-10-01', '2025-12-31'], pcode = 'KE023001'): Value => ({
+    pcode, indicator: 'p_spi3_moderate', periodStart: period[0], periodEnd: period[1], value, status: 'forecast', source: 'ICPAC',
+    knownAt: `${issued}T12:00:00Z`, issuedAt: `${issued}T06:00:00Z`,
+  });
+  const atLeast40 = (forecast: Record<string, unknown> = {}) => ({ indicator: { ...SEASONAL, forecast, threshold: { op: 'gte' as const, value: 40 } } });
+  const stageOf = (rule: Rule, asOf: string, indicators: Value[]) => decision(evaluateRule({ rule, asOf, areas: AREAS, indicators }), 'KE023001');
+
+  it('a plain forecast condition reads the latest issue known as of T: the older issue met it, the newer does not', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40() } } });
+    const issues = [issue('2025-07-15', 55), issue('2025-08-15', 30)];
+    const between = stageOf(rule, '2025-08-01T00:00:00Z', issues);
+    expect(between.stage).toBe('activation');
+    expect(indicatorEvidence(between)[0]).toMatchObject({ value: 55, issuedAt: '2025-07-15T06:00:00Z', leadDays: 78, test: '55 ≥ 40 → holds' });
+    const after = stageOf(rule, '2025-08-16T00:00:00Z', issues);
+    expect(after.stage).toBe('none');
+    expect(indicatorEvidence(after)[0]).toMatchObject({ value: 30, issuedAt: '2025-08-15T06:00:00Z', leadDays: 47 });
+  });
+
+  it('an issue counts from its issue time and its receipt, whichever is later', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40() } } });
+    const early = { ...issue('2025-07-15', 55), issuedAt: '2025-07-16T00:00:00Z' };
+    expect(stageOf(rule, '2025-07-15T18:00:00Z', [early]).stage).toBe('none');
+    expect(stageOf(rule, '2025-07-16T00:00:00Z', [early]).stage).toBe('activation');
+  });
+
+  it('readiness on the July issue, activation on the July and August issues (for the Oct–Dec season only)', () => {
+    const rule = inlineRule({
+      stages: {
+        readiness: { when: atLeast40({ for_period: { start_month: 10, end_month: 12 }, issued_in_months: [7] }) },
+        activation: { when: atLeast40({ for_period: { start_month: 10, end_month: 12 }, issued_in_months: [7, 8] }) },
+      },
+    });
+    // The August issue also forecasts Nov–Jan, which this rule does not read.
+    const issues = [issue('2025-06-15', 20), issue('2025-07-15', 45), issue('2025-08-15', 41), issue('2025-08-15', 10, ['2025-11-01', '2026-01-31'])];
+    const july = stageOf(rule, '2025-07-20T00:00:00Z', issues);
+    expect(july.stage).toBe('readiness');
+    expect(notes(july)).toEqual(['p_spi3_moderate for KE023001 2025-10-01–2025-12-31: no forecast issued in August known by 2025-07-20T00:00:00Z']);
+    const august = stageOf(rule, '2025-08-20T00:00:00Z', issues);
+    expect(august.stage).toBe('activation');
+    expect(indicatorEvidence(august).map((e) => [e.value, e.issuedAt, e.test])).toEqual([
+      [45, '2025-07-15T06:00:00Z', 'July issue of 2025-07-15: 45 ≥ 40 → holds'],
+      [41, '2025-08-15T06:00:00Z', 'August issue of 2025-08-15: 41 ≥ 40 → holds'],
+    ]);
+    // The August issue falls below: activation fails (readiness stays), and the evidence shows both issues.
+    const below = stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-07-15', 45), issue('2025-08-15', 39)]);
+    expect(below.stage).toBe('readiness');
+    expect(indicatorEvidence(below).map((e) => e.test)).toEqual(['July issue of 2025-07-15: 45 ≥ 40 → holds', 'August issue of 2025-08-15: 39 ≥ 40 → does not hold']);
+    // Without the July issue the August one alone does not activate.
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-08-15', 60)]).stage).toBe('none');
+  });
+
+  it('the latest issue of a named month counts when a month has two (a corrected re-issue)', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ issued_in_months: [8] }) } } });
+    expect(stageOf(rule, '2025-08-30T00:00:00Z', [issue('2025-08-10', 50), issue('2025-08-25', 35)]).stage).toBe('none');
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [issue('2025-08-10', 50), issue('2025-08-25', 35)]).stage).toBe('activation');
+  });
+
+  it('two successive issues: the latest two must both meet it, whatever their months', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ successive_issues: 2 }) } } });
+    const issues = [issue('2025-06-15', 30), issue('2025-07-15', 45), issue('2025-08-15', 50)];
+    expect(stageOf(rule, '2025-06-20T00:00:00Z', issues)).toMatchObject({ stage: 'none' });
+    expect(notes(stageOf(rule, '2025-06-20T00:00:00Z', issues))).toEqual([
+      'p_spi3_moderate for KE023001 2025-10-01–2025-12-31: the latest 2 issues must meet the condition; 1 known by 2025-06-20T00:00:00Z',
+    ]);
+    const july = stageOf(rule, '2025-07-20T00:00:00Z', issues);
+    expect(july.stage).toBe('none');
+    expect(indicatorEvidence(july).map((e) => e.test)).toEqual(['issue 1 of the latest 2 of 2025-06-15: 30 ≥ 40 → does not hold', 'issue 2 of the latest 2 of 2025-07-15: 45 ≥ 40 → holds']);
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', issues).stage).toBe('activation');
+  });
+
+  it('the lead is counted from the issue, not from when the engine received it', () => {
+    const rule = inlineRule({ stages: { activation: { when: atLeast40({ min_lead_days: 60 }) } } });
+    // Issued 15 July (lead 78 days) but received on 15 August (47 days before the season).
+    const late = { ...issue('2025-07-15', 55), knownAt: '2025-08-15T00:00:00Z' };
+    expect(stageOf(rule, '2025-08-20T00:00:00Z', [late]).stage).toBe('activation');
+  });
+});
+
+describe('end_of_season with a season calendar', () => {
+  // WRSI-like dekadal values for KE023001, and a short-rains season October to February (across the new year).
+  const dekad = (start: string, end: string, value: number, pcode = 'KE023001'): Value => ({
+    pcode, indicator: 'wrsi', periodStart: start, periodEnd: end, value, status: 'final', source: 'FEWS NET', knownAt: `${end}T18:00:00Z`,
+  });
+  const history = [
+    dekad('2025-02-11', '2025-02-20', 70), dekad('2025-02-21', '2025-02-28', 62), dekad('2025-03-01', '2025-03-10', 99),
+    dekad('2026-02-11', '2026-02-20', 90), dekad('2026-02-21', '2026-02-28', 85),
+  ];
+  const SHORT_RAINS = { pcode: 'KE023', season: 'short_rains', start: '10-01', end: '02-28' };
+  const LONG_RAINS = { pcode: 'KE023', season: 'long_rains', start: '03-01', end: '05-31' };
+  const rule = (season?: string) => inlineRule({
+    stages: { activation: { when: { indicator: { ...VCI, name: 'wrsi', source: 'FEWS NET', period: 'dekadal', aggregation: { method: 'end_of_season', ...(season ? { season } : {}) }, threshold: { op: 'lt', value: 65 } } } } },
+  });
+  const at = (asOf: string, seasons: EvaluationInput['seasons'], r = rule('short_rains')) =>
+    decision(evaluateRule({ rule: r, asOf, areas: AREAS, indicators: history, seasons }), 'KE023001');
+
+  it('reads the value of the last dekad of the season that crossed the new year, from the county calendar, until the next season starts', () => {
+    const march = at('2025-03-15T00:00:00Z', [SHORT_RAINS, LONG_RAINS]);
+    expect(march.stage).toBe('activation');
+    expect(indicatorEvidence(march)[0]).toMatchObject({
+      value: 62, periodStart: '2025-02-21', periodEnd: '2025-02-28',
+      season: { season: 'short_rains', start: '2024-10-01', end: '2025-02-28', calendarOf: 'KE023' },
+      test: 'end of season short_rains 2024-10-01–2025-02-28 (calendar of KE023): 62 < 65 → holds',
+    });
+    // Still the 2024/25 season's figure in September (the later 99 of March is after the season).
+    expect(at('2025-09-30T00:00:00Z', [SHORT_RAINS]).stage).toBe('activation');
+    // From 1 October the 2025/26 season is under way: last season's figure no longer counts.
+    const october = at('2025-10-01T00:00:00Z', [SHORT_RAINS]);
+    expect(october.stage).toBe('none');
+    expect(notes(october)).toEqual(['wrsi for KE023001: season short_rains 2025-10-01–2026-02-28 (calendar of KE023) is under way; its end-of-season value comes after 2026-02-28']);
+    // On its last day the new season's figure is read.
+    const next = at('2026-02-28T23:00:00Z', [SHORT_RAINS]);
+    expect(next.stage).toBe('none');
+    expect(indicatorEvidence(next)[0]).toMatchObject({ value: 85, season: { start: '2025-10-01', end: '2026-02-28' } });
+  });
+
+  it("the area's own calendar beats its ancestor's; without a season named, the latest season to end is read", () => {
+    const own = { pcode: 'KE023001', season: 'short_rains', start: '10-01', end: '02-20' };
+    expect(indicatorEvidence(at('2025-03-15T00:00:00Z', [SHORT_RAINS, own]))[0]).toMatchObject({ value: 70, season: { calendarOf: 'KE023001', end: '2025-02-20' } });
+    const latest = at('2025-06-15T00:00:00Z', [SHORT_RAINS, LONG_RAINS], rule());
+    expect(latest.stage).toBe('none');
+    expect(notes(latest)[0]).toBe('no wrsi value from FEWS NET for KE023001 for the period in which season long_rains 2025-03-01–2025-05-31 (calendar of KE023) ended, known by 2025-06-15T00:00:00Z (final)');
+  });
+
+  it('an area without a calendar, or a calendar without the season named, is unknown with a note, never a zero', () => {
+    const none = at('2025-03-15T00:00:00Z', []);
+    expect(none).toMatchObject({ stage: 'none', tier: null });
+    expect(notes(none)).toEqual(['wrsi: end_of_season needs a season calendar for KE023001 or an area above it; none is loaded (asp areas seasons FILE)']);
+    expect(indicatorEvidence(none)).toEqual([]);
+    // A calendar elsewhere (Marsabit) does not serve Turkana.
+    expect(notes(at('2025-03-15T00:00:00Z', [{ ...SHORT_RAINS, pcode: 'KE010' }]))[0]).toMatch(/needs a season calendar for KE023001/);
+    expect(notes(at('2025-03-15T00:00:00Z', [LONG_RAINS]))).toEqual(['wrsi: the season calendar of KE023 has no season "short_rains" (it has long_rains)']);
+    // A rule whose value is above the threshold is none, but not from a missing calendar.
+    expect(notes(at('2025-03-15T00:00:00Z', [{ ...SHORT_RAINS, end: '02-20' }]))).toEqual([]);
+  });
+});
+
 describe('persistence', () => {
   const rule = inlineRule({ stages: { activation: { when: vciBelow(20, { persistence: { periods: 3 } }) } } });
 
@@ -403,7 +543,7 @@ describe('events', () => {
 
 describe('every example rule', () => {
   it('evaluates without data to no stage at all, and never throws', () => {
-    expect(examples().length).toBe(15);
+    expect(examples().length).toBe(17);
     for (const rule of examples()) {
       const top = rule.areas.within[0];
       const areas = [{ pcode: top, level: Math.min(rule.areas.admin_level, 1), parentPcode: null }, { pcode: `${top}X1`, level: rule.areas.admin_level, parentPcode: top }];
@@ -463,7 +603,7 @@ describe('time aggregation over a window', () => {
     const season = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'end_of_season' }, threshold: { op: 'lt', value: 20 } } } } } });
     const seasonDecision = decision(evaluateRule({ rule: season, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001');
     expect(seasonDecision.stage).toBe('none');
-    expect(notes(seasonDecision)[0]).toMatch(/end_of_season aggregation needs the season calendar/);
+    expect(notes(seasonDecision)[0]).toBe('vci3m: end_of_season needs a season calendar for KE023001 or an area above it; none is loaded (asp areas seasons FILE)');
     const noWindow = inlineRule({ stages: { activation: { when: { indicator: { ...VCI, aggregation: { method: 'mean' }, threshold: { op: 'lt', value: 20 } } } } } });
     expect(notes(decision(evaluateRule({ rule: noWindow, asOf: ASOF, areas: AREAS, indicators: history }), 'KE023001'))[0]).toMatch(/aggregation mean needs a window/);
   });
@@ -621,6 +761,28 @@ describe('gate and declaration records', () => {
     const unknown = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'X' }]);
     expect(unknown.stage).toBe('activation');
     expect(notes(unknown)).toEqual(['state_of_calamity X of 2025-03-01: no issuer recorded, so "NDRRMC" could not be checked']);
+  });
+
+  it('issuer as a list: a declaration by any one of the issuers counts, by another does not, and the note names them all', () => {
+    const rule = declarationRule({ issuer: ['NDRRMC', 'Office of Civil Defense'] });
+    const second = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'OCD-1', issuer: 'office of civil defense' }]);
+    expect(second.stage).toBe('activation');
+    expect(second.evidence).toEqual([{ kind: 'declaration', name: 'state_of_calamity', satisfied: true, at: AT, id: 'OCD-1' }]);
+    const other = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, issuer: 'Provincial Board' }]);
+    expect(other.stage).toBe('none');
+    expect(notes(other)).toEqual(['state_of_calamity of 2025-03-01 does not count: issued by "Provincial Board"; the rule needs "NDRRMC" or "Office of Civil Defense"']);
+    const unknown = run(rule, [{ kind: 'state_of_calamity', pcodes: ['PH0837'], at: AT, id: 'X' }]);
+    expect(notes(unknown)).toEqual(['state_of_calamity X of 2025-03-01: no issuer recorded, so "NDRRMC" or "Office of Civil Defense" could not be checked']);
+  });
+
+  it('issuer: an empty list or a list with an empty name is a mistake in the rule, not "any issuer"', () => {
+    const parse = (issuer: unknown) => ruleSchema.safeParse({
+      id: 'test-rule', title: 'test', country: 'PHL', programme: 'HSNP', owner: 'NDMA', effective: { from: '2024-01-01' }, agreed_text: 'test',
+      areas: { admin_level: 3, within: ['PH'] }, response: RESPONSE, stages: { activation: { when: { declaration: { kinds: ['state_of_calamity'], issuer } } } },
+    });
+    expect(parse(['NDRRMC', 'OCD']).success).toBe(true);
+    expect(parse([]).success).toBe(false);
+    expect(parse(['NDRRMC', '']).success).toBe(false);
   });
 
   it('valid_days counts from the declaration; the latest valid record is the one shown', () => {

@@ -1,10 +1,15 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseSeasonCalendar } from '../../src/areas/import-seasons.ts';
+import { replayRule } from '../../src/rules/backtest.ts';
 import type { HazardEventVersion } from '../../src/feeds/model.ts';
 import {
   evaluateRule, type AreaDecision, type EvaluationInput, type EventEvidence, type GateEvidence, type GateRecord, type IndicatorEvidence,
 } from '../../src/rules/evaluate.ts';
 import type { IndicatorCondition, Rule, TriggerCondition } from '../../src/rules/schema.ts';
 import { useExampleRules } from '../support/examples.ts';
+import { projectRoot } from '../support/paths.ts';
 
 // The fifteen rules of shock-response-practice.md §6, evaluated over constructed histories whose
 // right answer is known: for each rule, what a coordinator would see month by month (or day by day)
@@ -530,7 +535,7 @@ describe('ng-benue-flood-aa', () => {
     expect(decisions.map((d) => [d.pcode, d.stage])).toEqual(SEVEN.map((p) => [p, 'activation']));
     expect(indicatorEvidence(decisions[0])[0]).toEqual({
       kind: 'indicator', trigger: null, pcode: 'G5004', indicator: 'glofas_discharge', periodStart: '2025-08-06', periodEnd: '2025-08-06', value: 3132,
-      status: 'forecast', source: 'ECMWF GloFAS', knownAt: ISSUED, test: '3132 ≥ 3132 → holds', holds: true,
+      status: 'forecast', source: 'ECMWF GloFAS', knownAt: ISSUED, test: '3132 ≥ 3132 → holds', holds: true, issuedAt: ISSUED, leadDays: 5,
     });
     expect(stages([glofas('2025-08-06', 3131.9)])).toEqual(SEVEN.map(() => 'none'));
   });
@@ -602,6 +607,143 @@ describe('mz-cyclone-cvm-aa', () => {
     });
     expect(gateEvidence(stopped)).toContainEqual({ kind: 'gate', name: 'coordinator_confirmation: CVM with INGD', satisfied: true, at: '2025-03-09T08:00:00Z', id: 'CVM-STOP-1' });
     expect(at('2025-03-09T07:59:59Z', 130, [alert, trackChange]).stage).toBe('activation');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Further examples: forecast issues by month, end of season with a season calendar
+// ---------------------------------------------------------------------------------------------
+
+describe('mz-drought-aa-issue-months', () => {
+  const rule = () => example('mz-drought-aa-issue-months');
+  // Sofala (MZ07) and Tete (MZ05) are covered; Niassa (MZ01) is not.
+  const MOZAMBIQUE = tree(
+    ['MZ', 0, null], ['MZ07', 1, 'MZ'], ['MZ0701', 2, 'MZ07'], ['MZ0702', 2, 'MZ07'], ['MZ05', 1, 'MZ'], ['MZ0501', 2, 'MZ05'], ['MZ01', 1, 'MZ'], ['MZ0101', 2, 'MZ01'],
+  );
+  /** One issue of the forecast: issued on the day (midnight UTC), received the next morning. */
+  const issue = (pcode: string, issued: string, percent: number, period: [string, string] = ['2025-11-01', '2026-01-31']): Value => ({
+    pcode, indicator: 'p_spi3_moderate', periodStart: period[0], periodEnd: period[1], value: percent, status: 'forecast', source: 'WFP',
+    issuedAt: `${issued}T00:00:00.000Z`, knownAt: `${addDay(issued)}T07:00:00Z`,
+  });
+  const addDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const indicators = [
+    // Ready in September, set in October.
+    issue('MZ0701', '2025-08-15', 20), issue('MZ0701', '2025-09-15', 45), issue('MZ0701', '2025-10-15', 42),
+    // Ready in September; the October issue falls back below.
+    issue('MZ0702', '2025-09-15', 45), issue('MZ0702', '2025-10-15', 35),
+    // Not ready in September: a strong October issue alone does not activate, nor does the Dec–Feb window.
+    issue('MZ0501', '2025-09-15', 30), issue('MZ0501', '2025-10-15', 60), issue('MZ0501', '2025-10-15', 80, ['2025-12-01', '2026-02-28']),
+    // Outside the rule's provinces.
+    issue('MZ0101', '2025-09-15', 90), issue('MZ0101', '2025-10-15', 90),
+  ];
+  const stages = (asOf: string) => run(rule(), asOf, { areas: MOZAMBIQUE, indicators }).map((d) => [d.pcode, d.stage]);
+  const P = 'P(SPI-3 over November–January at or below −0.85 (moderate drought))';
+
+  it('September: the districts whose September issue gives ≥ 40 % are ready; nothing is active before the October issue', () => {
+    expect(stages('2025-09-20T00:00:00Z')).toEqual([['MZ0501', 'none'], ['MZ0701', 'readiness'], ['MZ0702', 'readiness']]);
+    const ready = decision(run(rule(), '2025-09-20T00:00:00Z', { areas: MOZAMBIQUE, indicators }), 'MZ0701');
+    expect(indicatorEvidence(ready)).toEqual([expect.objectContaining({
+      value: 45, periodStart: '2025-11-01', periodEnd: '2026-01-31', status: 'forecast', issuedAt: '2025-09-15T00:00:00.000Z', leadDays: 47,
+      test: `September issue of 2025-09-15: ${P} 45 % ≥ 40 % → holds`, holds: true,
+    })]);
+    expect(notes(ready)).toEqual(['p_spi3_moderate for MZ0701 2025-11-01–2026-01-31: no forecast issued in October known by 2025-09-20T00:00:00Z']);
+  });
+
+  it('October: activation where both issues meet it; the October issue is not known until received', () => {
+    // Issued at midnight on the 15th, received the next morning: on the 15th at noon the engine does not have it.
+    expect(stages('2025-10-15T12:00:00Z')).toEqual([['MZ0501', 'none'], ['MZ0701', 'readiness'], ['MZ0702', 'readiness']]);
+    expect(stages('2025-10-20T00:00:00Z')).toEqual([['MZ0501', 'none'], ['MZ0701', 'activation'], ['MZ0702', 'readiness']]);
+    const active = decision(run(rule(), '2025-10-20T00:00:00Z', { areas: MOZAMBIQUE, indicators }), 'MZ0701');
+    expect(indicatorEvidence(active).map((e) => e.test)).toEqual([
+      `September issue of 2025-09-15: ${P} 45 % ≥ 40 % → holds`,
+      `October issue of 2025-10-15: ${P} 42 % ≥ 40 % → holds`,
+    ]);
+    const fellBack = decision(run(rule(), '2025-10-20T00:00:00Z', { areas: MOZAMBIQUE, indicators }), 'MZ0702');
+    expect(indicatorEvidence(fellBack).map((e) => [e.test, e.holds])).toEqual([
+      [`September issue of 2025-09-15: ${P} 45 % ≥ 40 % → holds`, true],
+      [`October issue of 2025-10-15: ${P} 35 % ≥ 40 % → does not hold`, false],
+    ]);
+    const notReady = decision(run(rule(), '2025-10-20T00:00:00Z', { areas: MOZAMBIQUE, indicators }), 'MZ0501');
+    expect(indicatorEvidence(notReady).every((e) => e.periodEnd === '2026-01-31')).toBe(true);
+  });
+
+  it('December: outside the monitoring months the rule is closed', () => {
+    expect(stages('2025-12-15T00:00:00Z')).toEqual([['MZ0501', 'none'], ['MZ0701', 'none'], ['MZ0702', 'none']]);
+  });
+
+  it('a replay month by month sees each issue from when it was known: ready at the end of September, set at the end of October', () => {
+    const replay = replayRule(rule(), { areas: MOZAMBIQUE, indicators, events: [], gates: [] }, ['2025-08-31', '2025-09-30', '2025-10-31', '2025-11-30', '2025-12-31']);
+    expect(replay.periods.map((p) => [p.periodEnd, p.readiness, p.activation.map((a) => a.pcode)])).toEqual([
+      ['2025-08-31', [], []],
+      ['2025-09-30', ['MZ0701', 'MZ0702'], []],
+      ['2025-10-31', ['MZ0702'], ['MZ0701']],
+      ['2025-11-30', ['MZ0702'], ['MZ0701']],
+      ['2025-12-31', [], []],
+    ]);
+    expect(replay.episodes).toEqual([{ pcode: 'MZ0701', start: '2025-10-31', end: '2025-11-30', periods: 2, tiers: { activated: 2 }, ongoing: false }]);
+  });
+});
+
+describe('ne-wrsi-end-of-season', () => {
+  const rule = () => example('ne-wrsi-end-of-season');
+  const calendarFile = path.join(projectRoot, 'test/fixtures/seasons/ne-season-calendar.csv');
+  const seasons = parseSeasonCalendar(readFileSync(calendarFile), calendarFile).map((r) => r.record);
+  // Communes (level 3): two in Tillabéri (the region's calendar, June–October), two in Dosso (one with
+  // its own calendar ending 20 October, one with none).
+  const NIGER = tree(
+    ['NE', 0, null], ['NE006', 1, 'NE'], ['NE00601', 2, 'NE006'], ['NE0060101', 3, 'NE00601'], ['NE0060102', 3, 'NE00601'],
+    ['NE003', 1, 'NE'], ['NE00301', 2, 'NE003'], ['NE0030101', 3, 'NE00301'], ['NE0030102', 3, 'NE00301'],
+  );
+  const dekad = (pcode: string, year: number, days: '10-11' | '10-21', value: number): Value => {
+    const end = days === '10-11' ? `${year}-10-20` : `${year}-10-31`;
+    return { pcode, indicator: 'wrsi', periodStart: `${year}-${days}`, periodEnd: end, value, status: 'final', source: 'FAO / AGRHYMET', knownAt: `${year}-11-05T00:00:00Z` };
+  };
+  const baseline = (pcode: string, days: '10-11' | '10-21', values: number[]) => values.map((v, i) => dekad(pcode, 2016 + i, days, v));
+  const indicators = [
+    // Tillabéri commune: the last dekad of October has median 100 over 2016–2020; an earlier dekad must not be read.
+    ...baseline('NE0060101', '10-21', [100, 90, 110, 100, 95]),
+    dekad('NE0060101', 2023, '10-11', 50), dekad('NE0060101', 2023, '10-21', 88),
+    dekad('NE0060101', 2024, '10-21', 74), dekad('NE0060101', 2025, '10-21', 95),
+    // Dosso commune with its own calendar: its season ends 20 October, so the second dekad is read.
+    ...baseline('NE0030101', '10-11', [100, 100, 100, 100, 100]),
+    dekad('NE0030101', 2023, '10-11', 70), dekad('NE0030101', 2023, '10-21', 100),
+    // Dosso commune without a calendar (Dosso has none).
+    ...baseline('NE0030102', '10-21', [100, 100, 100, 100, 100]), dekad('NE0030102', 2023, '10-21', 10),
+  ];
+  const decide = (asOf: string) => evaluateRule({ rule: rule(), asOf, areas: NIGER, indicators, seasons });
+
+  it('November 2023: each commune reads the dekad in which its own season ended, against its long-term median', () => {
+    const decisions = decide('2023-11-15T00:00:00Z');
+    expect(decisions.map((d) => [d.pcode, d.stage, d.tier])).toEqual([
+      ['NE0030101', 'activation', 'tier_2'],
+      ['NE0030102', 'none', null],
+      ['NE0060101', 'activation', 'tier_1'],
+      ['NE0060102', 'none', null],
+    ]);
+    const tillaberi = decision(decisions, 'NE0060101');
+    expect(indicatorEvidence(tillaberi)[0]).toMatchObject({
+      value: 88, periodStart: '2023-10-21', periodEnd: '2023-10-31',
+      season: { season: 'main', start: '2023-06-01', end: '2023-10-31', calendarOf: 'NE006' },
+      reference: { kind: 'long_term_median', value: 100, years: [2016, 2017, 2018, 2019, 2020] },
+      test: 'end of season main 2023-06-01–2023-10-31 (calendar of NE006): percent_difference vs long_term_median 100 (5 years 2016–2020) -25 < -12 ≤ -10 → deficit_10 (triggering)',
+    });
+    expect(indicatorEvidence(decision(decisions, 'NE0030101'))[0]).toMatchObject({
+      value: 70, periodEnd: '2023-10-20', season: { end: '2023-10-20', calendarOf: 'NE0030101' },
+    });
+  });
+
+  it('a commune without a calendar is not decided on a guess: none, with a note saying the calendar is missing', () => {
+    const missing = decision(decide('2023-11-15T00:00:00Z'), 'NE0030102');
+    expect(indicatorEvidence(missing)).toEqual([]);
+    expect(notes(missing)).toEqual(['wrsi: end_of_season needs a season calendar for NE0030102 or an area above it; none is loaded (asp areas seasons FILE)']);
+    expect(notes(decision(decide('2023-11-15T00:00:00Z'), 'NE0060102'))).toEqual([
+      'no wrsi value from FAO / AGRHYMET for NE0060102 for the period in which season main 2023-06-01–2023-10-31 (calendar of NE006) ended, known by 2023-11-15T00:00:00Z (final)',
+    ]);
+  });
+
+  it('season after season: 26 % below the median is tier 2, 5 % below is nothing', () => {
+    expect(summary(decision(decide('2024-11-15T00:00:00Z'), 'NE0060101'))).toEqual({ stage: 'activation', tier: 'tier_2', waitingFor: [] });
+    expect(summary(decision(decide('2025-11-15T00:00:00Z'), 'NE0060101'))).toEqual({ stage: 'none', tier: null, waitingFor: [] });
   });
 });
 

@@ -217,6 +217,42 @@ describe('checks across fields', () => {
       message: 'gives forecast lead times, but "status" is final (the default); set status: forecast or any',
     },
     {
+      name: 'forecast issues chosen on a trigger that also takes final figures',
+      mutate: (r) => Object.assign(indicator(r), { status: 'any', forecast: { issued_in_months: [8, 9] } }),
+      path: 'stages.activation.when.indicator.forecast.issued_in_months',
+      message: 'chooses which forecast periods or issues count, so "status" must be forecast, not any',
+    },
+    {
+      name: 'issue months and successive issues together',
+      mutate: (r) => Object.assign(indicator(r), { status: 'forecast', forecast: { issued_in_months: [8], successive_issues: 2 } }),
+      path: 'stages.activation.when.indicator.forecast.successive_issues',
+      message: 'cannot be used together with "issued_in_months"; say which issues count in one way',
+    },
+    {
+      name: 'an issue month listed twice',
+      mutate: (r) => Object.assign(indicator(r), { status: 'forecast', forecast: { issued_in_months: [8, 9, 8] } }),
+      path: 'stages.activation.when.indicator.forecast.issued_in_months[2]',
+      message: 'month 8 is listed twice',
+    },
+    {
+      name: 'issue months with persistence',
+      mutate: (r) => Object.assign(indicator(r), { status: 'forecast', forecast: { issued_in_months: [8] }, persistence: { periods: 2 } }),
+      path: 'stages.activation.when.indicator.persistence',
+      message: 'cannot be used with issued_in_months or successive_issues: those test several issues of one period, persistence several periods; use one or the other',
+    },
+    {
+      name: 'end_of_season with a window',
+      mutate: (r) => (indicator(r).aggregation = { method: 'end_of_season', window: { count: 3, unit: 'months' } }),
+      path: 'stages.activation.when.indicator.aggregation.window',
+      message: "end_of_season takes the value of the period in which the season ends, from the area's season calendar; it has no window",
+    },
+    {
+      name: 'a season named for another method',
+      mutate: (r) => (indicator(r).aggregation = { method: 'mean', window: { count: 3, unit: 'months' }, season: 'main' }),
+      path: 'stages.activation.when.indicator.aggregation.season',
+      message: 'names a season, which only method end_of_season reads (the method is mean)',
+    },
+    {
       name: 'an indicator read finer than the areas',
       mutate: (r) => (indicator(r).spatial_unit = { admin_level: 3 }),
       path: 'stages.activation.when.indicator.spatial_unit.admin_level',

@@ -4,7 +4,7 @@ import { loadRules } from '../../src/rules/load.ts';
 import type { Rule } from '../../src/rules/schema.ts';
 import { projectRoot } from './paths.ts';
 
-/** The fifteen example rules, loaded once per test file (call at the top level): `example(id)` gives one, `examples()` all. */
+/** The example rules (the fifteen of §6 and the further ones), loaded once per test file (call at the top level): `example(id)` gives one, `examples()` all. */
 export function useExampleRules(): { example: (id: string) => Rule; examples: () => Rule[] } {
   const byId = new Map<string, Rule>();
   beforeAll(async () => {

@@ -6,11 +6,16 @@ import { PayloadError, emptyResult, type Adapter, type IndicatorValue, type Pars
  * Indicator tables (CSV), recognised by their header:
  *
  * 1. The canonical table `pcode,indicator,period_start,period_end,value,status,source` (any column
- *    order, extra columns ignored, names case-insensitive): one IndicatorValue per row.
+ *    order, extra columns ignored, names case-insensitive): one IndicatorValue per row. An optional
+ *    `issued_at` column says when the source issued the figure (`YYYY-MM-DD`, taken as 00:00 UTC,
+ *    or a date-time with a time zone); left out or empty, the issue time is when the engine
+ *    received the table. It tells the issues of a forecast apart (each one is kept) and gives
+ *    its lead (issue to period start).
  * 2. The WFP/HDX CHIRPS rainfall table (`date,adm_level,adm_id,PCODE,n_pixels,rfh,rfh_avg,r1h,…,
  *    version`; older files name the P-code `ADM2_PCODE` and may have a HXL `#hashtag` row):
  *    up to seven values per row (rainfall_10d_mm, rainfall_10d_avg_mm, rainfall_1m_mm,
- *    rainfall_3m_mm, rainfall_anomaly_{10d,1m,3m}_pct) over dekad-aligned periods.
+ *    rainfall_3m_mm, rainfall_anomaly_{10d,1m,3m}_pct) over dekad-aligned periods. The file has
+ *    no issue date: a forecast row (`version` forecast) is issued when the engine received it.
  *
  * Every bad row (or cell) is a Rejection `line N, column C` with the line as an editor shows it
  * (the header is line 1); the good rows still come through.
@@ -154,12 +159,33 @@ function readCanonicalRow(row: Row, line: number, header: string[], result: Pars
   if (!status) problem('status', `status "${row.status}" is neither final nor forecast`);
   const source = row.source;
   if (!source) problem('source', 'source is empty');
+  const issuedAt = issuedAtOf(row.issued_at);
+  if (issuedAt === undefined) {
+    problem('issued_at', `issued_at "${row.issued_at}" is neither a date (YYYY-MM-DD) nor a date-time with a time zone (e.g. 2025-08-15T06:00:00Z)`);
+  }
 
   if (problems.length > 0) {
     result.rejected.push({ where: `line ${line}, column ${problems[0].column}`, reason: problems.map((p) => p.reason).join('; ') });
     return;
   }
-  result.indicators.push({ pcode, indicator, periodStart: periodStart!, periodEnd: periodEnd!, value: value!, status: status!, source });
+  const read: IndicatorValue = { pcode, indicator, periodStart: periodStart!, periodEnd: periodEnd!, value: value!, status: status!, source };
+  if (issuedAt) read.issuedAt = issuedAt;
+  result.indicators.push(read);
+}
+
+/**
+ * The issue time as an ISO date-time in UTC: a date is its midnight UTC, a date-time needs its
+ * time zone (a clock time without one is ambiguous). Null for an empty or absent cell (the engine
+ * then counts the time it received the table); undefined when the cell cannot be read.
+ */
+function issuedAtOf(cell: string | undefined): string | null | undefined {
+  if (cell === undefined || cell === '') return null;
+  const date = dateOf(cell);
+  if (date) return `${date}T00:00:00.000Z`;
+  const match = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.exec(cell);
+  if (!match || !dateOf(match[1])) return undefined;
+  const ms = Date.parse(cell);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 // ---------------------------------------------------------------------------------------------
