@@ -19,7 +19,7 @@ import { approveList, cancelList, closeList, getList, listLists, type ListRow } 
 import { addPartner, listPartners } from '../lists/partners.ts';
 import { paymentTotals, reconcileList } from '../lists/reconcile.ts';
 import { releaseList } from '../lists/release.ts';
-import { backtestRule } from '../rules/backtest.ts';
+import { backtestRule } from '../engine/backtest.ts';
 import { dryRunRule } from '../engine/dry-run.ts';
 import { formatProblem, loadRules } from '../rules/load.ts';
 import { approveRuleVersion, listRuleVersions } from '../rules/versions.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { backtestLines, backtestRule, BACKTEST_STEPS, type BacktestStep } from '../rules/backtest.ts';
+import { backtestLines, backtestRule, BACKTEST_STEPS, type BacktestStep } from '../engine/backtest.ts';
 import { withStore, type GlobalOptions } from './context.ts';
 import { report } from './output.ts';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluationInput } from '../../src/engine/evaluation-input.ts';
 import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { loadHistory, replayRule } from '../../src/rules/backtest.ts';
+import { loadHistory, replayRule } from '../../src/engine/backtest.ts';
 import { evaluateRule, type IndicatorEvidence } from '../../src/rules/evaluate.ts';
 import { ruleSchema, type Rule } from '../../src/rules/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

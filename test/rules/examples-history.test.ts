@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSeasonCalendar } from '../../src/areas/import-seasons.ts';
-import { replayRule } from '../../src/rules/backtest.ts';
+import { replayRule } from '../../src/engine/backtest.ts';
 import type { HazardEventVersion } from '../../src/feeds/model.ts';
 import {
   evaluateRule, type AreaDecision, type EvaluationInput, type EventEvidence, type GateEvidence, type GateRecord, type IndicatorEvidence,

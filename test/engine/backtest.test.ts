@@ -7,7 +7,7 @@ import { estimateCost } from '../../src/engine/estimate.ts';
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { backtestRule, periodEnds, replayRule, type BacktestReport, type History } from '../../src/rules/backtest.ts';
+import { backtestRule, periodEnds, replayRule, type BacktestReport, type History } from '../../src/engine/backtest.ts';
 import { loadRules } from '../../src/rules/load.ts';
 import { ruleSchema, type Rule } from '../../src/rules/schema.ts';
 import { approveRuleVersion, storeRuleVersions } from '../../src/rules/versions.ts';

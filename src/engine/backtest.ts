@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import type { Store } from '../db/store.ts';
-import { estimateCost, type CostEstimate } from '../engine/estimate.ts';
-import { readRuleHistory } from '../engine/evaluation-input.ts';
+import { estimateCost, type CostEstimate } from './estimate.ts';
+import { readRuleHistory } from './evaluation-input.ts';
 import { UserError } from '../errors.ts';
-import { evaluateRule, type EvaluationInput } from './evaluate.ts';
-import { formatProblem, loadRules, triggerNodes, type UnknownRecord } from './load.ts';
-import type { Rule } from './schema.ts';
+import { evaluateRule, type EvaluationInput } from '../rules/evaluate.ts';
+import { formatProblem, loadRules, triggerNodes, type UnknownRecord } from '../rules/load.ts';
+import type { Rule } from '../rules/schema.ts';
 
 /**
  * Backtest: replays a rule over the stored indicator and event history, period by period, as the
