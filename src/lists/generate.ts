@@ -8,6 +8,7 @@ import { eventReach } from '../engine/evaluation-input.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
+import { dedupeSql } from './dedupe.ts';
 import { envelopeSpentSql, paymentPlan, priorPaymentsSql, undecidedEarlierDrafts, type PaymentPlan } from './prior-payments.ts';
 
 /**
@@ -261,6 +262,9 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     const prior = priorPaymentsSql({ household: 'h.id', activation: 'h.activation_id', ruleId: q.param(rule.id, 'text') });
     reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `${prior} >= ${q.param(perShock, 'int')}`]);
   }
+  // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
+  const dedupe = dedupeSql(q, who, rule.id);
+  if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
   // The same rule's other components this cycle: one household, one entry per shock and period.
   reasons.push([
     'already on another list of this rule this cycle',
@@ -302,15 +306,25 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
         ORDER BY h.id, a.pcode
      ),
      priced AS (
-       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount FROM members h
+       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount,
+              ${dedupe ? dedupe.key : 'NULL::text'} AS dedupe_key
+         FROM members h
+     ),
+     -- Duplicates within the list: of the qualifying households sharing an identifier, the best-ranked stays.
+     deduped AS (
+       SELECT h.*, CASE WHEN h.excluded_by_rule IS NULL AND h.amount IS NOT NULL AND h.dedupe_key IS NOT NULL
+                         AND row_number() OVER (PARTITION BY h.excluded_by_rule IS NULL AND h.amount IS NOT NULL, h.dedupe_key ORDER BY ${order}) > 1
+                        THEN ${q.param(dedupe?.reason ?? null, 'text')} END AS duplicate
+         FROM priced h
      ),
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
-         FROM priced h
+         FROM deduped h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
-                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END) AS excluded) e
+                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END,
+                                             h.duplicate) AS excluded) e
      ),
      area_counts AS (
        SELECT f.pcode, count(*) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
