@@ -13,7 +13,7 @@ import { approveRuleText } from '../support/rules.ts';
  * paid once per shock. The records below are ranked by PMT score (lower first); `nid` is the
  * national ID as the registry holds it, with the spaces and case a data-entry clerk leaves.
  */
-const nid = (value: string | null) => (value === null ? {} : { national_id: value });
+const nid = (value: string | null): Record<string, string> => (value === null ? {} : { national_id: value });
 
 const response = (count = 1) => `  - mode: horizontal
     households:
