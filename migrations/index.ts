@@ -5,6 +5,7 @@ import * as ruleVersions from './0003-rule-versions.ts';
 import * as activations from './0004-activations.ts';
 import * as paymentLists from './0005-payment-lists.ts';
 import * as apiKeys from './0006-api-keys.ts';
+import * as namedLists from './0008-named-lists.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '0004-activations': activations,
   '0005-payment-lists': paymentLists,
   '0006-api-keys': apiKeys,
+  '0008-named-lists': namedLists,
 };

@@ -9,6 +9,7 @@ import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
 import { dedupeSql } from './dedupe.ts';
+import { namedListOverlap } from './named-lists.ts';
 import { envelopeSpentSql, paymentPlan, priorPaymentsSql, undecidedEarlierDrafts, type PaymentPlan } from './prior-payments.ts';
 
 /**
@@ -247,14 +248,25 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
       reasons.push([`exclusive with ${overlap.with.programme}`, q.enrolledIn([overlap.with.programme])]);
     }
     if (overlap.with.rule) {
+      // same_period: the other rule's lists of this cycle; same_shock: its lists for the household's shock, any cycle.
+      const sameShock = overlap.scope === 'same_shock';
+      const scope = sameShock
+        ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id))`
+        : `ol.cycle = ${q.param(job.cycle, 'text')}`;
       reasons.push([
-        `already on a list of ${overlap.with.rule} this cycle`,
+        `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
         `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-                  WHERE oe.household_id = h.id AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ol.cycle = ${q.param(job.cycle, 'text')}
+                  WHERE oe.household_id = h.id AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ${scope}
                     AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
       ]);
     }
-    if (overlap.with.list) notes.push(`overlap with list "${overlap.with.list}": lists are matched by rule, not by name; not applied`);
+    if (overlap.with.list) {
+      const named = await namedListOverlap(raw, q, { ...overlap, with: { list: overlap.with.list } }, {
+        ruleId: rule.id, cycle: job.cycle, shockKeys: [...new Set(areas.map((a) => a.shockKey))].sort(),
+      });
+      reasons.push([named.reason, named.test]);
+      notes.push(named.evidence);
+    }
   }
   // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles.
   const { perShock } = paymentPlan(component);
