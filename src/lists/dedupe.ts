@@ -18,6 +18,8 @@ export interface Dedupe {
   key: string;
   /** SQL boolean over `h` (a matched household with `activation_id`): another household with the same value is on a decided list of the rule for this shock. */
   onEarlierList: string;
+  /** SQL boolean over `h`: the household whose id is the SQL `householdId` has the same identifier value (e.g. for an exclusive overlap with a rule). */
+  sameAs(householdId: string): string;
 }
 
 export function dedupeSql(q: HouseholdSql, households: ResponseComponent['households'], ruleId: string): Dedupe | null {
@@ -42,5 +44,6 @@ export function dedupeSql(q: HouseholdSql, households: ResponseComponent['househ
          AND da.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id)
          AND de.household_id <> h.id
          AND ${identifier('dh')} = ${identifier('h')})`,
+    sameAs: (householdId) => `EXISTS (SELECT 1 FROM households oh WHERE oh.id = ${householdId} AND ${identifier('oh')} = ${identifier('h')})`,
   };
 }

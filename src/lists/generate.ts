@@ -242,6 +242,8 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     if (requirement.otherwise !== 'exclude') notes.push(`requirement "${requirement.reason}": households that fail it are listed; ${requirement.otherwise} is handled outside the list`);
     else reasons.push([requirement.reason, `NOT ${q.condition(requirement.condition)}`]);
   }
+  // With dedupe_by, another record of the same family (same identifier) counts as the household itself.
+  const dedupe = dedupeSql(q, who, rule.id);
   for (const overlap of rule.overlap ?? []) {
     if (overlap.policy !== 'exclusive') continue;
     if (overlap.with.programme && overlap.with.programme !== programme) {
@@ -256,7 +258,8 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
       reasons.push([
         `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
         `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-                  WHERE oe.household_id = h.id AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ${scope}
+                  WHERE (oe.household_id = h.id${dedupe ? ` OR ${dedupe.sameAs('oe.household_id')}` : ''})
+                    AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ${scope}
                     AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
       ]);
     }
@@ -275,7 +278,6 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `${prior} >= ${q.param(perShock, 'int')}`]);
   }
   // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
-  const dedupe = dedupeSql(q, who, rule.id);
   if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
   // The same rule's other components this cycle: one household, one entry per shock and period.
   reasons.push([

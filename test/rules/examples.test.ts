@@ -38,16 +38,16 @@ const indicators = (condition: TriggerCondition | undefined): IndicatorCondition
 const activation = (r: Rule) => r.stages.activation.when;
 
 describe('the fifteen examples of §6', () => {
-  it('all validate, one rule per file named after its id, each citing its §6 rule', async () => {
-    expect(loaded).toHaveLength(15);
+  it('all validate, one rule per file named after its id, each citing its §6 rule (and the two payment examples their section)', async () => {
+    expect(loaded).toHaveLength(17);
     const cited = new Set<number>();
     for (const { file, rule: r, hash } of loaded) {
       expect(path.basename(file)).toBe(`${r.id}.yaml`);
       expect(hash).toMatch(/^[0-9a-f]{64}$/);
       const text = await readFile(file, 'utf8');
       const match = /shock-response-practice\.md §6 rule (\d+)/.exec(text);
-      expect(match, `${file} cites its §6 rule in the header`).not.toBeNull();
-      cited.add(Number(match![1]));
+      if (match) cited.add(Number(match[1]));
+      else expect(text, `${file} cites its source section in the header`).toMatch(/shock-response-practice\.md §\d/);
       expect(text.startsWith('#'), `${file} starts with a comment header`).toBe(true);
     }
     expect([...cited].sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
