@@ -75,6 +75,14 @@ describe('exclusive with a named list', () => {
     expect(list.excluded).toEqual({ 'on the list "food vouchers" this cycle': 1 });
   });
 
+  it('an empty named list says nobody was assisted: the overlap is checked and nobody is left out', async () => {
+    await recordNamedList(t.store, { name: 'cash for work', cycle: '2026-11', source: 'agency W: nobody assisted', registryIds: [] }, 'coordinator@test');
+    const ruleId = await approveRuleText(t.store, droughtRule('test-named-empty', 'XD01', oneOff, budget, exclusiveWith('list: cash for work', 'same_period')));
+    const list = await generateFor(ruleId, '2026-11');
+    expect(list.ids).toEqual(['A1', 'A2', 'A3', 'A4']);
+    expect(list.excluded).toEqual({});
+  });
+
   it('an additive overlap leaves everyone in; a list with unknown registry ids is refused whole', async () => {
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-additive', 'XD01', oneOff, budget, `overlap:\n  - { with: { list: ${LIVELIHOOD} }, policy: additive, scope: same_shock }`));
     const list = await generateFor(ruleId, '2026-11');
