@@ -8,7 +8,7 @@ import { eventReach } from '../engine/evaluation-input.ts';
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
-import { dedupeSql } from './dedupe.ts';
+import { prepareDedupe } from './dedupe.ts';
 import { namedListOverlap } from './named-lists.ts';
 import { envelopeSpentSql, paymentPlan, priorPaymentsSql, undecidedEarlierDrafts, type PaymentPlan } from './prior-payments.ts';
 
@@ -243,7 +243,8 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     else reasons.push([requirement.reason, `NOT ${q.condition(requirement.condition)}`]);
   }
   // With dedupe_by, another record of the same family (same identifier) counts as the household itself.
-  const dedupe = dedupeSql(q, who, rule.id);
+  const exclusiveRules = (rule.overlap ?? []).flatMap((o) => (o.policy === 'exclusive' && o.with.rule ? [o.with.rule] : []));
+  const dedupe = await prepareDedupe(raw, q, who, { ruleId: rule.id, listId, ruleIds: [rule.id, ...exclusiveRules] });
   for (const overlap of rule.overlap ?? []) {
     if (overlap.policy !== 'exclusive') continue;
     if (overlap.with.programme && overlap.with.programme !== programme) {
@@ -252,15 +253,17 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     if (overlap.with.rule) {
       // same_period: the other rule's lists of this cycle; same_shock: its lists for the household's shock, any cycle.
       const sameShock = overlap.scope === 'same_shock';
+      const otherRule = q.param(overlap.with.rule, 'text');
+      const cycle = sameShock ? '' : q.param(job.cycle, 'text');
       const scope = sameShock
         ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id))`
-        : `ol.cycle = ${q.param(job.cycle, 'text')}`;
+        : `ol.cycle = ${cycle}`;
+      const sameFamily = dedupe ? ` OR ${dedupe.onListOf(otherRule, sameShock ? { shock: true } : { cycle })}` : '';
       reasons.push([
         `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
-        `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-                  WHERE (oe.household_id = h.id${dedupe ? ` OR ${dedupe.sameAs('oe.household_id')}` : ''})
-                    AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ${scope}
-                    AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
+        `(EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+                   WHERE oe.household_id = h.id AND ol.rule_id = ${otherRule} AND ${scope}
+                     AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})${sameFamily})`,
       ]);
     }
     if (overlap.with.list) {
