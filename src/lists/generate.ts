@@ -184,7 +184,9 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   await raw.query(`ANALYZE payment_list_entries`);
   await audit(raw, {
     actor: job.actor, action: 'list.generated', subject: `list:${listId}`,
-    details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]) },
+    details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]),
+               // What the list was checked against (named lists, earlier lists deducted from the envelope), kept with the act.
+               notes },
   });
   log.info({ listId, rule: rule.id, component: job.index, cycle, households: totals[0].households }, 'payment list generated');
   return {

@@ -63,7 +63,13 @@ describe('exclusive with a named list', () => {
     expect(list.ids).toEqual(['A1', 'A4']);
     expect(list.excluded).toEqual({ [`on the list "${LIVELIHOOD}" for this shock`]: 2 });
     expect(list.totalAmount).toBe(2000);
-    expect(list.notes).toContain(`exclusive with the list "${LIVELIHOOD}": checked against named list ${recorded.id} (${SHOCK}, 2 households, sha256 ${recorded.contentSha256.slice(0, 12)}…)`);
+    const evidence = `exclusive with the list "${LIVELIHOOD}": checked against named list ${recorded.id} (${SHOCK}, 2 households, sha256 ${recorded.contentSha256.slice(0, 12)}…)`;
+    expect(list.notes).toContain(evidence);
+    // The audit record of the generation keeps what the list was checked against.
+    const { rows } = await t.store.transaction(({ raw }) =>
+      raw.query<{ notes: string[] }>(`SELECT details -> 'notes' AS notes FROM audit_log WHERE action = 'list.generated' AND subject = $1`, [`list:${list.id}`]),
+    );
+    expect(rows[0].notes).toContain(evidence);
   });
 
   it('for the same period: the list recorded for the cycle counts, not one of another cycle', async () => {
