@@ -127,8 +127,8 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   if (existing[0] && existing[0].status !== 'draft') {
     throw new ConflictError(`list ${existing[0].id} for ${rule.id} component ${job.index} cycle ${cycle} is ${existing[0].status}: an approved list is never regenerated (cancel it, then generate a new one)`);
   }
-  // Earlier payments of the shock are deducted only once decided: a draft of another cycle would be missed.
-  const drafts = await undecidedEarlierDrafts(raw, { ruleId: rule.id, cycle, shockKeys: [...new Set(job.areas.map((a) => a.shockKey))] });
+  // Earlier payments of the shock are deducted only once decided: another cycle's or version's draft would be missed.
+  const drafts = await undecidedEarlierDrafts(raw, { ruleId: rule.id, ruleVersionId: job.ruleVersionId, cycle, shockKeys: [...new Set(job.areas.map((a) => a.shockKey))] });
   if (drafts.length > 0) {
     throw new ConflictError(`${rule.id}: ${drafts.join('; ')} is still a draft for the same shock: approve or cancel it first, so that its households and money are deducted from this cycle's list`);
   }

@@ -83,20 +83,23 @@ export function envelopeSpentSql(refs: { ruleId: string; year: string; per: stri
 }
 
 /**
- * Drafts of the same rule for another cycle that share a shock with this list: their households
- * are not deducted yet (a draft is not decided), so generating now could list them twice. Returns
- * one line per such draft, for the error that asks to approve or cancel it first.
+ * Drafts of the same rule that share a shock with this list, other than the lists generated with
+ * it (same rule version and cycle: its other components): another cycle's draft, or a draft of an
+ * earlier version of the rule. Their households are not deducted yet (a draft is not decided), so
+ * generating now could list them twice. Returns one line per such draft, for the error that asks
+ * to approve or cancel it first.
  */
 export async function undecidedEarlierDrafts(
   raw: RawConnection,
-  refs: { ruleId: string; cycle: string; shockKeys: string[] },
+  refs: { ruleId: string; ruleVersionId: number; cycle: string; shockKeys: string[] },
 ): Promise<string[]> {
   const { rows } = await raw.query<{ id: number; cycle: string; shocks: string[] }>(
     `SELECT l.id, l.cycle, array_agg(DISTINCT la.shock_key ORDER BY la.shock_key) AS shocks
        FROM payment_lists l JOIN payment_list_areas la ON la.list_id = l.id
-      WHERE l.rule_id = $1 AND l.status = 'draft' AND l.cycle <> $2 AND la.shock_key = ANY ($3::text[])
+      WHERE l.rule_id = $1 AND l.status = 'draft' AND la.shock_key = ANY ($4::text[])
+        AND NOT (l.rule_version_id = $2 AND l.cycle = $3)
       GROUP BY l.id, l.cycle ORDER BY l.id`,
-    [refs.ruleId, refs.cycle, refs.shockKeys],
+    [refs.ruleId, refs.ruleVersionId, refs.cycle, refs.shockKeys],
   );
   return rows.map((r) => `list ${r.id} (cycle ${r.cycle}, ${r.shocks.join(', ')})`);
 }

@@ -35,7 +35,7 @@ let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
   await loadDemoAreas(t.store);
-  await insertHouseholds(t.store, [...region('S', 'XD01001', 38, 3), ...region('Y', 'XD02001', 40, 3), ...region('V', 'XD03001', 38, 1)]);
+  await insertHouseholds(t.store, [...region('S', 'XD01001', 38, 3), ...region('Y', 'XD02001', 40, 3), ...region('V', 'XD03001', 38, 1), ...region('W', 'XD04001', 40, 1)]);
 });
 afterAll(() => t?.drop());
 
@@ -102,5 +102,18 @@ describe('count: N across an amendment of the rule', () => {
     const december = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.entries.map((e) => [e.id, e.payments, e.amount])).toEqual([['VA1', 1, 1000]]);
     expect(december.excluded).toEqual({ 'over budget': 3 });
+  });
+});
+
+describe('a draft of an earlier version of the rule', () => {
+  it('must be decided before the amended version lists the same shock: both could be approved otherwise', async () => {
+    await ingestDroughtEpisode(t.store, { eventId: 9900845, episode: 1, box: [40.05, 1.05, 40.6, 1.95], fetchedAt: '2026-11-20T09:00:00Z' });
+    const rule = (amount: number) => droughtRule('test-redrafted', 'XD04', response(amount, 'frequency: once, count: 1'), envelope(100000, 'shock'));
+    const ruleId = await approveRuleText(t.store, rule(500));
+    const draft = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    await approveRuleText(t.store, rule(600)); // amended before the draft was approved
+    await expect(generateFor(ruleId, '2026-11-22T00:00:00Z', '2026-11')).rejects.toThrow(
+      `test-redrafted: list ${draft.id} (cycle 2026-11, gdacs:DR9900845) is still a draft for the same shock: approve or cancel it first`,
+    );
   });
 });
