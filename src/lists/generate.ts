@@ -443,7 +443,9 @@ async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number
         WHERE m.excluded IS NULL
      ),
      pot_envelope AS (
-       SELECT c.pot, coalesce(max(s.spent), 0) AS spent, least(greatest(0, ${p.envelope} - coalesce(max(s.spent), 0)), ${p.overallAmount}) AS envelope
+       -- least and greatest skip NULLs: no envelope (NULL) must stay no limit, not become 0.
+       SELECT c.pot, coalesce(max(s.spent), 0) AS spent,
+              least(CASE WHEN ${p.envelope} IS NOT NULL THEN greatest(0, ${p.envelope} - coalesce(max(s.spent), 0)) END, ${p.overallAmount}) AS envelope
          FROM (SELECT DISTINCT pot FROM cand) c LEFT JOIN spent s ON s.pot = c.pot GROUP BY c.pot
      ),
      area_base AS (
