@@ -51,6 +51,11 @@ export async function recordNamedList(store: Store, input: NamedListInput, actor
   const ids = [...new Set(input.registryIds.map((id) => id.trim()).filter((id) => id !== ''))].sort();
   const sha256 = createHash('sha256').update(ids.join('\n')).digest('hex');
   return store.transaction(async ({ raw }) => {
+    if (input.shockKey) {
+      // A mistyped shock would make the overlap match nothing: the shock must be one the engine knows.
+      const { rows: known } = await raw.query(`SELECT 1 FROM activations WHERE shock_key = $1 LIMIT 1`, [input.shockKey]);
+      if (known.length === 0) throw new UserError(`list "${input.name}": no activation has the shock ${input.shockKey} (asp activations list shows the shock of each); nothing was recorded`);
+    }
     const { rows: unknown } = await raw.query<{ id: string }>(
       `SELECT id FROM unnest($1::text[]) AS given(id) WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.registry_id = given.id) ORDER BY id`,
       [ids],

@@ -53,9 +53,9 @@ describe('exclusive with a named list', () => {
   it('for the same shock: refused until the list is recorded for this shock, then its households are left out and the list checked is named', async () => {
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-shock', 'XD01', oneOff, budget, exclusiveWith(`list: ${LIVELIHOOD}`, 'same_shock')));
     await expect(generateFor(ruleId, '2026-11')).rejects.toThrow(`test-named-shock is exclusive with the list "${LIVELIHOOD}" for the same shock, and none is recorded for shock ${SHOCK}`);
-    // Another disaster's list does not count for this one.
-    await recordNamedList(t.store, { name: LIVELIHOOD, shockKey: 'gdacs:DR1', source: 'agency X', registryIds: ['A1'] }, 'coordinator@test');
-    await expect(generateFor(ruleId, '2026-11')).rejects.toThrow(/none is recorded for shock gdacs:DR9900831/);
+    // A shock the engine does not know is a typo: refused.
+    await expect(recordNamedList(t.store, { name: LIVELIHOOD, shockKey: 'gdacs:DR1', source: 'agency X', registryIds: ['A1'] }, 'coordinator@test'))
+      .rejects.toThrow('list "livelihood assistance from other agencies for this disaster": no activation has the shock gdacs:DR1');
     const recorded = await recordNamedList(t.store, { name: LIVELIHOOD, shockKey: SHOCK, source: 'agency Y, letter 12', registryIds: ['A3', 'A2', 'A2 '] }, 'coordinator@test');
     expect(recorded).toMatchObject({ households: 2, shockKey: SHOCK, contentSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
