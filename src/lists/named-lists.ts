@@ -81,6 +81,17 @@ export async function recordNamedList(store: Store, input: NamedListInput, actor
   });
 }
 
+/** Every recorded named list, newest first (without its households). */
+export async function listNamedLists(store: Store): Promise<(NamedListRow & { source: string; recordedAt: Date })[]> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query<NamedListRow & { recordedAt: Date }>(
+      `SELECT id, name, shock_key AS "shockKey", cycle, source, households, content_sha256 AS "contentSha256", recorded_by AS "recordedBy", recorded_at AS "recordedAt"
+         FROM named_lists ORDER BY id DESC`,
+    ),
+  );
+  return rows;
+}
+
 /**
  * For an exclusive overlap with a named list: the left-out reason and its SQL test over `h` (a
  * matched household with `activation_id`), after checking that a list of that name is recorded

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
 import { generateLists } from '../../src/lists/generate.ts';
-import { recordNamedList } from '../../src/lists/named-lists.ts';
+import { listNamedLists, recordNamedList } from '../../src/lists/named-lists.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
@@ -79,6 +79,8 @@ describe('exclusive with a named list', () => {
     const list = await generateFor(ruleId, '2026-11');
     expect(list.ids).toEqual(['A1', 'A2', 'A3']);
     expect(list.excluded).toEqual({ 'on the list "food vouchers" this cycle': 1 });
+    expect((await listNamedLists(t.store)).filter((n) => n.name === 'food vouchers').map((n) => [n.cycle, n.households, n.source, n.recordedBy]))
+      .toEqual([['2026-11', 1, 'agency Z', 'coordinator@test'], ['2026-10', 1, 'agency Z', 'coordinator@test']]);
   });
 
   it('an empty named list says nobody was assisted: the overlap is checked and nobody is left out', async () => {
