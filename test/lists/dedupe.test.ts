@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
 import { approveList } from '../../src/lists/lifecycle.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
 import { insertHouseholds } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
 import { approveRuleText } from '../support/rules.ts';
 
 /**
@@ -52,21 +51,12 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-async function generateFor(ruleId: string, asOf: string, cycle: string) {
-  await evaluateActivations(t.store, { ruleId, asOf });
-  const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
-  const [list] = await generateLists(t.store, activation.id, 'maker@test', { cycle });
-  const { rows } = await t.store.transaction(({ raw }) =>
-    raw.query<{ id: string }>(`SELECT registry_id AS id FROM payment_list_entries WHERE list_id = $1 ORDER BY registry_id`, [list.id]),
-  );
-  return { ...list, ids: rows.map((r) => r.id) };
-}
 
 describe('dedupe_by a national ID attribute', () => {
   it('within one list and across its areas: the best-ranked record of a family stays; records without an ID are not deduplicated', async () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900821, episode: 1, box: [40.05, 3.05, 41.3, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const ruleId = await approveRuleText(t.store, droughtRule('test-dedupe-one-list', 'XD02', response(), budget));
-    const list = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const list = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(list.ids).toEqual(['C-A1', 'C-A3', 'C-A4', 'C-B1', 'C-B2']);
     expect(list.excluded).toEqual({ 'duplicate national_id': 1 });
     expect(list.totalAmount).toBe(2500);
@@ -75,13 +65,13 @@ describe('dedupe_by a national ID attribute', () => {
   it('across cycles of one shock: a record whose family is on the approved November list is left out in December', async () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900822, episode: 1, box: [38.05, 3.05, 38.6, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const ruleId = await approveRuleText(t.store, droughtRule('test-dedupe-cycles', 'XD01', response(), budget));
-    const november = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.ids).toEqual(['D-A1', 'D-A2', 'D-A4']);
     expect(november.excluded).toEqual({ 'duplicate national_id': 1 });
     await approveList(t.store, november.id, 'checker@test');
 
     await ingestDroughtEpisode(t.store, { eventId: 9900822, episode: 2, box: [38.05, 3.05, 39.3, 3.95], fetchedAt: '2026-12-03T09:00:00Z' });
-    const december = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     // D-B1 (ID-2) and D-B4 (ID-1) were paid in November under another record; D-B3 shares D-B2's ID and ranks after it.
     expect(december.ids).toEqual(['D-B2']);
     expect(december.excluded).toEqual({ 'already paid 1 of 1 payments for this shock': 3, 'duplicate national_id': 4 });

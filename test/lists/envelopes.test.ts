@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
 import { approveList } from '../../src/lists/lifecycle.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
 import { approveRuleText } from '../support/rules.ts';
 
 /**
@@ -39,17 +38,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-async function generateFor(ruleId: string, asOf: string, cycle: string) {
-  await evaluateActivations(t.store, { ruleId, asOf });
-  const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
-  const [list] = await generateLists(t.store, activation.id, 'maker@test', { cycle });
-  const { rows } = await t.store.transaction(({ raw }) =>
-    raw.query<{ id: string; payments: number; amount: number }>(
-      `SELECT registry_id AS id, payments, amount::float8 AS amount FROM payment_list_entries WHERE list_id = $1 ORDER BY registry_id`, [list.id],
-    ),
-  );
-  return { ...list, entries: rows, ids: rows.map((r) => r.id) };
-}
 
 describe('per shock, a list over two shocks', () => {
   it('each shock draws on its own envelope, and next cycle on what its earlier lists left', async () => {
@@ -57,14 +45,14 @@ describe('per shock, a list over two shocks', () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900841, episode: 1, box: [38.05, 3.05, 38.6, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
     await ingestDroughtEpisode(t.store, { eventId: 9900842, episode: 1, box: [38.7, 3.05, 39.3, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const ruleId = await approveRuleText(t.store, droughtRule('test-two-shocks', 'XD01', response(500, 'frequency: once, count: 1'), envelope(1500, 'shock')));
-    const november = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     // gdacs:DR9900841: SA1–SA4 cost 2000 > 1500: SA4 is cut. gdacs:DR9900842: SB1–SB3 cost 1500: all fit.
     expect(november.ids).toEqual(['SA1', 'SA2', 'SA3', 'SB1', 'SB2', 'SB3']);
     expect(november.totalAmount).toBe(3000);
     expect(november.cuts).toEqual([{ pcode: 'XD01001', step: 'stop', households: 1, amount: 500, reason: 'the envelope ran out' }]);
     await approveList(t.store, november.id, 'checker@test');
 
-    const december = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.ids).toEqual([]);
     expect(december.excluded).toEqual({ 'already paid 1 of 1 payments for this shock': 6, 'over budget': 1 });
     expect(december.cuts).toEqual([{ pcode: 'XD01001', step: 'spent', households: 1, amount: 500, reason: 'the envelope was used by earlier approved lists' }]);
@@ -75,15 +63,15 @@ describe('per year', () => {
   it('the approved lists of the calendar year are deducted; a new year starts with the whole envelope', async () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900843, episode: 1, box: [40.05, 3.05, 40.6, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const ruleId = await approveRuleText(t.store, droughtRule('test-per-year', 'XD02', response(100, 'frequency: monthly, count: while_triggered'), envelope(700, 'year')));
-    const november = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.ids).toEqual(['YA1', 'YA2', 'YA3', 'YA4']);
     await approveList(t.store, november.id, 'checker@test');
     // 700 − 400 = 300 left in 2026: the three poorest.
-    const december = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.ids).toEqual(['YA1', 'YA2', 'YA3']);
     expect(december.excluded).toEqual({ 'over budget': 1 });
     await approveList(t.store, december.id, 'checker@test');
-    const january = await generateFor(ruleId, '2027-01-04T00:00:00Z', '2027-01');
+    const january = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
     expect(january.ids).toEqual(['YA1', 'YA2', 'YA3', 'YA4']);
   });
 });
@@ -93,13 +81,13 @@ describe('count: N across an amendment of the rule', () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900844, episode: 1, box: [38.05, 1.05, 38.6, 1.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const rule = (count: number) => droughtRule('test-amended', 'XD03', response(1000, `frequency: monthly, count: ${count}`), envelope(9000, 'shock'));
     const ruleId = await approveRuleText(t.store, rule(2));
-    const november = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.entries.map((e) => [e.id, e.payments])).toEqual([['VA1', 2], ['VA2', 2], ['VA3', 2], ['VA4', 2]]);
     await approveList(t.store, november.id, 'checker@test');
 
     await approveRuleText(t.store, rule(3)); // the ministry extends the response to three payments
     // 9000 − 4 × 1000 × 2 = 1000 left: one more payment for the poorest.
-    const december = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.entries.map((e) => [e.id, e.payments, e.amount])).toEqual([['VA1', 1, 1000]]);
     expect(december.excluded).toEqual({ 'over budget': 3 });
   });
@@ -110,9 +98,9 @@ describe('a draft of an earlier version of the rule', () => {
     await ingestDroughtEpisode(t.store, { eventId: 9900845, episode: 1, box: [40.05, 1.05, 40.6, 1.95], fetchedAt: '2026-11-20T09:00:00Z' });
     const rule = (amount: number) => droughtRule('test-redrafted', 'XD04', response(amount, 'frequency: once, count: 1'), envelope(100000, 'shock'));
     const ruleId = await approveRuleText(t.store, rule(500));
-    const draft = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const draft = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     await approveRuleText(t.store, rule(600)); // amended before the draft was approved
-    await expect(generateFor(ruleId, '2026-11-22T00:00:00Z', '2026-11')).rejects.toThrow(
+    await expect(generateCycle(t.store, ruleId, '2026-11-22T00:00:00Z', '2026-11')).rejects.toThrow(
       `test-redrafted: list ${draft.id} (cycle 2026-11, gdacs:DR9900845) is still a draft for the same shock: approve or cancel it first`,
     );
   });

@@ -2,14 +2,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importAreas } from '../../src/areas/import-areas.ts';
-import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
 import { recordDeclaration } from '../../src/engine/declarations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
 import { approveList } from '../../src/lists/lifecycle.ts';
 import { upsertProgramme } from '../../src/registry/programmes.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempFile } from '../support/files.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
 import { projectRoot } from '../support/paths.ts';
 import { approveRuleText } from '../support/rules.ts';
 
@@ -72,22 +71,13 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-async function generate(ruleId: string, asOf: string, cycle: string) {
-  await evaluateActivations(t.store, { ruleId, asOf });
-  const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
-  const [list] = await generateLists(t.store, activation.id, 'bisp.maker@test', { cycle });
-  const { rows } = await t.store.transaction(({ raw }) =>
-    raw.query<{ id: string }>(`SELECT registry_id AS id FROM payment_list_entries WHERE list_id = $1 ORDER BY registry_id`, [list.id]),
-  );
-  return { ...list, ids: rows.map((r) => r.id) };
-}
 
 const example = async (id: string) => approveRuleText(t.store, await readFile(path.join(EXAMPLES, `${id}.yaml`), 'utf8'));
 
 describe('pk-bisp-flood-relief: PKR 25,000 once per family for the 2022 floods, over two cycles', () => {
   it('August: the bottom 60 % of each notified tehsil, one payment per CNIC', async () => {
     const ruleId = await example('pk-bisp-flood-relief');
-    const august = await generate(ruleId, '2022-08-26T00:00:00Z', '2022-08');
+    const august = await generateCycle(t.store, ruleId, '2022-08-26T00:00:00Z', '2022-08');
     expect(august.ids).toEqual(['M1', 'M2', 'N1', 'N3']);
     expect(august.excluded).toEqual({ 'duplicate cnic': 1, 'not eligible': 3 });
     expect(august.totalAmount).toBe(100000);
@@ -97,7 +87,7 @@ describe('pk-bisp-flood-relief: PKR 25,000 once per family for the 2022 floods, 
   it('September: a newly surveyed poorest family is paid; the August families are not paid again; the envelope is what August left', async () => {
     // N6 (PMT 5) enters NSER: PK80101's ranks become N6 0, N1 .2, N2 .4, N3 .6, N4 .8, N5 1.
     await insertHouseholds(t.store, [{ id: 'N6', pcode: 'PK80101', pmt: 5, attributes: { cnic: cnic(6) } }]);
-    const september = await generate('pk-bisp-flood-relief', '2022-09-05T00:00:00Z', '2022-09');
+    const september = await generateCycle(t.store, 'pk-bisp-flood-relief', '2022-09-05T00:00:00Z', '2022-09');
     expect(september.ids).toEqual(['N6']);
     expect(september.excluded).toEqual({ 'already paid 1 of 1 payments for this shock': 4, 'duplicate cnic': 1, 'not eligible': 3 });
     expect(september.totalAmount).toBe(25000);
@@ -116,7 +106,7 @@ describe('pk-bisp-8171-intake: the SMS intake, one entry per CNIC, exclusive wit
       { id: 'S5', pcode: 'PK80101', attributes: { cnic: cnic(22), registered_via: 'sms_8171', intake_verified: 'yes' } },
     ]);
     const ruleId = await example('pk-bisp-8171-intake');
-    const intake = await generate(ruleId, '2022-09-20T00:00:00Z', '2022-09');
+    const intake = await generateCycle(t.store, ruleId, '2022-09-20T00:00:00Z', '2022-09');
     expect(intake.ids).toEqual(['S2', 'S5']);
     expect(intake.excluded).toEqual({
       'already on a list of pk-bisp-flood-relief for this shock': 1, 'duplicate cnic': 1, 'not eligible': 10,

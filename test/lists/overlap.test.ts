@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
 import { listNamedLists, recordNamedList } from '../../src/lists/named-lists.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
 import { insertHouseholds } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
 import { approveRuleText } from '../support/rules.ts';
 
 /**
@@ -14,6 +13,7 @@ import { approveRuleText } from '../support/rules.ts';
  */
 const LIVELIHOOD = 'livelihood assistance from other agencies for this disaster';
 const SHOCK = 'gdacs:DR9900831';
+const ASOF = '2026-11-21T00:00:00Z';
 
 const oneOff = `  - mode: horizontal
     households: { priority: [{ field: pmt_score, order: ascending }] }
@@ -39,27 +39,18 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-async function generateFor(ruleId: string, cycle: string) {
-  await evaluateActivations(t.store, { ruleId, asOf: '2026-11-21T00:00:00Z' });
-  const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
-  const [list] = await generateLists(t.store, activation.id, 'maker@test', { cycle });
-  const { rows } = await t.store.transaction(({ raw }) =>
-    raw.query<{ id: string }>(`SELECT registry_id AS id FROM payment_list_entries WHERE list_id = $1 ORDER BY registry_id`, [list.id]),
-  );
-  return { ...list, ids: rows.map((r) => r.id) };
-}
 
 describe('exclusive with a named list', () => {
   it('for the same shock: refused until the list is recorded for this shock, then its households are left out and the list checked is named', async () => {
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-shock', 'XD01', oneOff, budget, exclusiveWith(`list: ${LIVELIHOOD}`, 'same_shock')));
-    await expect(generateFor(ruleId, '2026-11')).rejects.toThrow(`test-named-shock is exclusive with the list "${LIVELIHOOD}" for the same shock, and none is recorded for shock ${SHOCK}`);
+    await expect(generateCycle(t.store, ruleId, ASOF, '2026-11')).rejects.toThrow(`test-named-shock is exclusive with the list "${LIVELIHOOD}" for the same shock, and none is recorded for shock ${SHOCK}`);
     // A shock the engine does not know is a typo: refused.
     await expect(recordNamedList(t.store, { name: LIVELIHOOD, shockKey: 'gdacs:DR1', source: 'agency X', registryIds: ['A1'] }, 'coordinator@test'))
       .rejects.toThrow('list "livelihood assistance from other agencies for this disaster": no activation has the shock gdacs:DR1');
     const recorded = await recordNamedList(t.store, { name: LIVELIHOOD, shockKey: SHOCK, source: 'agency Y, letter 12', registryIds: ['A3', 'A2', 'A2 '] }, 'coordinator@test');
     expect(recorded).toMatchObject({ households: 2, shockKey: SHOCK, contentSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
-    const list = await generateFor(ruleId, '2026-11');
+    const list = await generateCycle(t.store, ruleId, ASOF, '2026-11');
     expect(list.ids).toEqual(['A1', 'A4']);
     expect(list.excluded).toEqual({ [`on the list "${LIVELIHOOD}" for this shock`]: 2 });
     expect(list.totalAmount).toBe(2000);
@@ -76,7 +67,7 @@ describe('exclusive with a named list', () => {
     await recordNamedList(t.store, { name: 'food vouchers', cycle: '2026-10', source: 'agency Z', registryIds: ['A1'] }, 'coordinator@test');
     await recordNamedList(t.store, { name: 'food vouchers', cycle: '2026-11', source: 'agency Z', registryIds: ['A4'] }, 'coordinator@test');
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-period', 'XD01', oneOff, budget, exclusiveWith('list: food vouchers', 'same_period')));
-    const list = await generateFor(ruleId, '2026-11');
+    const list = await generateCycle(t.store, ruleId, ASOF, '2026-11');
     expect(list.ids).toEqual(['A1', 'A2', 'A3']);
     expect(list.excluded).toEqual({ 'on the list "food vouchers" this cycle': 1 });
     expect((await listNamedLists(t.store)).filter((n) => n.name === 'food vouchers').map((n) => [n.cycle, n.households, n.source, n.recordedBy]))
@@ -86,14 +77,14 @@ describe('exclusive with a named list', () => {
   it('an empty named list says nobody was assisted: the overlap is checked and nobody is left out', async () => {
     await recordNamedList(t.store, { name: 'cash for work', cycle: '2026-11', source: 'agency W: nobody assisted', registryIds: [] }, 'coordinator@test');
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-empty', 'XD01', oneOff, budget, exclusiveWith('list: cash for work', 'same_period')));
-    const list = await generateFor(ruleId, '2026-11');
+    const list = await generateCycle(t.store, ruleId, ASOF, '2026-11');
     expect(list.ids).toEqual(['A1', 'A2', 'A3', 'A4']);
     expect(list.excluded).toEqual({});
   });
 
   it('an additive overlap leaves everyone in; a list with unknown registry ids is refused whole', async () => {
     const ruleId = await approveRuleText(t.store, droughtRule('test-named-additive', 'XD01', oneOff, budget, `overlap:\n  - { with: { list: ${LIVELIHOOD} }, policy: additive, scope: same_shock }`));
-    const list = await generateFor(ruleId, '2026-11');
+    const list = await generateCycle(t.store, ruleId, ASOF, '2026-11');
     expect(list.ids).toEqual(['A1', 'A2', 'A3', 'A4']);
     await expect(recordNamedList(t.store, { name: 'x', cycle: '2026-11', source: 'agency', registryIds: ['A1', 'NOPE-1', 'NOPE-2'] }, 'coordinator@test'))
       .rejects.toThrow('list "x": 2 registry id(s) not in the registry: NOPE-1, NOPE-2; nothing was recorded');
@@ -104,12 +95,12 @@ describe('exclusive with a named list', () => {
 describe('exclusive with another rule for the same shock', () => {
   it("a household on the other rule's list in November is left out in December; with same_period it would not be", async () => {
     const base = await approveRuleText(t.store, droughtRule('test-base', 'XD01', oneOff, budget));
-    expect((await generateFor(base, '2026-11')).ids).toEqual(['A1', 'A2', 'A3', 'A4']);
+    expect((await generateCycle(t.store, base, ASOF, '2026-11')).ids).toEqual(['A1', 'A2', 'A3', 'A4']);
     const shock = await approveRuleText(t.store, droughtRule('test-after-shock', 'XD01', oneOff, budget, exclusiveWith('rule: test-base', 'same_shock')));
-    const december = await generateFor(shock, '2026-12');
+    const december = await generateCycle(t.store, shock, ASOF, '2026-12');
     expect(december.ids).toEqual([]);
     expect(december.excluded).toEqual({ 'already on a list of test-base for this shock': 4 });
     const period = await approveRuleText(t.store, droughtRule('test-after-period', 'XD01', oneOff, budget, exclusiveWith('rule: test-base', 'same_period')));
-    expect((await generateFor(period, '2026-12')).ids).toEqual(['A1', 'A2', 'A3', 'A4']);
+    expect((await generateCycle(t.store, period, ASOF, '2026-12')).ids).toEqual(['A1', 'A2', 'A3', 'A4']);
   });
 });

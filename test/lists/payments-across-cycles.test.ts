@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
 import { approveList, cancelList } from '../../src/lists/lifecycle.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
 import { approveRuleText } from '../support/rules.ts';
 
 /**
@@ -66,19 +66,6 @@ async function december(story: Story) {
   await ingestDroughtEpisode(t.store, { eventId: story.event, episode: 2, box: [story.west + 0.05, story.south + 0.05, story.west + 1.3, story.south + 0.95], fetchedAt: '2026-12-03T09:00:00Z' });
 }
 
-/** Evaluates the rule as of the date and generates its lists for the cycle; returns the first list with its entries. */
-async function generateFor(ruleId: string, asOf: string, cycle: string) {
-  await evaluateActivations(t.store, { ruleId, asOf });
-  const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
-  const [list] = await generateLists(t.store, activation.id, 'maker@test', { cycle });
-  const { rows } = await t.store.transaction(({ raw }) =>
-    raw.query<{ id: string; pcode: string; amount: number; payments: number }>(
-      `SELECT registry_id AS id, pcode, amount::float8 AS amount, payments FROM payment_list_entries WHERE list_id = $1 ORDER BY pcode, rank`,
-      [list.id],
-    ),
-  );
-  return { ...list, entries: rows, ids: rows.map((r) => r.id) };
-}
 
 async function shocksOf(ruleId: string) {
   const activations = await listActivations(t.store, { ruleId, status: 'open' });
@@ -90,13 +77,13 @@ describe('a one-off benefit over two cycles of one shock', () => {
     const story = REGIONS.oneOff;
     const ruleId = await approveRuleText(t.store, droughtRule('test-one-off', story.region, oneOffResponse, perShock(3000)));
     await november(story);
-    const first = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.ids).toEqual(['oneOff-A1', 'oneOff-A2', 'oneOff-A3', 'oneOff-A4']);
     expect(first.totalAmount).toBe(2000);
     await approveList(t.store, first.id, 'checker@test');
 
     await december(story);
-    const second = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(await shocksOf(ruleId)).toEqual([['XD01001', 'gdacs:DR9900801'], ['XD01002', 'gdacs:DR9900801']]);
     // 3000 per shock − 2000 paid in November = 1000: the two poorest of the second district.
     expect(second.ids).toEqual(['oneOff-B1', 'oneOff-B2']);
@@ -119,7 +106,7 @@ describe('count: 3 over several cycles', () => {
     const story = REGIONS.countThree;
     const ruleId = await approveRuleText(t.store, droughtRule('test-count-three', story.region, response, perShock(20000)));
     await november(story);
-    const first = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.entries.map((e) => [e.id, e.amount, e.payments])).toEqual([
       ['countThree-A1', 1000, 3], ['countThree-A2', 1000, 3], ['countThree-A3', 1000, 3], ['countThree-A4', 1000, 3],
     ]);
@@ -127,14 +114,14 @@ describe('count: 3 over several cycles', () => {
 
     await december(story);
     // 20000 − 4 × 1000 × 3 = 8000 left: two of the second district's households (3000 each), not the third.
-    const second = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(second.entries.map((e) => [e.id, e.payments])).toEqual([['countThree-B1', 3], ['countThree-B2', 3]]);
     expect(second.excluded).toEqual({ 'already paid 3 of 3 payments for this shock': 4, 'over budget': 1 });
     expect(second.cuts).toEqual([{ pcode: 'XD02002', step: 'stop', households: 1, amount: 3000, reason: 'the envelope ran out' }]);
     await approveList(t.store, second.id, 'checker@test');
 
     // January: everyone listed so far has had three; B3 was cut by the budget and the envelope has 2000 left, less than its 3000.
-    const third = await generateFor(ruleId, '2027-01-04T00:00:00Z', '2027-01');
+    const third = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
     expect(third.ids).toEqual([]);
     expect(third.excluded).toEqual({ 'already paid 3 of 3 payments for this shock': 6, 'over budget': 1 });
   });
@@ -145,14 +132,14 @@ describe('only decided lists count', () => {
     const story = REGIONS.cancelled;
     const ruleId = await approveRuleText(t.store, droughtRule('test-cancelled', story.region, oneOffResponse, perShock(100000)));
     await november(story);
-    const first = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.ids).toHaveLength(4);
     await december(story);
-    await expect(generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12')).rejects.toThrow(
+    await expect(generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12')).rejects.toThrow(
       new RegExp(`list ${first.id} \\(cycle 2026-11, gdacs:DR9900803\\) is still a draft for the same shock: approve or cancel it first`),
     );
     await cancelList(t.store, first.id, 'checker@test', 'wrong extract');
-    const second = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(second.ids).toEqual(['cancelled-A1', 'cancelled-A2', 'cancelled-A3', 'cancelled-A4', 'cancelled-B1', 'cancelled-B2', 'cancelled-B3']);
     expect(second.excluded).toEqual({});
   });
@@ -168,14 +155,14 @@ describe('while triggered, up to max_count', () => {
     payments: { frequency: monthly, count: while_triggered, max_count: 2, start: { days_after_activation: 7 } }`;
     const ruleId = await approveRuleText(t.store, droughtRule('test-while-triggered', story.region, response, perShock(100000)));
     await november(story);
-    const first = await generateFor(ruleId, '2026-11-21T00:00:00Z', '2026-11');
+    const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.entries.every((e) => e.payments === 1)).toBe(true);
     await approveList(t.store, first.id, 'checker@test');
     await december(story);
-    const second = await generateFor(ruleId, '2026-12-04T00:00:00Z', '2026-12');
+    const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(second.ids).toHaveLength(7); // the first district's second payment, the second district's first
     await approveList(t.store, second.id, 'checker@test');
-    const third = await generateFor(ruleId, '2027-01-04T00:00:00Z', '2027-01');
+    const third = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
     expect(third.ids).toEqual(['whileTriggered-B1', 'whileTriggered-B2', 'whileTriggered-B3']);
     expect(third.excluded).toEqual({ 'already paid 2 of 2 payments for this shock': 4 });
   });
