@@ -27,6 +27,7 @@ export interface PaymentPlan {
  * The payment plan of a response component. `frequency: once` is one payment per shock whatever
  * the count says (a count other than 1 is refused: the rule contradicts itself); a number is that
  * many payments per shock; `while_triggered` pays one a cycle, up to `max_count` when given.
+ * Without `payments` (the rule check requires them of a paying response) one payment, once.
  */
 export function paymentPlan(component: ResponseComponent): PaymentPlan {
   const payments = component.payments;
