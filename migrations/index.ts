@@ -6,6 +6,7 @@ import * as activations from './0004-activations.ts';
 import * as paymentLists from './0005-payment-lists.ts';
 import * as apiKeys from './0006-api-keys.ts';
 import * as footprintSelection from './0007-footprint-selection.ts';
+import * as namedLists from './0008-named-lists.ts';
 import * as forecastIssuesAndSeasons from './0009-forecast-issues-and-seasons.ts';
 
 /**
@@ -20,5 +21,6 @@ export const migrations: Record<string, Migration> = {
   '0005-payment-lists': paymentLists,
   '0006-api-keys': apiKeys,
   '0007-footprint-selection': footprintSelection,
+  '0008-named-lists': namedLists,
   '0009-forecast-issues-and-seasons': forecastIssuesAndSeasons,
 };

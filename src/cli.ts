@@ -28,6 +28,7 @@ import { registerBacktestCommand } from './cli/backtest-command.ts';
 import { asOfOption, describeEvaluation, registerActivationCommands } from './cli/activation-commands.ts';
 import { evaluateActivations } from './engine/activations.ts';
 import { registerListCommands } from './cli/list-commands.ts';
+import { registerNamedListCommands } from './cli/named-list-commands.ts';
 import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
 import { registerAuditCommands, registerReconcileCommands } from './cli/reconcile-commands.ts';
@@ -345,6 +346,7 @@ export function buildCli(): Command {
   const lists = registerListCommands(program);
   registerReleaseCommands(lists);
   registerReconcileCommands(lists);
+  registerNamedListCommands(lists);
   registerPartnerCommands(program);
   registerAuditCommands(program);
 

@@ -16,6 +16,7 @@ import { footprintsGeoJson } from '../feeds/footprint-geojson.ts';
 import { feedHealth, listQuarantine } from '../feeds/health.ts';
 import { generateLists } from '../lists/generate.ts';
 import { approveList, cancelList, closeList, getList, listLists, type ListRow } from '../lists/lifecycle.ts';
+import { listNamedLists, recordNamedList } from '../lists/named-lists.ts';
 import { addPartner, listPartners } from '../lists/partners.ts';
 import { paymentTotals, reconcileList } from '../lists/reconcile.ts';
 import { releaseList } from '../lists/release.ts';
@@ -186,6 +187,18 @@ export function apiRoutes(version: string): RouteSpec[] {
         const b = body as { activationId: number; cycle?: string };
         return { lists: await generateLists(store, b.activationId, actor(caller), { cycle: b.cycle }) };
       },
+    }),
+    route({
+      method: 'get', path: '/named-lists', tag: 'lists', summary: "lists kept outside the engine (e.g. another agency's) that rules' overlaps name", roles: ['coordinator', 'approver'],
+      handler: async ({ store }) => ({ namedLists: await listNamedLists(store) }),
+    }),
+    route({
+      method: 'post', path: '/named-lists', tag: 'lists', summary: 'record a named list for a shock and/or a cycle (append-only; every registry id must be known)', roles: ['coordinator'],
+      body: z.object({
+        name: z.string().min(1), source: z.string().min(1), registryIds: z.array(z.string()),
+        shockKey: z.string().min(1).optional(), cycle: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).optional(),
+      }),
+      handler: async ({ store, body, caller }) => ({ namedList: await recordNamedList(store, body as { name: string; source: string; registryIds: string[]; shockKey?: string; cycle?: string }, actor(caller)) }),
     }),
     route({
       method: 'post', path: '/lists/:id/approve', tag: 'lists', summary: 'approve a draft list (four eyes; a second approver above the threshold)', roles: ['approver'], params: idParams,

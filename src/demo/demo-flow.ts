@@ -1,5 +1,6 @@
 import type { Store } from '../db/store.ts';
 import { createApiKey } from '../api/keys.ts';
+import { ConflictError } from '../errors.ts';
 import { listActivations } from '../engine/activations.ts';
 import { generateLists } from '../lists/generate.ts';
 import { addPartner } from '../lists/partners.ts';
@@ -41,8 +42,16 @@ export async function demoDraftLists(store: Store): Promise<number[]> {
   const generated: number[] = [];
   for (const activation of open) {
     if (listed.has(Number(activation.ruleVersionId))) continue;
-    const lists = await generateLists(store, activation.id, DEMO_GENERATOR, { cycle });
     listed.add(Number(activation.ruleVersionId));
+    let lists: Awaited<ReturnType<typeof generateLists>>;
+    try {
+      lists = await generateLists(store, activation.id, DEMO_GENERATOR, { cycle });
+    } catch (error) {
+      // E.g. last month's draft of the same shock is still waiting for approval: the demo goes on without a new one.
+      if (!(error instanceof ConflictError)) throw error;
+      log.warn({ activation: activation.id, reason: error.message }, 'demo: no draft list generated');
+      continue;
+    }
     generated.push(...lists.map((l) => l.id));
   }
   if (generated.length) log.info({ lists: generated }, 'demo: draft payment lists generated');

@@ -8,6 +8,9 @@ import { reachesSql, ruleReach, selectedParts } from '../engine/footprint-select
 import { HouseholdSql } from '../engine/household-sql.ts';
 import { log } from '../log.ts';
 import type { Benefit, ResponseComponent, Rule } from '../rules/schema.ts';
+import { prepareDedupe } from './dedupe.ts';
+import { namedListOverlap } from './named-lists.ts';
+import { envelopeSpentSql, paymentPlan, priorPaymentsSql, undecidedEarlierDrafts, type PaymentPlan } from './prior-payments.ts';
 
 /**
  * Payment lists, generated inside PostgreSQL: for an activation, one list per paying response
@@ -137,6 +140,11 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   if (existing[0] && existing[0].status !== 'draft') {
     throw new ConflictError(`list ${existing[0].id} for ${rule.id} component ${job.index} cycle ${cycle} is ${existing[0].status}: an approved list is never regenerated (cancel it, then generate a new one)`);
   }
+  // Earlier payments of the shock are deducted only once decided: another cycle's or version's draft would be missed.
+  const drafts = await undecidedEarlierDrafts(raw, { ruleId: rule.id, ruleVersionId: job.ruleVersionId, cycle, shockKeys: [...new Set(job.areas.map((a) => a.shockKey))] });
+  if (drafts.length > 0) {
+    throw new ConflictError(`${rule.id}: ${drafts.join('; ')} is still a draft for the same shock: approve or cancel it first, so that its households and money are deducted from this cycle's list`);
+  }
   let listId: number;
   if (existing[0]) {
     listId = existing[0].id;
@@ -152,7 +160,7 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
     listId = rows[0].id;
   }
 
-  const payments = paymentCount(component, notes);
+  const plan = paymentCount(component, notes);
   // The statements are big but run once: compiling them to machine code (JIT) costs more than it
   // saves (0.55 s instead of 1.46 s at 100,000 households in bench/lists.ts).
   await raw.query(`SET LOCAL jit = off`);
@@ -163,7 +171,7 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
        FROM list_matched m JOIN activations a ON a.id = m.activation_id GROUP BY m.activation_id, m.pcode, a.shock_key, a.tier`,
     [listId],
   );
-  const cuts = await applyBudgetAndInsert(raw, job, listId, payments, notes);
+  const cuts = await applyBudgetAndInsert(raw, job, listId, plan, notes);
 
   // Who was left out and why, counted (never listed) for the coordinator.
   const { rows: reasons } = await raw.query<{ reason: string; n: number }>(
@@ -189,7 +197,9 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   await raw.query(`ANALYZE payment_list_entries`);
   await audit(raw, {
     actor: job.actor, action: 'list.generated', subject: `list:${listId}`,
-    details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]) },
+    details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]),
+               // What the list was checked against (named lists, earlier lists deducted from the envelope), kept with the act.
+               notes },
   });
   log.info({ listId, rule: rule.id, component: job.index, cycle, households: totals[0].households }, 'payment list generated');
   return {
@@ -198,15 +208,16 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   };
 }
 
-/** Payments per household on this list: the rule's count, or one per cycle while triggered. */
-function paymentCount(component: ResponseComponent, notes: string[]): number {
-  const count = component.payments?.count;
-  if (count === undefined) return 1;
-  if (count === 'while_triggered') {
-    notes.push('payments while triggered: this list pays one cycle; the next cycle is a new list if the area is still in activation');
-    return 1;
+/**
+ * Payments per household: at most the rule's count on this list (one a cycle while triggered), and
+ * across cycles no more than the rule allows per shock, counting the decided lists before it.
+ */
+function paymentCount(component: ResponseComponent, notes: string[]): PaymentPlan {
+  const plan = paymentPlan(component);
+  if (component.payments?.count === 'while_triggered') {
+    notes.push(`payments while triggered: this list pays one cycle; the next cycle is a new list if the area is still in activation${plan.perShock === null ? '' : ` (at most ${plan.perShock} payments per household for the shock)`}`);
   }
-  return count;
+  return plan;
 }
 
 /**
@@ -250,21 +261,46 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
     if (requirement.otherwise !== 'exclude') notes.push(`requirement "${requirement.reason}": households that fail it are listed; ${requirement.otherwise} is handled outside the list`);
     else reasons.push([requirement.reason, `NOT ${q.condition(requirement.condition)}`]);
   }
+  // With dedupe_by, another record of the same family (same identifier) counts as the household itself.
+  const exclusiveRules = (rule.overlap ?? []).flatMap((o) => (o.policy === 'exclusive' && o.with.rule ? [o.with.rule] : []));
+  const dedupe = await prepareDedupe(raw, q, who, { ruleId: rule.id, listId, ruleIds: [rule.id, ...exclusiveRules] });
   for (const overlap of rule.overlap ?? []) {
     if (overlap.policy !== 'exclusive') continue;
     if (overlap.with.programme && overlap.with.programme !== programme) {
       reasons.push([`exclusive with ${overlap.with.programme}`, q.enrolledIn([overlap.with.programme])]);
     }
     if (overlap.with.rule) {
+      // same_period: the other rule's lists of this cycle; same_shock: its lists for the household's shock, any cycle.
+      const sameShock = overlap.scope === 'same_shock';
+      const otherRule = q.param(overlap.with.rule, 'text');
+      const cycle = sameShock ? '' : q.param(job.cycle, 'text');
+      const scope = sameShock
+        ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id))`
+        : `ol.cycle = ${cycle}`;
+      const sameFamily = dedupe ? ` OR ${dedupe.onListOf(otherRule, sameShock ? { shock: true } : { cycle })}` : '';
       reasons.push([
-        `already on a list of ${overlap.with.rule} this cycle`,
-        `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-                  WHERE oe.household_id = h.id AND ol.rule_id = ${q.param(overlap.with.rule, 'text')} AND ol.cycle = ${q.param(job.cycle, 'text')}
-                    AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
+        `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
+        `(EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+                   WHERE oe.household_id = h.id AND ol.rule_id = ${otherRule} AND ${scope}
+                     AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})${sameFamily})`,
       ]);
     }
-    if (overlap.with.list) notes.push(`overlap with list "${overlap.with.list}": lists are matched by rule, not by name; not applied`);
+    if (overlap.with.list) {
+      const named = await namedListOverlap(raw, q, { ...overlap, with: { list: overlap.with.list } }, {
+        ruleId: rule.id, cycle: job.cycle, shockKeys: [...new Set(areas.map((a) => a.shockKey))].sort(),
+      });
+      reasons.push([named.reason, named.test]);
+      notes.push(named.evidence);
+    }
   }
+  // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles.
+  const { perShock } = paymentPlan(component);
+  if (perShock !== null) {
+    const prior = priorPaymentsSql({ household: 'h.id', activation: 'h.activation_id', ruleId: q.param(rule.id, 'text') });
+    reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `${prior} >= ${q.param(perShock, 'int')}`]);
+  }
+  // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
+  if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
   // The same rule's other components this cycle: one household, one entry per shock and period.
   reasons.push([
     'already on another list of this rule this cycle',
@@ -309,15 +345,25 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
         ORDER BY h.id, a.pcode
      ),
      priced AS (
-       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount FROM members h
+       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount,
+              ${dedupe ? dedupe.key : 'NULL::text'} AS dedupe_key
+         FROM members h
+     ),
+     -- Duplicates within the list: of the qualifying households sharing an identifier, the best-ranked stays.
+     deduped AS (
+       SELECT h.*, CASE WHEN h.excluded_by_rule IS NULL AND h.amount IS NOT NULL AND h.dedupe_key IS NOT NULL
+                         AND row_number() OVER (PARTITION BY h.excluded_by_rule IS NULL AND h.amount IS NOT NULL, h.dedupe_key ORDER BY ${order}) > 1
+                        THEN ${q.param(dedupe?.reason ?? null, 'text')} END AS duplicate
+         FROM priced h
      ),
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
-         FROM priced h
+         FROM deduped h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
-                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END) AS excluded) e
+                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END,
+                                             h.duplicate) AS excluded) e
      ),
      area_counts AS (
        SELECT f.pcode, count(*) FILTER (WHERE NOT f.outside) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
@@ -341,32 +387,35 @@ async function matchHouseholds(raw: RawConnection, job: Job, listId: number, not
 }
 
 /**
- * Step 2: the budget. Candidates cost amount × payments (× 1 for a per-cycle envelope). When the
- * total exceeds the envelope the rule's steps apply in order: fund the most severe tiers first
- * (whole tiers while they fit), then in the tier where money runs out reduce the caseload pro
- * rata to the areas' registered households, or stop when exhausted, or (only when the rule allows
- * it) reduce the value pro rata. The overall household and amount caps cut the same way.
+ * Step 2: the budget. Candidates cost amount × their payments (× 1 for a per-cycle envelope).
+ * An envelope per shock or per year is what is left of it after the decided lists of the rule
+ * before this one (every version and component): per shock, each shock of the list draws on its
+ * own envelope; per year, the calendar year of the cycle. When the total exceeds what is left the
+ * rule's steps apply in order: fund the most severe tiers first (whole tiers while they fit), then
+ * in the tier where money runs out reduce the caseload pro rata to the areas' registered
+ * households, or stop when exhausted, or (only when the rule allows it) reduce the value pro rata.
+ * The overall household and amount caps cut the same way, and hold over the whole list.
  * Households keep their rank order within an area: the lowest-priority go first.
  */
-async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number, payments: number, notes: string[]): Promise<Cut[]> {
+async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number, plan: PaymentPlan, notes: string[]): Promise<Cut[]> {
   const { rule, component, benefit } = job;
   const budget = rule.budget;
   const overall = component.caps?.overall;
   let envelope: number | null = null;
   let perPayment = false;
+  let deductPer: 'shock' | 'year' | null = null;
   if (budget) {
     if (budget.envelope.currency !== benefit.currency) {
       notes.push(`the envelope is in ${budget.envelope.currency}, the benefit in ${benefit.currency}: the budget is not applied (no conversion)`);
     } else {
       envelope = budget.envelope.amount;
       perPayment = budget.envelope.per === 'cycle';
-      if (budget.envelope.per === 'year' || budget.envelope.per === 'shock') notes.push(`the envelope is per ${budget.envelope.per}: this list is checked against all of it; earlier lists are not deducted`);
+      if (budget.envelope.per === 'year' || budget.envelope.per === 'shock') deductPer = budget.envelope.per;
     }
   }
-  if (overall?.amount !== undefined && (envelope === null || overall.amount < envelope)) {
-    envelope = overall.amount;
-    perPayment = false;
-  }
+  // The overall amount cap is per list: it limits each shock's envelope and, below, the whole list.
+  const overallAmount = overall?.amount ?? null;
+  if (overallAmount !== null && (envelope === null || overallAmount < envelope)) perPayment = false;
   const steps = budget?.over_budget ?? ['stop_when_exhausted'];
   const bySeverity = steps[0] === 'fund_most_severe_first';
   const partialStep = (bySeverity ? steps[1] : steps[0]) ?? 'stop_when_exhausted';
@@ -376,65 +425,107 @@ async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number
   const mode = partialStep === 'reduce_caseload_pro_rata' ? 'pro_rata' : partialStep === 'reduce_value_pro_rata' && valueAllowed ? 'value' : 'stop';
   const proRataBy = budget?.pro_rata_by === 'eligible_households' ? 'eligible' : budget?.pro_rata_by === 'targeted_households' ? 'targeted' : 'registered';
   const start = firstPayment(component, job, notes);
-  // $1 envelope, $2 cost multiplier, $3 by severity, $4 partial-tier mode, $5 overall household cap, $6 pro-rata weight.
-  const params = [envelope, perPayment ? 1 : payments, bySeverity, mode, overall?.households ?? null, proRataBy];
+
+  // What earlier decided lists took from the envelope, per pot (a shock key, or '' for the year).
+  const year = job.cycle.slice(0, 4);
+  if (envelope !== null && deductPer !== null) {
+    const { rows: spent } = await raw.query<{ pot: string; spent: string }>(
+      envelopeSpentSql({ ruleId: '$1::text', year: '$2::text', per: '$3::text' }),
+      [rule.id, year, deductPer],
+    );
+    const shocks = deductPer === 'shock' ? [...new Set(job.areas.map((a) => a.shockKey))].sort() : [''];
+    for (const pot of shocks) {
+      const taken = Number(spent.find((s) => s.pot === pot)?.spent ?? 0);
+      const where = deductPer === 'shock' ? `shock ${pot}` : `year ${year}`;
+      notes.push(`envelope per ${deductPer} (${where}): ${envelope} ${benefit.currency}, of which ${taken} taken by earlier approved lists of ${rule.id}; ${Math.max(0, envelope - taken)} left for this list`);
+    }
+  }
+
+  const p = namedParams({
+    envelope: [envelope, 'numeric'], perPayment: [perPayment, 'boolean'], bySeverity: [bySeverity, 'boolean'], mode: [mode, 'text'],
+    overallHouseholds: [overall?.households ?? null, 'int'], overallAmount: [overallAmount, 'numeric'], proRataBy: [proRataBy, 'text'],
+    perList: [plan.perList, 'int'], perShock: [plan.perShock, 'int'], deductPer: [deductPer ?? 'none', 'text'], ruleId: [rule.id, 'text'], year: [year, 'text'],
+  });
   await raw.query(
     `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
-     WITH cand AS (
-       SELECT m.*, m.amount * $2::numeric AS cost, CASE WHEN $3::boolean THEN m.severity ELSE 0 END AS grp
-         FROM list_matched m WHERE m.excluded IS NULL
+     WITH spent AS (${envelopeSpentSql({ ruleId: p.ruleId, year: p.year, per: p.deductPer })}),
+     cand AS (
+       SELECT m.*, pay.payments, m.amount * (CASE WHEN ${p.perPayment} THEN 1 ELSE pay.payments END) AS cost,
+              CASE WHEN ${p.bySeverity} THEN m.severity ELSE 0 END AS grp,
+              CASE WHEN ${p.deductPer} = 'shock' THEN ma.shock_key ELSE '' END AS pot
+         FROM list_matched m
+         JOIN activations ma ON ma.id = m.activation_id
+         -- The payments still due for the shock (those already paid were left out as they were matched).
+         CROSS JOIN LATERAL (
+           SELECT CASE WHEN ${p.perShock} IS NULL THEN ${p.perList}
+                       ELSE least(${p.perList}, ${p.perShock} - ${priorPaymentsSql({ household: 'm.household_id', activation: 'm.activation_id', ruleId: p.ruleId })})
+                  END AS payments) pay
+        WHERE m.excluded IS NULL
+     ),
+     pot_envelope AS (
+       -- least and greatest skip NULLs: no envelope (NULL) must stay no limit, not become 0.
+       SELECT c.pot, coalesce(max(s.spent), 0) AS spent,
+              least(CASE WHEN ${p.envelope} IS NOT NULL THEN greatest(0, ${p.envelope} - coalesce(max(s.spent), 0)) END, ${p.overallAmount}) AS envelope
+         FROM (SELECT DISTINCT pot FROM cand) c LEFT JOIN spent s ON s.pot = c.pot GROUP BY c.pot
      ),
      area_base AS (
        SELECT pcode, count(*) FILTER (WHERE NOT outside) AS registered, count(*) FILTER (WHERE excluded IS NULL OR excluded LIKE 'beyond%') AS eligible
          FROM list_matched GROUP BY pcode
      ),
      grp_before AS (
-       SELECT grp, total, coalesce(sum(total) OVER (ORDER BY grp DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-         FROM (SELECT grp, sum(cost) AS total FROM cand GROUP BY grp) t
+       SELECT pot, grp, total, coalesce(sum(total) OVER (PARTITION BY pot ORDER BY grp DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+         FROM (SELECT pot, grp, sum(cost) AS total FROM cand GROUP BY pot, grp) t
      ),
      area_weight AS (
-       SELECT c.grp, c.pcode,
-              CASE $6::text WHEN 'eligible' THEN max(b.eligible) WHEN 'targeted' THEN count(*) ELSE max(b.registered) END AS weight
-         FROM cand c JOIN area_base b ON b.pcode = c.pcode GROUP BY c.grp, c.pcode
+       SELECT c.pot, c.grp, c.pcode,
+              CASE ${p.proRataBy} WHEN 'eligible' THEN max(b.eligible) WHEN 'targeted' THEN count(*) ELSE max(b.registered) END AS weight
+         FROM cand c JOIN area_base b ON b.pcode = c.pcode GROUP BY c.pot, c.grp, c.pcode
      ),
-     grp_weight AS (SELECT grp, sum(weight) AS weight FROM area_weight GROUP BY grp),
+     grp_weight AS (SELECT pot, grp, sum(weight) AS weight FROM area_weight GROUP BY pot, grp),
      ranked AS (
-       SELECT c.*, g.total AS grp_total, g.before AS grp_before, w.weight AS area_weight, gw.weight AS grp_weight,
-              sum(c.cost) OVER (PARTITION BY c.grp, c.pcode ORDER BY c.rank ROWS UNBOUNDED PRECEDING) AS area_cum,
-              sum(c.cost) OVER (PARTITION BY c.grp ORDER BY c.pcode, c.rank ROWS UNBOUNDED PRECEDING) AS grp_cum,
+       SELECT c.*, e.envelope, e.spent AS pot_spent, g.total AS grp_total, g.before AS grp_before, w.weight AS area_weight, gw.weight AS grp_weight,
+              sum(c.cost) OVER (PARTITION BY c.pot, c.grp, c.pcode ORDER BY c.rank ROWS UNBOUNDED PRECEDING) AS area_cum,
+              sum(c.cost) OVER (PARTITION BY c.pot, c.grp ORDER BY c.pcode, c.rank ROWS UNBOUNDED PRECEDING) AS grp_cum,
               row_number() OVER (ORDER BY c.grp DESC, c.pcode, c.rank) AS overall_rank
-         FROM cand c JOIN grp_before g ON g.grp = c.grp
-         JOIN area_weight w ON w.grp = c.grp AND w.pcode = c.pcode JOIN grp_weight gw ON gw.grp = c.grp
+         FROM cand c JOIN pot_envelope e ON e.pot = c.pot JOIN grp_before g ON g.pot = c.pot AND g.grp = c.grp
+         JOIN area_weight w ON w.pot = c.pot AND w.grp = c.grp AND w.pcode = c.pcode JOIN grp_weight gw ON gw.pot = c.pot AND gw.grp = c.grp
      ),
      decided AS (
        SELECT r.*,
-              CASE WHEN $1::numeric IS NULL OR r.grp_before + r.grp_total <= $1::numeric THEN 'keep'
-                   WHEN r.grp_before >= $1::numeric THEN 'cut_severity'
-                   WHEN $4::text = 'value' THEN 'keep_reduced'
-                   WHEN $4::text = 'pro_rata' AND r.area_cum <= ($1::numeric - r.grp_before) * r.area_weight / r.grp_weight THEN 'keep'
-                   WHEN $4::text = 'stop' AND r.grp_cum <= $1::numeric - r.grp_before THEN 'keep'
-                   ELSE 'cut_' || $4::text END AS decision,
-              CASE WHEN $4::text = 'value' AND r.grp_total > 0 THEN ($1::numeric - r.grp_before) / r.grp_total ELSE 1 END AS factor
+              CASE WHEN r.envelope IS NULL OR r.grp_before + r.grp_total <= r.envelope THEN 'keep'
+                   WHEN r.envelope = 0 AND r.pot_spent > 0 THEN 'cut_spent'
+                   WHEN r.grp_before >= r.envelope THEN 'cut_severity'
+                   WHEN ${p.mode} = 'value' THEN 'keep_reduced'
+                   WHEN ${p.mode} = 'pro_rata' AND r.area_cum <= (r.envelope - r.grp_before) * r.area_weight / r.grp_weight THEN 'keep'
+                   WHEN ${p.mode} = 'stop' AND r.grp_cum <= r.envelope - r.grp_before THEN 'keep'
+                   ELSE 'cut_' || ${p.mode} END AS decision,
+              CASE WHEN ${p.mode} = 'value' AND r.grp_total > 0 THEN (r.envelope - r.grp_before) / r.grp_total ELSE 1 END AS factor
          FROM ranked r
+     ),
+     kept AS (
+       SELECT d.*,
+              count(*) FILTER (WHERE d.decision LIKE 'keep%') OVER (ORDER BY d.overall_rank ROWS UNBOUNDED PRECEDING) AS kept_households,
+              sum(CASE WHEN d.decision = 'keep_reduced' THEN d.cost * d.factor ELSE d.cost END) FILTER (WHERE d.decision LIKE 'keep%')
+                OVER (ORDER BY d.overall_rank ROWS UNBOUNDED PRECEDING) AS kept_amount
+         FROM decided d
      )
-     SELECT d.*,
-            CASE WHEN d.decision LIKE 'keep%' AND $5::int IS NOT NULL
-                  AND count(*) FILTER (WHERE d.decision LIKE 'keep%') OVER (ORDER BY d.overall_rank ROWS UNBOUNDED PRECEDING) > $5::int
-                 THEN 'cut_overall_cap' ELSE d.decision END AS outcome
-       FROM decided d`,
-    params,
+     SELECT k.*,
+            CASE WHEN k.decision LIKE 'keep%' AND (k.kept_households > ${p.overallHouseholds} OR k.kept_amount > ${p.overallAmount})
+                 THEN 'cut_overall_cap' ELSE k.decision END AS outcome
+       FROM kept k`,
+    p.values,
   );
   await raw.query(
     `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
                                        payments, first_payment, payment_channel, payment_account, reason)
      SELECT $1, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
             CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
-            $3, $2, $4::date, d.payment_channel, d.payment_account,
-            CASE WHEN $6::text = 'vertical' THEN 'vertical: active ' || $5::text || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
+            $2, d.payments, $3::date, d.payment_channel, d.payment_account,
+            CASE WHEN $5::text = 'vertical' THEN 'vertical: active ' || $4::text || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
               || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
        FROM list_decided d WHERE d.outcome LIKE 'keep%'
       ORDER BY d.pcode, d.rank`,
-    [listId, payments, benefit.currency, start, component.programme ?? rule.programme, component.mode === 'vertical' ? 'vertical' : 'horizontal'],
+    [listId, benefit.currency, start, component.programme ?? rule.programme, component.mode === 'vertical' ? 'vertical' : 'horizontal'],
   );
   const { rows } = await raw.query<Cut>(
     `SELECT pcode, outcome AS step, count(*)::int AS households, sum(cost)::float8 AS amount FROM list_decided
@@ -451,11 +542,12 @@ async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId: number
   );
   await raw.query(`DROP TABLE list_decided`);
   const why: Record<string, string> = {
+    cut_spent: 'the envelope was used by earlier approved lists',
     cut_severity: 'the envelope was used by more severe areas first',
     cut_pro_rata: 'caseload reduced pro rata: the lowest-priority households of the area were cut',
     cut_stop: 'the envelope ran out',
     cut_value: 'the envelope ran out',
-    cut_overall_cap: 'beyond the overall household cap',
+    cut_overall_cap: 'beyond the overall household or amount cap',
   };
   return [
     ...rows.map((c) => ({ ...c, reason: why[c.step] ?? c.step, step: c.step.replace(/^cut_/, '') })),
@@ -485,4 +577,18 @@ function unpricedReason(benefit: Benefit): string {
   if (benefit.kind === 'by_class') return `no amount for its ${benefit.attribute}`;
   if (benefit.kind === 'by_tier') return 'no amount for the tier';
   return 'the amount cannot be worked out';
+}
+
+/**
+ * Named bind parameters for one statement: `p.envelope` is the placeholder (`$1::numeric`) and
+ * `p.values` the values in order, so the SQL reads with names instead of positions.
+ */
+function namedParams<K extends string>(named: Record<K, [unknown, string]>): Record<K, string> & { values: unknown[] } {
+  const values: unknown[] = [];
+  const placeholders = {} as Record<K, string>;
+  for (const [name, [value, type]] of Object.entries(named) as [K, [unknown, string]][]) {
+    values.push(value);
+    placeholders[name] = `$${values.length}::${type}`;
+  }
+  return Object.assign(placeholders, { values });
 }

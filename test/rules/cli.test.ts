@@ -9,7 +9,7 @@ describe('asp rules check / schema', () => {
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { rules: { id: string; hash: string }[]; problems: unknown[] };
     expect(report.problems).toEqual([]);
-    expect(report.rules).toHaveLength(18); // seventeen examples and the Demoland demo rule
+    expect(report.rules).toHaveLength(20); // nineteen examples and the Demoland demo rule
     expect(report.rules.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
   });
 

@@ -543,7 +543,7 @@ describe('events', () => {
 
 describe('every example rule', () => {
   it('evaluates without data to no stage at all, and never throws', () => {
-    expect(examples().length).toBe(17);
+    expect(examples().length).toBe(19);
     for (const rule of examples()) {
       const top = rule.areas.within[0];
       const areas = [{ pcode: top, level: Math.min(rule.areas.admin_level, 1), parentPcode: null }, { pcode: `${top}X1`, level: rule.areas.admin_level, parentPcode: top }];

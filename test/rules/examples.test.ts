@@ -41,6 +41,7 @@ const activation = (r: Rule) => r.stages.activation.when;
 
 describe('the fifteen examples of §6', () => {
   it('all validate, one rule per file named after its id, fifteen citing their §6 rule and the others their section', async () => {
+    expect(loaded).toHaveLength(19);
     const cited: number[] = [];
     const further: string[] = [];
     for (const { file, rule: r, hash } of loaded) {
@@ -56,7 +57,7 @@ describe('the fifteen examples of §6', () => {
       expect(text.startsWith('#'), `${file} starts with a comment header`).toBe(true);
     }
     expect(cited.sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expect(further.sort()).toEqual(['mz-drought-aa-issue-months', 'ne-wrsi-end-of-season']);
+    expect(further.sort()).toEqual(['mz-drought-aa-issue-months', 'ne-wrsi-end-of-season', 'pk-bisp-8171-intake', 'pk-bisp-flood-relief']);
   });
 
   it('the rules folder loads with the examples and nothing else breaks (README is not a rule)', async () => {

@@ -216,8 +216,8 @@ describe('the JSON Schema for editors', () => {
     expect(() => JSON.parse(JSON.stringify(schema))).not.toThrow();
   });
 
-  it('accepts all seventeen examples (the fifteen of §6, forecast issues by month, end of season)', () => {
-    expect(examples).toHaveLength(17);
+  it('accepts all nineteen examples (the fifteen of §6, forecast issues by month, end of season, two BISP payment rules)', () => {
+    expect(examples).toHaveLength(19);
     for (const { file, data } of examples) expect(validate(schema, data, schema), file).toEqual([]);
   });
 
