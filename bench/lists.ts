@@ -24,7 +24,7 @@ import { evaluateActivations, listActivations } from '../src/engine/activations.
 import { exportList } from '../src/exports/index.ts';
 import { indicatorsAdapter } from '../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../src/feeds/ingest.ts';
-import { generateLists, type GeneratedList } from '../src/lists/generate.ts';
+import { generateLists, type GeneratedList } from '../src/engine/targeting/generate-lists.ts';
 import { approveList } from '../src/lists/lifecycle.ts';
 import { importRegistry } from '../src/registry/import-registry.ts';
 import { approveRuleVersion, storeRuleVersions } from '../src/rules/versions.ts';

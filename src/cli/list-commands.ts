@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { generateLists, type GeneratedList } from '../lists/generate.ts';
+import { generateLists, type GeneratedList } from '../engine/targeting/generate-lists.ts';
 import { approveList, cancelList, closeList, getList, listLists, type ListRow } from '../lists/lifecycle.ts';
 import { paymentTotals } from '../lists/reconcile.ts';
 import { withStore, type GlobalOptions } from './context.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
-import { recordNamedList } from '../lists/named-lists.ts';
+import { recordNamedList } from '../engine/targeting/named-lists.ts';
 import { withStore, type GlobalOptions } from './context.ts';
 import { report } from './output.ts';
 

@@ -2,7 +2,7 @@ import type { Store } from '../db/store.ts';
 import { createApiKey } from '../api/keys.ts';
 import { ConflictError } from '../errors.ts';
 import { listActivations } from '../engine/activations.ts';
-import { generateLists } from '../lists/generate.ts';
+import { generateLists } from '../engine/targeting/generate-lists.ts';
 import { addPartner } from '../lists/partners.ts';
 import { log } from '../log.ts';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, servedRoutes } from '../../src/api/app.ts';
 import { createApiKey, ROLES, type Role } from '../../src/api/keys.ts';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
+import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
 import { approveList } from '../../src/lists/lifecycle.ts';
 import { addPartner } from '../../src/lists/partners.ts';
 import { releaseList } from '../../src/lists/release.ts';

@@ -8,7 +8,7 @@ import { evaluateActivations, listActivations } from '../../src/engine/activatio
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { usgsAdapter } from '../../src/feeds/adapters/usgs.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { generateLists } from '../../src/lists/generate.ts';
+import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
 import { dryRunRule } from '../../src/engine/dry-run.ts';
 import { footprintSelected } from '../../src/rules/footprint-spec.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { generateLists, type GeneratedList } from '../../src/lists/generate.ts';
+import { generateLists, type GeneratedList } from '../../src/engine/targeting/generate-lists.ts';
 import { approveList, cancelList, getList, listContentHash } from '../../src/lists/lifecycle.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';

@@ -7,7 +7,7 @@ import { loadDemo } from '../../src/demo/load-demo.ts';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { generateLists } from '../../src/lists/generate.ts';
+import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { kenyaAdm1, kenyaAdm2, projectRoot } from '../support/paths.ts';
 import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS } from '../support/rules.ts';

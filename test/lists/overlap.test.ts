@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listNamedLists, recordNamedList } from '../../src/lists/named-lists.ts';
+import { listNamedLists, recordNamedList } from '../../src/engine/targeting/named-lists.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';

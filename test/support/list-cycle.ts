@@ -1,6 +1,6 @@
 import type { Store } from '../../src/db/store.ts';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
-import { generateLists } from '../../src/lists/generate.ts';
+import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
 
 /** One entry of a generated list as a user reads it. */
 export interface CycleEntry {

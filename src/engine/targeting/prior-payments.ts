@@ -1,6 +1,6 @@
-import type { RawConnection } from '../db/raw.ts';
-import { UserError } from '../errors.ts';
-import type { ResponseComponent } from '../rules/schema.ts';
+import type { RawConnection } from '../../db/raw.ts';
+import { UserError } from '../../errors.ts';
+import type { ResponseComponent } from '../../rules/schema.ts';
 
 /**
  * What earlier lists already gave, so that a shock is never paid twice: the payments a household

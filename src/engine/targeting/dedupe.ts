@@ -1,6 +1,6 @@
-import type { RawConnection } from '../db/raw.ts';
-import type { HouseholdSql } from '../engine/household-sql.ts';
-import type { ResponseComponent } from '../rules/schema.ts';
+import type { RawConnection } from '../../db/raw.ts';
+import type { HouseholdSql } from '../household-sql.ts';
+import type { ResponseComponent } from '../../rules/schema.ts';
 import { DECIDED_STATUSES } from './prior-payments.ts';
 
 /**

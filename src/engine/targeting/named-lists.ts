@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { RawConnection } from '../db/raw.ts';
-import type { Store } from '../db/store.ts';
-import { audit } from '../audit/audit.ts';
-import { UserError } from '../errors.ts';
-import type { HouseholdSql } from '../engine/household-sql.ts';
-import type { Overlap } from '../rules/schema.ts';
+import type { RawConnection } from '../../db/raw.ts';
+import type { Store } from '../../db/store.ts';
+import { audit } from '../../audit/audit.ts';
+import { UserError } from '../../errors.ts';
+import type { HouseholdSql } from '../household-sql.ts';
+import type { Overlap } from '../../rules/schema.ts';
 
 /**
  * Named lists: the lists a rule's `overlap: [{ with: { list: NAME } }]` refers to. The name is the

@@ -1,0 +1,183 @@
+import type { RawConnection } from '../../db/raw.ts';
+import type { Benefit } from '../../rules/schema.ts';
+import { areaLimits } from '../area-limits.ts';
+import { benefitAmountSql } from '../benefit-sql.ts';
+import { reachesSql, ruleReach, selectedParts } from '../footprint-selection.ts';
+import { HouseholdSql } from '../household-sql.ts';
+import { prepareDedupe } from './dedupe.ts';
+import type { Job } from './job.ts';
+import { namedListOverlap } from './named-lists.ts';
+import { paymentPlan, priorPaymentsSql } from './prior-payments.ts';
+
+/**
+ * Step 1: every registered household of the areas (inside the footprint where there is one), one
+ * row each, with why it is left out (or null), its rank among those who qualify, the area's
+ * limit (coverage target, caps) and its amount per payment. Written to a temporary table that
+ * the next steps read; it is dropped before the transaction ends.
+ */
+export async function matchHouseholds(raw: RawConnection, job: Job, listId: number, notes: string[]): Promise<void> {
+  const { rule, component, benefit, areas } = job;
+  const q = new HouseholdSql();
+  const who = component.households;
+  const programme = component.programme ?? rule.programme;
+  const severity = new Map((rule.tiers ?? []).map((t) => [t.id, t.severity]));
+  // The one footprint selection (as evaluation): the parts the rule's event conditions select,
+  // and a household reaches them when inside (or within the rule's buffer).
+  const reach = ruleReach(rule);
+  const inFootprint = reachesSql('fp.geom', 'h.location', reach.bufferKm);
+  const unlocatedMatched = who.without_location === 'by_area';
+
+  const limits = areaLimits(q, component, areas.map((a) => a.tier), rule.programme);
+  if (limits.fromIndicator) notes.push(`the coverage quota from ${limits.fromIndicator} is not read: every qualifying household is listed`);
+  const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
+  const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.activationId), 'bigint[]')}, ${q.param(areas.map((a) => a.pcode), 'text[]')},
+                 ${q.param(areas.map((a) => a.tier), 'text[]')}, ${q.param(areas.map((a) => (a.tier === null ? 0 : (severity.get(a.tier) ?? 0))), 'int[]')},
+                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')})
+               AS a(activation_id, pcode, tier, severity, coverage, tier_amount)`;
+  // The events behind each area's open shocks (feed events, not indicator episodes or declarations).
+  const eventShocks = areas.flatMap((a) => a.shockKeys.filter((k) => /^(gdacs|usgs|cap|ipc):/.test(k)).map((k) => [a.pcode, k] as const));
+  const actEvents = `SELECT * FROM unnest(${q.param(eventShocks.map(([p]) => p), 'text[]')}, ${q.param(eventShocks.map(([, k]) => k), 'text[]')}) AS x(pcode, event_key)`;
+
+  // Why a household is left out, in the order the reasons are checked (the first one counts).
+  const reasons: [string, string][] = [];
+  if (component.mode === 'vertical') reasons.push([`not an active ${programme} beneficiary`, `NOT ${q.enrolledIn([programme])}`]);
+  if (who.eligibility) reasons.push(['not eligible', `NOT ${q.condition(who.eligibility)}`]);
+  if (who.exclude?.current_beneficiaries_of) {
+    reasons.push([`current beneficiary of ${who.exclude.current_beneficiaries_of.join(', ')}`, q.enrolledIn(who.exclude.current_beneficiaries_of)]);
+  }
+  if (who.exclude?.when) reasons.push(['excluded by the rule', q.condition(who.exclude.when)]);
+  for (const requirement of who.requirements ?? []) {
+    if (requirement.otherwise !== 'exclude') notes.push(`requirement "${requirement.reason}": households that fail it are listed; ${requirement.otherwise} is handled outside the list`);
+    else reasons.push([requirement.reason, `NOT ${q.condition(requirement.condition)}`]);
+  }
+  // With dedupe_by, another record of the same family (same identifier) counts as the household itself.
+  const exclusiveRules = (rule.overlap ?? []).flatMap((o) => (o.policy === 'exclusive' && o.with.rule ? [o.with.rule] : []));
+  const dedupe = await prepareDedupe(raw, q, who, { ruleId: rule.id, listId, ruleIds: [rule.id, ...exclusiveRules] });
+  for (const overlap of rule.overlap ?? []) {
+    if (overlap.policy !== 'exclusive') continue;
+    if (overlap.with.programme && overlap.with.programme !== programme) {
+      reasons.push([`exclusive with ${overlap.with.programme}`, q.enrolledIn([overlap.with.programme])]);
+    }
+    if (overlap.with.rule) {
+      // same_period: the other rule's lists of this cycle; same_shock: its lists for the household's shock, any cycle.
+      const sameShock = overlap.scope === 'same_shock';
+      const otherRule = q.param(overlap.with.rule, 'text');
+      const cycle = sameShock ? '' : q.param(job.cycle, 'text');
+      const scope = sameShock
+        ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id))`
+        : `ol.cycle = ${cycle}`;
+      const sameFamily = dedupe ? ` OR ${dedupe.onListOf(otherRule, sameShock ? { shock: true } : { cycle })}` : '';
+      reasons.push([
+        `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
+        `(EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+                   WHERE oe.household_id = h.id AND ol.rule_id = ${otherRule} AND ${scope}
+                     AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})${sameFamily})`,
+      ]);
+    }
+    if (overlap.with.list) {
+      const named = await namedListOverlap(raw, q, { ...overlap, with: { list: overlap.with.list } }, {
+        ruleId: rule.id, cycle: job.cycle, shockKeys: [...new Set(areas.map((a) => a.shockKey))].sort(),
+      });
+      reasons.push([named.reason, named.test]);
+      notes.push(named.evidence);
+    }
+  }
+  // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles.
+  const { perShock } = paymentPlan(component);
+  if (perShock !== null) {
+    const prior = priorPaymentsSql({ household: 'h.id', activation: 'h.activation_id', ruleId: q.param(rule.id, 'text') });
+    reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `${prior} >= ${q.param(perShock, 'int')}`]);
+  }
+  // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
+  if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
+  // The same rule's other components this cycle: one household, one entry per shock and period.
+  reasons.push([
+    'already on another list of this rule this cycle',
+    `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
+              WHERE oe.household_id = h.id AND ol.rule_version_id = ${q.param(job.ruleVersionId, 'bigint')} AND ol.cycle = ${q.param(job.cycle, 'text')}
+                AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
+  ]);
+  // Last, so that it counts the households that would otherwise have been paid.
+  if (!unlocatedMatched) reasons.push(['no location: the rule pays households inside the footprint', 'h.outside']);
+  const excluded = reasons.length ? `CASE ${reasons.map(([why, test]) => `WHEN ${test} THEN ${q.param(why, 'text')}`).join(' ')} END` : 'NULL::text';
+  const counted = limits.counted;
+  if (benefit.kind === 'share_of_reference' && benefit.reference.amount === undefined) {
+    notes.push(`the reference amount (${benefit.reference.label}) comes from an indicator that is not read: no household can be priced`);
+  }
+  const amount = benefitAmountSql(q, benefit, { programme, tierAmount: 'h.tier_amount' });
+  const order = q.orderBy(who.priority);
+  if (who.frozen_list) notes.push('frozen list: ranked by the priority order over the registry as it stands; a stored pre-shock ranking is not used');
+
+  const limit = limits.limit;
+  const targetOnly = limits.target;
+
+  await raw.query(`DROP TABLE IF EXISTS list_matched`);
+  await raw.query(
+    `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
+     WITH act AS (${act}),
+     footprint AS (
+       SELECT a.pcode, p.geom FROM (${actEvents}) a
+         JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
+         CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => q.param(value, type))} p
+     ),
+     hh AS (${q.households()}),
+     members AS (
+       SELECT DISTINCT ON (h.id) a.activation_id, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
+              -- No point under a footprint: not a household of the affected area unless the rule says by_area.
+              (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
+                AND EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)) AS outside
+         FROM act a
+         JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
+         JOIN hh h ON h.admin_pcode = x.pcode
+        WHERE h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
+           OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint})
+        ORDER BY h.id, a.pcode
+     ),
+     priced AS (
+       SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount,
+              ${dedupe ? dedupe.key : 'NULL::text'} AS dedupe_key
+         FROM members h
+     ),
+     -- Duplicates within the list: of the qualifying households sharing an identifier, the best-ranked stays.
+     deduped AS (
+       SELECT h.*, CASE WHEN h.excluded_by_rule IS NULL AND h.amount IS NOT NULL AND h.dedupe_key IS NOT NULL
+                         AND row_number() OVER (PARTITION BY h.excluded_by_rule IS NULL AND h.amount IS NOT NULL, h.dedupe_key ORDER BY ${order}) > 1
+                        THEN ${q.param(dedupe?.reason ?? null, 'text')} END AS duplicate
+         FROM priced h
+     ),
+     flagged AS (
+       SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
+              h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
+              row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
+         FROM deduped h
+         CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
+                                             CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END,
+                                             h.duplicate) AS excluded) e
+     ),
+     area_counts AS (
+       SELECT f.pcode, count(*) FILTER (WHERE NOT f.outside) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
+              count(*) FILTER (WHERE f.is_counted) AS counted, min(a.coverage) AS coverage
+         FROM flagged f JOIN act a ON a.pcode = f.pcode GROUP BY f.pcode
+     ),
+     limits AS (
+       SELECT t.pcode, ${limit} AS lim, ${targetOnly} AS target
+         FROM area_counts t JOIN act a ON a.pcode = t.pcode
+     )
+     SELECT f.*, l.lim, l.target,
+            CASE WHEN f.excluded IS NOT NULL THEN f.excluded
+                 WHEN l.target IS NOT NULL AND f.rank > l.target THEN 'beyond the coverage target'
+                 WHEN l.lim IS NOT NULL AND f.rank > l.lim THEN 'beyond the per-area cap'
+            END AS left_out
+       FROM flagged f JOIN limits l ON l.pcode = f.pcode`,
+    q.params,
+  );
+  // Exclusions and limits are both "left out", counted per reason.
+  await raw.query(`UPDATE list_matched SET excluded = left_out WHERE left_out IS NOT NULL`);
+}
+
+function unpricedReason(benefit: Benefit): string {
+  if (benefit.kind === 'per_member') return `no ${benefit.count_of === 'size' ? 'household size' : benefit.count_of.attribute}`;
+  if (benefit.kind === 'by_class') return `no amount for its ${benefit.attribute}`;
+  if (benefit.kind === 'by_tier') return 'no amount for the tier';
+  return 'the amount cannot be worked out';
+}
