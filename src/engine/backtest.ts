@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Store } from '../db/store.ts';
-import { estimateCost, type CostEstimate } from './estimate.ts';
+import { estimateCost, holdingEvents, type CostEstimate } from './estimate.ts';
 import { readRuleHistory } from './evaluation-input.ts';
 import { UserError } from '../errors.ts';
 import { evaluateRule, type EvaluationInput } from '../rules/evaluate.ts';
@@ -38,6 +38,8 @@ export type History = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 
 export interface AreaTier {
   pcode: string;
   tier: string | null;
+  /** The events that hold there (`source:externalId`), whose footprints select the households. */
+  events?: string[];
 }
 
 /** What the rule decided at one period end, after episodes and cool-down. */
@@ -116,7 +118,8 @@ export function replayRule(rule: Rule, history: History, periodEnds: string[]): 
         const current = open.get(pcode)!;
         const tier = decision.tier ?? 'activated';
         current.tiers[tier] = (current.tiers[tier] ?? 0) + 1;
-        period.activation.push({ pcode, tier: decision.tier });
+        const events = holdingEvents(decision);
+        period.activation.push(events.length ? { pcode, tier: decision.tier, events } : { pcode, tier: decision.tier });
         continue;
       }
       if (episode) {
@@ -305,7 +308,7 @@ export async function backtestRule(store: Store, ruleRef: string, options: Backt
   // One estimate per distinct set of areas and tiers: the same set recurs month after month.
   const cache = new Map<string, Promise<CostEstimate>>();
   const estimateFor = (areas: AreaTier[]) => {
-    const key = areas.map((a) => `${a.pcode}:${a.tier ?? ''}`).sort().join(',');
+    const key = areas.map((a) => `${a.pcode}:${a.tier ?? ''}:${(a.events ?? []).join('+')}`).sort().join(',');
     if (!cache.has(key)) cache.set(key, estimateCost(store, resolved.rule, areas));
     return cache.get(key)!;
   };

@@ -2,7 +2,8 @@ import type { Store } from '../db/store.ts';
 import { UserError } from '../errors.ts';
 import { evaluateRule, type AreaDecision } from '../rules/evaluate.ts';
 import { formatProblem, loadRules } from '../rules/load.ts';
-import { estimateCost, type CostEstimate } from './estimate.ts';
+import { shockKey } from './activations.ts';
+import { estimateCost, holdingEvents, type CostEstimate } from './estimate.ts';
 import { evaluationInput } from './evaluation-input.ts';
 import { ruleDataWarnings, storedLaterNote } from './rule-data-check.ts';
 
@@ -14,7 +15,7 @@ export interface DryRunReport {
   decisions: AreaDecision[];
   /** How many areas are at each stage. */
   stages: Record<AreaDecision['stage'], number>;
-  /** What paying the areas in activation (at their tiers) would cost, from the registry as it is now. */
+  /** The list the areas in activation (at their tiers) would get from the registry as it is now: generation, rolled back. */
   estimate: CostEstimate;
   /** What the rule names that the store does not have (no silent zeros). */
   warnings: string[];
@@ -34,8 +35,14 @@ export async function dryRunRule(store: Store, file: string, asOf: string): Prom
   const decisions = evaluateRule(await evaluationInput(store, rule, asOf));
   const stages = { none: 0, readiness: 0, activation: 0 };
   for (const d of decisions) stages[d.stage]++;
-  const activated = decisions.filter((d) => d.stage === 'activation').map((d) => ({ pcode: d.pcode, tier: d.tier }));
-  const estimate = await estimateCost(store, rule, activated);
+  // The estimate is the list the activated areas would get, under the shocks they would belong to.
+  const { rows: open } = await store.transaction(({ raw }) =>
+    raw.query<{ pcode: string; shock_key: string }>(`SELECT pcode, shock_key FROM activations WHERE rule_id = $1 AND status = 'open'`, [rule.id]),
+  );
+  const activated = decisions.filter((d) => d.stage === 'activation').map((d) => ({
+    pcode: d.pcode, tier: d.tier, events: holdingEvents(d), shockKey: shockKey(d, open.filter((o) => o.pcode === d.pcode)),
+  }));
+  const estimate = await estimateCost(store, rule, activated, { asOf });
   const { warnings, storedLater } = await store.transaction(async ({ raw }) => ({
     warnings: await ruleDataWarnings(raw, rule),
     storedLater: await storedLaterNote(raw, rule, asOf),

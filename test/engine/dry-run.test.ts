@@ -12,6 +12,9 @@ import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { importRegistry } from '../../src/registry/import-registry.ts';
 import { dryRunRule } from '../../src/engine/dry-run.ts';
+import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
+import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
+import { approveRuleText } from '../support/rules.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { projectRoot } from '../support/paths.ts';
@@ -84,6 +87,19 @@ describe('asp rules dry-run', () => {
       envelope: { amount: 1_100_000_000, currency: 'KES', per: 'cycle' },
       overBudget: 0,
     });
+  });
+
+  it('the estimate is the list: the same households and amounts per area as the list generated afterwards', async () => {
+    const report = await dryRunRule(t.store, rule, '2026-11-20T00:00:00Z');
+    await approveRuleText(t.store, await readFile(rule, 'utf8'));
+    await evaluateActivations(t.store, { ruleId: report.ruleId, asOf: '2026-11-20T00:00:00Z' });
+    const [activation] = await listActivations(t.store, { ruleId: report.ruleId, status: 'open' });
+    const [list] = await generateLists(t.store, activation.id, 'coordinator@test', { cycle: '2026-11', asOf: new Date('2026-11-20T00:00:00Z') });
+    expect(report.estimate.areas.map((a) => [a.pcode, a.registered, a.households, a.amountPerPayment]))
+      .toEqual(list.areas.map((a) => [a.pcode, a.registered, a.listed, a.amount]));
+    expect(report.estimate.households).toBe(list.households);
+    expect(report.estimate.costPerPayment).toBe(list.totalAmount);
+    expect(report.estimate.leftOut).toEqual(list.excluded);
   });
 
   it('as of a date before the values were published, nothing triggers and nothing costs', async () => {

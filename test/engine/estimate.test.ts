@@ -69,15 +69,20 @@ describe('estimating the cost of a response', () => {
     // XD01001: 75 % of 10 = 7, less 2 on CT = 5; the cap 60 % of 10 = 6, less 2 = 4: H03 90, H04 60, H05 100, H06 110 (6 members at most).
     // XD01002: 50 % of 4 = 2 (K3's suspended CT enrolment neither counts nor excludes): K1 70, K2 80.
     // XD02001: no coverage for tier moderate.
+    // 510 > 500: the caseload is cut pro rata to registered households, 500 × 10/14 = 357.14 for
+    // XD01001 (H06, the last by priority, is cut) and 500 × 4/14 = 142.86 for XD01002 (K2 is cut).
     expect(estimate.areas).toEqual([
-      { pcode: 'XD01001', tier: 'extreme', registered: 10, households: 4, amountPerPayment: 360, cost: 360, notes: [] },
-      { pcode: 'XD01002', tier: 'severe', registered: 4, households: 2, amountPerPayment: 150, cost: 150, notes: [] },
+      { pcode: 'XD01001', tier: 'extreme', registered: 10, households: 3, amountPerPayment: 250, cost: 250, notes: [] },
+      { pcode: 'XD01002', tier: 'severe', registered: 4, households: 1, amountPerPayment: 70, cost: 70, notes: [] },
       { pcode: 'XD02001', tier: 'moderate', registered: 2, households: 0, amountPerPayment: 0, cost: 0, notes: [] },
     ]);
-    expect(estimate).toMatchObject({ currency: 'KES', payments: 'while_triggered', households: 6, costPerPayment: 510, cost: 510, overBudget: 10 });
+    expect(estimate).toMatchObject({ currency: 'KES', payments: 'while_triggered', households: 4, costPerPayment: 320, cost: 320, overBudget: 190 });
     expect(estimate.envelope).toEqual({ amount: 500, currency: 'KES', per: 'cycle' });
-    expect(estimate.notes).toContain('horizontal component: no coverage for the tier of XD02001: none counted');
-    expect(estimate.notes.some((n) => n.startsWith('over the envelope by 10 KES'))).toBe(true);
+    expect(estimate.leftOut).toMatchObject({ 'over budget': 2, 'current beneficiary of CT': 3 }); // H01, H02 and M1
+    expect(estimate.notes.filter((n) => /cut: caseload reduced pro rata/.test(n))).toEqual([
+      'XD01001: 1 household(s), 110 cut: caseload reduced pro rata: the lowest-priority households of the area were cut',
+      'XD01002: 1 household(s), 80 cut: caseload reduced pro rata: the lowest-priority households of the area were cut',
+    ]);
   });
 
   it('vertical: active enrolees of the programme in the area and every area below it, share of base, a number of payments', async () => {
@@ -90,11 +95,13 @@ describe('estimating the cost of a response', () => {
       { pcode: 'XD02001', tier: null },
     ]);
     // CT's base is 2700: 1350 a payment each for H01, H02 (region XD01) and M1; K3 is suspended.
+    // 3 payments: 12,150 > 10,000, cut pro rata to registered households: XD01 gets 10,000 × 14/16
+    // = 8,750 (H01 and H02, 8,100, fit), XD02001 10,000 × 2/16 = 1,250 (M1's 4,050 does not).
     expect(estimate.areas.map((a) => [a.pcode, a.registered, a.households, a.amountPerPayment, a.cost])).toEqual([
       ['XD01', 14, 2, 2700, 8100],
-      ['XD02001', 2, 1, 1350, 4050],
+      ['XD02001', 2, 0, 0, 0],
     ]);
-    expect(estimate).toMatchObject({ payments: 3, households: 3, costPerPayment: 4050, cost: 12150, overBudget: 2150 });
+    expect(estimate).toMatchObject({ payments: 3, households: 2, costPerPayment: 2700, cost: 8100, overBudget: 4050 });
   });
 
   it('by_class, by_tier, component tiers and design tweaks; components with different payments add up their own', async () => {
@@ -122,21 +129,15 @@ describe('estimating the cost of a response', () => {
       { pcode: 'XD01001', tier: 'extreme' },
       { pcode: 'XD01002', tier: 'severe' },
     ]);
-    // damage (XD01001 only): H01 1000 + H02 500 + H03 'minor' 0. top_up: K1 300 in XD01002, none at extreme.
+    // damage (XD01001 only): H01 1000 + H02 500; H03 'minor' has no amount and is left out, as on the list.
+    // top_up: K1 300 × 2 payments in XD01002; the extreme area is not covered by its tiers.
     expect(estimate.areas).toEqual([
-      { pcode: 'XD01001', tier: 'extreme', registered: 10, households: 3, amountPerPayment: 1500, cost: 1500, notes: ['damage: 1 households have no amount for their damage, counted at 0'] },
+      { pcode: 'XD01001', tier: 'extreme', registered: 10, households: 2, amountPerPayment: 1500, cost: 1500, notes: [] },
       { pcode: 'XD01002', tier: 'severe', registered: 4, households: 1, amountPerPayment: 300, cost: 600, notes: [] },
     ]);
-    expect(estimate).toMatchObject({ currency: 'PHP', payments: 2, households: 4, costPerPayment: 1800, cost: 2100, envelope: null, overBudget: null });
-    expect(estimate.notes).toEqual(
-      expect.arrayContaining([
-        'design_tweak component 1: a design tweak, no extra cost',
-        'damage: only for areas at tier extreme',
-        'top_up: no coverage for the tier of XD01001: none counted',
-        'top_up: no amount for the tier of XD01001: counted at 0',
-        "components pay different numbers of payments (damage: 1, top_up: 2); the cost adds up each component's own",
-      ]),
-    );
+    expect(estimate).toMatchObject({ currency: 'PHP', payments: 2, households: 3, costPerPayment: 1800, cost: 2100, envelope: null, overBudget: null });
+    expect(estimate.leftOut).toMatchObject({ 'no amount: no amount for its damage': 1 });
+    expect(estimate.notes).toContain('households are summed over components: one paid by two components counts twice');
   });
 
   it('share of eligible households, exclusions and requirements, share of a fixed reference; envelope in another currency', async () => {
@@ -160,12 +161,14 @@ describe('estimating the cost of a response', () => {
       { envelope: { amount: 1, currency: 'KES', per: 'activation' }, over_budget: ['reduce_caseload_pro_rata'] },
     );
     const estimate = await estimateCost(t.store, rule, [{ pcode: 'XD01001', tier: null }]);
-    // Eligible: H01 H03 H04 H06 H07 H08 H10 (7, target 3); H06 and H08 are too large, H04 has no
-    // account; in registry_id order H01, H03, H07 at 50 % × 200 × 3 = 300 each.
-    expect(estimate.areas[0]).toMatchObject({ households: 3, amountPerPayment: 900, cost: 900 });
+    // Meeting eligibility: H01 H03 H04 H06 H07 H08 H10; H06 and H08 are too large, H04 has no
+    // account, so 4 qualify (the list's "eligible": would be paid but for the target) and the
+    // target is 50 % of 4 = 2: in registry_id order H01, H03 at 50 % × 200 × 3 = 300 each.
+    expect(estimate.areas[0]).toMatchObject({ households: 2, amountPerPayment: 600, cost: 600 });
     expect(estimate).toMatchObject({ currency: 'USD', payments: 1, overBudget: null });
-    expect(estimate.notes).toContain('the envelope is in KES, the benefit in USD: not compared');
-    expect(estimate.notes).toContain('horizontal component: households held or sent to the grievance queue by a requirement are counted as if it were met');
+    expect(estimate.leftOut).toMatchObject({ 'excluded by the rule': 2, 'no account': 1, 'beyond the coverage target': 2 });
+    expect(estimate.notes).toContain('the envelope is in KES, the benefit in USD: the budget is not applied (no conversion)');
+    expect(estimate.notes).toContain('requirement "not verified": households that fail it are listed; hold is handled outside the list');
   });
 
   it('reports a shortfall when fewer households qualify than the target; no areas cost nothing', async () => {
@@ -179,7 +182,7 @@ describe('estimating the cost of a response', () => {
       },
     ]);
     const estimate = await estimateCost(t.store, rule, [{ pcode: 'XD01001', tier: null }]);
-    expect(estimate.areas[0]).toMatchObject({ households: 1, amountPerPayment: 10, notes: ['horizontal component: target 5 households, only 1 qualify'] });
+    expect(estimate.areas[0]).toMatchObject({ households: 1, amountPerPayment: 10, notes: ['component 1: target 5 households, only 1 qualify'] });
     const nothing = await estimateCost(t.store, rule, []);
     expect(nothing).toMatchObject({ areas: [], households: 0, costPerPayment: 0, cost: 0, currency: 'KES', payments: 'while_triggered', overBudget: null });
   });
@@ -187,16 +190,19 @@ describe('estimating the cost of a response', () => {
   it('describes the estimate in readable lines', async () => {
     const rule = withResponse(
       [{ mode: 'vertical', households: {}, benefit: { kind: 'flat', amount: 1234.5, currency: 'KES' }, payments: { frequency: 'monthly', count: 2, start: {} } }],
-      { envelope: { amount: 1000, currency: 'KES', per: 'cycle' }, over_budget: ['fund_most_severe_first'] },
+      { envelope: { amount: 2000, currency: 'KES', per: 'cycle' }, over_budget: ['fund_most_severe_first'] },
     );
     const lines = describeEstimate(await estimateCost(t.store, rule, [{ pcode: 'XD01001', tier: 'extreme' }]));
+    // 2,469 a cycle > 2,000: the envelope runs out after H01 (1,234.50); H02 is cut.
     expect(lines).toEqual(
       expect.arrayContaining([
-        'Cost estimate: 1 area(s), 2 households',
-        '  XD01001 (extreme): 2 of 10 registered households, KES 2,469 per payment',
-        'Per payment cycle: KES 2,469; payments: 2 payments',
-        'Cost: KES 4,938',
-        'Envelope: KES 1,000 per cycle: over by KES 1,469',
+        'Cost estimate: 1 area(s), 1 households',
+        '  XD01001 (extreme): 1 of 10 registered households, KES 1,234.5 per payment',
+        'Per payment cycle: KES 1,234.5; payments: 2 payments',
+        'Cost: KES 2,469',
+        'Envelope: KES 2,000 per cycle: over: KES 1,234.5 cut (see the notes)',
+        '  1 over budget',
+        'Left out:',
       ]),
     );
   });

@@ -147,9 +147,13 @@ describe('GDACS zero-area buffers never stand in for an area', () => {
     expect(got.listed).toEqual(expected);
   });
 
-  it('a rule on the areal green buffer lists exactly the households inside it', async () => {
+  it('a rule on the areal green buffer lists exactly the households inside it, and the dry-run estimate is that list', async () => {
     const yaml = rule('fp-green', '{ source: gdacs, hazard: tropical_cyclone, footprint: { class: Poly_Green, label: green } }');
+    const estimate = (await dryRunRule(t.store, await tempFile('fp-green-estimate.yaml', yaml), '2026-11-20T00:00:00Z')).estimate;
     const got = await listFor(yaml, '2026-11-20T00:00:00Z');
+    // Before, the estimate counted every household of the districts the footprint touches.
+    expect(estimate.households).toBe(got.listed.length);
+    expect(estimate.cost).toBe(100 * got.listed.length);
     const expected = inside(green);
     expect(expected.length).toBeGreaterThan(20);
     expect(got.listed).toEqual(expected);
