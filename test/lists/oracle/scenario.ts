@@ -1,0 +1,291 @@
+import fc from 'fast-check';
+import YAML from 'yaml';
+import type { Budget, Coverage, HouseholdCondition, ResponseComponent, Rule } from '../../../src/rules/schema.ts';
+import { ORACLE_AREAS, ORACLE_DISTRICTS, type OracleHousehold } from '../../support/oracle-world.ts';
+import { avoidKnownDefects } from './known-defects.ts';
+import type { FootprintShape } from './oracle.ts';
+
+/**
+ * Scenarios for the oracle's property tests: a registry over the fixed world of
+ * test/support/oracle-world.ts, indicator values or an event's footprints, and a rule. A scenario
+ * prints itself as the rule's YAML and a table of households, so a counterexample can be replayed
+ * by hand (or pasted into a regression test).
+ */
+export interface Scenario {
+  rule: Rule;
+  households: OracleHousehold[];
+  vci: Record<string, number>;
+  footprints?: FootprintShape[];
+}
+
+/** The rule's id is given when the scenario runs (each run needs its own). */
+export function ruleYaml(rule: Rule, id: string): string {
+  return YAML.stringify({ ...rule, id }, { lineWidth: 0 });
+}
+
+export function describeScenario(s: Scenario): string {
+  const rows = s.households.map((h) =>
+    `  ${h.id.padEnd(6)} ${h.pcode.padEnd(11)} size=${String(h.size).padEnd(4)} pmt=${String(h.pmt).padEnd(4)} loc=${h.location ? `[${h.location.join(', ')}]` : 'none'} attrs=${JSON.stringify(h.attributes)} enrol=${JSON.stringify(h.enrolments)}`,
+  );
+  return [
+    `vci: ${JSON.stringify(s.vci)}`,
+    ...(s.footprints ? [`footprints: ${JSON.stringify(s.footprints)}`] : []),
+    `households (${s.households.length}):`, ...rows,
+    'rule:', ruleYaml(s.rule, 'oracle-repro'),
+  ].join('\n');
+}
+
+/** Gives a scenario a readable form in fast-check's counterexample report. */
+export function printable(s: Scenario): Scenario {
+  return Object.defineProperty(s, fc.toStringMethod, { value: () => `\n${describeScenario(s)}`, enumerable: false });
+}
+
+// --------------------------------------------------------------------------------------------
+// Households
+// --------------------------------------------------------------------------------------------
+
+// Most households in three districts (and XO01001's wards), so that shares, caps and budgets bite.
+const HOUSEHOLD_AREAS = [
+  'XO01001', 'XO01001001', 'XO01001002', 'XO01002', 'XO01002', 'XO01002', 'XO01003', 'XO01003', 'XO01003',
+  'XO01004', 'XO01005', 'XO01006', 'XO02001',
+];
+
+/** A point strictly inside, on an edge, or on a corner of the household's area (for area rules, irrelevant). */
+function pointIn(pcode: string): fc.Arbitrary<[number, number]> {
+  const [w, s, e, n] = ORACLE_AREAS.find((a) => a.pcode === pcode)!.bbox;
+  const coord = (lo: number, hi: number) => fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 1, max: 19 }).map((k) => round6(lo + ((hi - lo) * k) / 20)) },
+    { weight: 1, arbitrary: fc.constantFrom(lo, hi) },
+  );
+  return fc.tuple(coord(w, e), coord(s, n));
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+const enrolmentStatus = fc.constantFrom<'none' | 'active' | 'suspended'>('none', 'none', 'active', 'suspended');
+
+export const householdArb = (idRange: number): fc.Arbitrary<OracleHousehold> =>
+  fc.record({
+    n: fc.integer({ min: 1, max: idRange }),
+    pcode: fc.constantFrom(...HOUSEHOLD_AREAS),
+    size: fc.option(fc.integer({ min: 1, max: 9 }), { nil: null, freq: 6 }),
+    pmt: fc.option(fc.integer({ min: 0, max: 40 }), { nil: null, freq: 5 }),
+    hasPoint: fc.boolean(),
+    disability: fc.constantFrom('yes', 'no', undefined),
+    children: fc.constantFrom('0', '1', '2', '3', '12', '', 'many', undefined),
+    ct: enrolmentStatus,
+    opg: enrolmentStatus,
+  }).chain((h) =>
+    (h.hasPoint ? pointIn(h.pcode).map((p): [number, number] | null => p) : fc.constant(null)).map((location): OracleHousehold => ({
+      id: `H${h.n}`,
+      pcode: h.pcode,
+      size: h.size,
+      pmt: h.pmt,
+      location,
+      attributes: Object.fromEntries(Object.entries({ disability: h.disability, children: h.children }).filter(([, v]) => v !== undefined)) as Record<string, string>,
+      enrolments: [
+        ...(h.ct === 'none' ? [] : [['CT', h.ct] as [string, 'active' | 'suspended']]),
+        ...(h.opg === 'none' ? [] : [['OPG', h.opg] as [string, 'active' | 'suspended']]),
+      ],
+    })),
+  );
+
+export const householdsArb = (max = 40): fc.Arbitrary<OracleHousehold[]> =>
+  fc.uniqueArray(householdArb(3 * max + 10), { selector: (h) => h.id, maxLength: max, size: 'large' });
+
+// --------------------------------------------------------------------------------------------
+// Area (indicator) rules
+// --------------------------------------------------------------------------------------------
+
+/** VCI values around the band edges (extreme < 10 ≤ severe < 20 ≤ normal), or none published. */
+const vciValue = fc.constantFrom(3, 3, 9.99, 10, 14, 14, 19.99, 20, 35);
+export const vciArb: fc.Arbitrary<Record<string, number>> = fc
+  .tuple(...ORACLE_DISTRICTS.map(() => fc.option(vciValue, { nil: undefined, freq: 8 })))
+  .map((values) => Object.fromEntries(ORACLE_DISTRICTS.flatMap((p, i) => (values[i] === undefined ? [] : [[p, values[i]!]]))));
+
+const TIERS = ['severe', 'extreme'] as const;
+
+const programmes = fc.constantFrom('OPG', 'CT', 'CT+OPG').map((p) => p.split('+'));
+
+const condition: fc.Arbitrary<HouseholdCondition> = fc.letrec<{ c: HouseholdCondition; leaf: HouseholdCondition }>((tie) => ({
+  leaf: fc.oneof(
+    fc.record({ field: fc.constant('pmt_score' as const), op: fc.constantFrom('lt' as const, 'lte' as const, 'gt' as const, 'gte' as const), value: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ field: fc.constant('size' as const), op: fc.constantFrom('gte' as const, 'lt' as const, 'eq' as const), value: fc.integer({ min: 1, max: 6 }) }),
+    fc.record({ attribute: fc.constant('disability'), op: fc.constantFrom('eq' as const, 'ne' as const), value: fc.constantFrom('yes', 'no') }),
+    fc.record({ attribute: fc.constant('children'), op: fc.constantFrom('gte' as const, 'lt' as const), value: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ field: fc.constantFrom('pmt_score' as const, 'size' as const), op: fc.constantFrom('exists' as const, 'missing' as const) }),
+    fc.record({ attribute: fc.constantFrom('disability', 'children'), op: fc.constantFrom('exists' as const, 'missing' as const) }),
+    fc.record({ enrolled_in: programmes, status: fc.constantFrom('active' as const, 'suspended' as const) }),
+  ) as fc.Arbitrary<HouseholdCondition>,
+  c: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 4, arbitrary: tie('leaf') },
+    fc.record({ not: tie('leaf') }),
+    fc.record({ any: fc.array(tie('leaf'), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ all: fc.array(tie('c'), { minLength: 1, maxLength: 2 }) }),
+  ),
+})).c;
+
+const percent = fc.constantFrom(10, 25, 33, 50, 62.5, 75, 100);
+
+type Tiered = number | { by_tier: Record<string, number> };
+const tiered = (value: fc.Arbitrary<number>): fc.Arbitrary<Tiered> =>
+  fc.oneof(value, fc.record({ severe: value, extreme: value }).map((by_tier) => ({ by_tier })));
+const highest = (t: Tiered) => (typeof t === 'number' ? t : Math.max(...Object.values(t.by_tier)));
+
+const priorityArb: fc.Arbitrary<NonNullable<ResponseComponent['households']['priority']> | undefined> = fc.option(
+  fc.array(
+    fc.oneof(
+      fc.record({ field: fc.constantFrom('pmt_score' as const, 'size' as const), order: fc.constantFrom('ascending' as const, 'descending' as const) }),
+      fc.record({ attribute: fc.constantFrom('children', 'disability'), order: fc.constantFrom('ascending' as const, 'descending' as const) }),
+    ),
+    { minLength: 1, maxLength: 2 },
+  ),
+  { nil: undefined, freq: 4 },
+);
+
+const componentArb: fc.Arbitrary<ResponseComponent> = fc
+  .record({
+    mode: fc.constantFrom('horizontal' as const, 'horizontal' as const, 'vertical' as const),
+    eligibility: fc.option(condition, { nil: undefined, freq: 2 }),
+    excludeOf: fc.option(programmes, { nil: undefined, freq: 2 }),
+    excludeWhen: fc.option(condition, { nil: undefined, freq: 5 }),
+    priority: priorityArb,
+    coverage: fc.oneof(
+      fc.record({ kind: fc.constant('share' as const), percent: tiered(percent), of: fc.constantFrom('registered_households' as const, 'eligible_households' as const), basis: fc.constantFrom('total' as const, 'additional' as const), counting: fc.option(programmes, { nil: undefined, freq: 3 }) }),
+      fc.record({ kind: fc.constant('households' as const), count: tiered(fc.integer({ min: 1, max: 6 })), basis: fc.constantFrom('total' as const, 'additional' as const) }),
+      fc.record({ kind: fc.constant('all_eligible' as const) }),
+    ),
+    capPercent: fc.option(fc.constantFrom(25, 50, 62.5, 75, 100), { nil: undefined, freq: 3 }),
+    capHouseholds: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined, freq: 3 }),
+    overallHouseholds: fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined, freq: 4 }),
+    overallAmount: fc.option(fc.integer({ min: 1, max: 40 }).map((k) => k * 500), { nil: undefined, freq: 6 }),
+    benefit: fc.oneof(
+      fc.record({ kind: fc.constant('flat' as const), amount: fc.constantFrom(1000, 1250, 2700) }),
+      fc.record({ kind: fc.constant('by_tier' as const), amounts: fc.record({ severe: fc.constantFrom(1000, 2700), extreme: fc.constantFrom(1500, 3500) }) }),
+      fc.record({ kind: fc.constant('per_member' as const), amount: fc.constantFrom(100, 350), base: fc.option(fc.constantFrom(0, 500), { nil: undefined }), max_members: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }), max_amount: fc.option(fc.constantFrom(1000, 2000), { nil: undefined }) }),
+    ),
+    payments: fc.oneof(
+      fc.constant({ frequency: 'once' as const, count: 1 as const }),
+      fc.record({ frequency: fc.constant('monthly' as const), count: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant('while_triggered' as const)) }),
+    ),
+    tiers: fc.option(fc.constantFrom('severe', 'extreme', 'severe+extreme').map((t) => t.split('+')), { nil: undefined, freq: 8 }),
+  })
+  .map((g): ResponseComponent => {
+    let eligibility = g.eligibility;
+    // A vertical response tops up current beneficiaries: its eligibility includes enrolled_in.
+    const ct: HouseholdCondition = { enrolled_in: ['CT'], status: 'active' };
+    if (g.mode === 'vertical') eligibility = eligibility ? { all: [ct, eligibility] } : ct;
+    const coverage: Coverage =
+      g.coverage.kind === 'share'
+        ? { kind: 'share', percent: g.coverage.percent, of: g.coverage.of, basis: g.coverage.basis, ...(g.coverage.counting && g.coverage.basis === 'total' ? { counting_beneficiaries_of: g.coverage.counting } : {}) }
+        : g.coverage.kind === 'households' ? { kind: 'households', count: g.coverage.count, basis: g.coverage.basis } : { kind: 'all_eligible' };
+    // The rule checker refuses a share of registered households above the per-area percentage cap.
+    let capPercent: number | undefined = g.capPercent;
+    if (capPercent !== undefined && coverage.kind === 'share' && coverage.of === 'registered_households' && highest(coverage.percent) > capPercent) capPercent = highest(coverage.percent);
+    const perArea = { ...(capPercent !== undefined ? { percent_of_registered: capPercent } : {}), ...(g.capHouseholds !== undefined ? { households: g.capHouseholds } : {}) };
+    const overall = { ...(g.overallHouseholds !== undefined ? { households: g.overallHouseholds } : {}), ...(g.overallAmount !== undefined ? { amount: g.overallAmount } : {}) };
+    const caps = { ...(Object.keys(perArea).length ? { per_area: perArea } : {}), ...(Object.keys(overall).length ? { overall } : {}) };
+    const benefit: ResponseComponent['benefit'] =
+      g.benefit.kind === 'flat' ? { kind: 'flat', amount: g.benefit.amount, currency: 'KES' }
+        : g.benefit.kind === 'by_tier' ? { kind: 'by_tier', amounts: g.benefit.amounts, currency: 'KES' }
+          : {
+            kind: 'per_member', amount: g.benefit.amount, currency: 'KES', count_of: 'size',
+            ...(g.benefit.base !== undefined ? { base: g.benefit.base } : {}),
+            ...(g.benefit.max_members !== undefined ? { max_members: g.benefit.max_members } : {}),
+            ...(g.benefit.max_amount !== undefined && g.benefit.max_amount >= (g.benefit.base ?? 0) ? { max_amount: g.benefit.max_amount } : {}),
+          };
+    return {
+      mode: g.mode,
+      ...(g.tiers ? { tiers: g.tiers } : {}),
+      households: {
+        ...(eligibility ? { eligibility } : {}),
+        ...(g.excludeOf || g.excludeWhen ? { exclude: { ...(g.excludeOf ? { current_beneficiaries_of: g.excludeOf } : {}), ...(g.excludeWhen ? { when: g.excludeWhen } : {}) } } : {}),
+        ...(g.priority ? { priority: g.priority } : {}),
+        frozen_list: false,
+        without_location: 'left_out',
+      },
+      // A vertical top-up has no coverage unless the scenario gives an additional one (a total one would count the very beneficiaries it tops up).
+      ...(g.mode === 'horizontal' || coverage.kind !== 'share' || coverage.basis === 'additional' ? { coverage } : {}),
+      ...(Object.keys(caps).length ? { caps } : {}),
+      benefit,
+      payments: { ...g.payments, start: { days_after_activation: 7 } },
+    } as ResponseComponent;
+  });
+
+const budgetArb: fc.Arbitrary<Budget> = fc
+  .record({
+    amount: fc.oneof(fc.integer({ min: 1, max: 60 }).map((k) => k * 500), fc.constant(100_000_000)),
+    per: fc.constantFrom('cycle' as const, 'activation' as const),
+    steps: fc.constantFrom<Budget['over_budget']>(
+      ['fund_most_severe_first', 'reduce_caseload_pro_rata'],
+      ['fund_most_severe_first', 'stop_when_exhausted'],
+      ['fund_most_severe_first'],
+      ['reduce_caseload_pro_rata'],
+      ['stop_when_exhausted'],
+      ['fund_most_severe_first', 'reduce_value_pro_rata'],
+      ['reduce_value_pro_rata'],
+    ),
+    proRataBy: fc.constantFrom('registered_households' as const, 'eligible_households' as const, 'targeted_households' as const),
+  })
+  .map((b): Budget => ({
+    envelope: { amount: b.amount, currency: 'KES', per: b.per },
+    over_budget: b.steps,
+    ...(b.steps.some((s) => s.startsWith('reduce')) ? { pro_rata_by: b.proRataBy } : {}),
+    allow_value_reduction: b.steps.includes('reduce_value_pro_rata'),
+  }));
+
+const withinArb = fc.oneof(
+  fc.constant({ within: ['XO01'] }),
+  fc.constant({ within: ['XO01', 'XO02'] }),
+  fc.subarray(ORACLE_DISTRICTS, { minLength: 2 }).map((within) => ({ within })),
+  fc.constantFrom('XO01001', 'XO01004').map((exclude) => ({ within: ['XO01'], exclude: [exclude] })),
+);
+
+const ruleHeader = (programme = 'CT') => ({
+  id: 'placeholder',
+  title: 'Oracle scenario',
+  country: 'XOC',
+  programme,
+  owner: 'Oracle tests',
+  effective: { from: '2020-01-01' },
+  agreed_text: 'A rule generated by the oracle property test.',
+});
+
+export const vciStages = (triggering: string[]): Pick<Rule, 'stages' | 'tiers'> => ({
+  stages: {
+    activation: {
+      when: {
+        indicator: {
+          id: 'vci', name: 'vci3m', source: 'NDMA (test)', version: 'any', unit: 'VCI', spatial_unit: { admin_level: 2 }, period: 'monthly',
+          bands: [{ name: 'extreme', max: 10 }, { name: 'severe', min: 10, max: 20 }, { name: 'normal', min: 20 }], triggering_bands: triggering,
+        },
+      },
+    },
+  } as Rule['stages'],
+  tiers: [
+    { id: 'severe', severity: 1, when: { in_band: { trigger: 'vci', bands: ['severe'] } } },
+    { id: 'extreme', severity: 2, when: { in_band: { trigger: 'vci', bands: ['extreme'] } } },
+  ],
+});
+
+export const areaRuleArb: fc.Arbitrary<Rule> = fc
+  .record({
+    areas: withinArb,
+    triggering: fc.constantFrom('extreme+severe', 'extreme+severe', 'extreme').map((t) => t.split('+')),
+    component: componentArb,
+    budget: budgetArb,
+  })
+  .map(({ areas, triggering, component, budget }) => ({
+    ...ruleHeader(),
+    areas: { admin_level: 2, ...areas },
+    ...vciStages(triggering),
+    response: [component],
+    budget,
+  }) as unknown as Rule);
+
+export const areaScenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ rule: areaRuleArb, households: householdsArb(60), vci: vciArb })
+  .map((s) => printable(avoidKnownDefects(s)));
+
+export { TIERS };
