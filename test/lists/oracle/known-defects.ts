@@ -1,4 +1,8 @@
+import { ORACLE_AREAS } from '../../support/oracle-world.ts';
+import { oracle } from './oracle.ts';
 import type { Scenario } from './scenario.ts';
+
+const input = (s: Scenario) => ({ rule: s.rule, areas: ORACLE_AREAS, households: s.households, vci: s.vci, footprints: s.footprints });
 
 /**
  * Engine defects the oracle found, kept out of the generated scenarios so the property stays
@@ -23,6 +27,15 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
     name: 'per_member benefit prices a household without a size at the base amount',
     applies: (s) => s.rule.response.some((c) => c.benefit?.kind === 'per_member') && s.households.some((h) => h.size === null),
     avoid: (s) => ({ ...s, households: s.households.map((h) => (h.size === null ? { ...h, size: 1 } : h)) }),
+  },
+  {
+    // KNOWN DEFECT: the budget envelope is applied to each list (response component) on its own:
+    // with two paying components each may spend the whole envelope, so the rule pays up to twice
+    // its budget. README "budget": the envelope is the rule's (amount per activation / cycle / …),
+    // and the steps apply "when the triggered cost exceeds the envelope".
+    name: 'each response component is checked against the whole envelope',
+    applies: (s) => JSON.stringify(oracle(input(s), { sharedEnvelope: true })) !== JSON.stringify(oracle(input(s), { sharedEnvelope: false })),
+    avoid: (s) => ({ ...s, rule: { ...s.rule, budget: { ...s.rule.budget!, envelope: { ...s.rule.budget!.envelope, amount: 100_000_000 } } } }),
   },
 ];
 

@@ -313,7 +313,17 @@ interface Row {
   counted: boolean;
 }
 
-export function oracle(input: OracleInput): Expected {
+export interface OracleOptions {
+  /**
+   * README "budget": the rule's envelope is one amount for the rule, so its components draw on it
+   * in turn (true, the README's reading), or each list is checked against the whole envelope
+   * (false, what the engine does; see known-defects.ts).
+   */
+  sharedEnvelope?: boolean;
+}
+
+export function oracle(input: OracleInput, options: OracleOptions = {}): Expected {
+  const spent = { cents: 0, shared: options.sharedEnvelope ?? true };
   const isEventRule = eventTrigger(input.rule) !== null;
   const activations = isEventRule ? footprintActivations(input) : indicatorActivations(input);
   if (activations.length === 0) return { activations, lists: [] };
@@ -323,14 +333,14 @@ export function oracle(input: OracleInput): Expected {
     if (component.mode === 'design_tweak' || !benefit || benefit.kind === 'none') return;
     const covered = activations.filter((a) => !component.tiers || (a.tier !== null && component.tiers.includes(a.tier)));
     if (covered.length === 0) return;
-    lists.push(oneList(input, index, component, benefit, covered, lists));
+    lists.push(oneList(input, index, component, benefit, covered, lists, spent));
   });
   return { activations, lists: lists.length === 0 ? 'no paying component' : lists };
 }
 
 function oneList(
   input: OracleInput, index: number, component: ResponseComponent, benefit: Exclude<Benefit, { kind: 'none' }>,
-  areas: { pcode: string; tier: string | null }[], earlier: ExpectedList[],
+  areas: { pcode: string; tier: string | null }[], earlier: ExpectedList[], spent: { cents: number; shared: boolean },
 ): ExpectedList {
   const { rule } = input;
   const lineage = lineageOf(input.areas);
@@ -413,8 +423,10 @@ function oneList(
   let perCycle = false;
   if (rule.budget) {
     envelope = Math.round(rule.budget.envelope.amount * 100);
+    if (spent.shared) envelope = Math.max(0, envelope - spent.cents);
     perCycle = rule.budget.envelope.per === 'cycle';
   }
+  const ruleCost = (amount: number) => amount * (rule.budget?.envelope.per === 'cycle' ? 1 : payments);
   const overall = component.caps?.overall;
   if (overall?.amount !== undefined && (envelope === null || overall.amount * 100 < envelope)) {
     envelope = Math.round(overall.amount * 100);
@@ -492,6 +504,7 @@ function oneList(
   const excluded: Record<string, number> = {};
   for (const r of rows) if (r.reason !== null && !kept.has(r)) excluded[r.reason] = (excluded[r.reason] ?? 0) + 1;
   const totalCents = [...kept.values()].reduce((s, a) => s + a, 0);
+  spent.cents += [...kept.values()].reduce((s, a) => s + ruleCost(a), 0);
   const areaRows = [...byArea.keys()].sort(cmp).map((pcode) => ({
     pcode, registered: byArea.get(pcode)!.length, listed: entries.filter((e) => e.pcode === pcode).length,
   }));

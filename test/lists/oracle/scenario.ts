@@ -242,7 +242,7 @@ const withinArb = fc.oneof(
   fc.constantFrom('XO01001', 'XO01004').map((exclude) => ({ within: ['XO01'], exclude: [exclude] })),
 );
 
-const ruleHeader = (programme = 'CT') => ({
+export const ruleHeader = (programme = 'CT') => ({
   id: 'placeholder',
   title: 'Oracle scenario',
   country: 'XOC',
@@ -273,14 +273,14 @@ export const areaRuleArb: fc.Arbitrary<Rule> = fc
   .record({
     areas: withinArb,
     triggering: fc.constantFrom('extreme+severe', 'extreme+severe', 'extreme').map((t) => t.split('+')),
-    component: componentArb,
+    components: fc.oneof({ weight: 3, arbitrary: componentArb.map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb, componentArb) }),
     budget: budgetArb,
   })
-  .map(({ areas, triggering, component, budget }) => ({
+  .map(({ areas, triggering, components, budget }) => ({
     ...ruleHeader(),
     areas: { admin_level: 2, ...areas },
     ...vciStages(triggering),
-    response: [component],
+    response: components,
     budget,
   }) as unknown as Rule);
 
@@ -289,3 +289,24 @@ export const areaScenarioArb: fc.Arbitrary<Scenario> = fc
   .map((s) => printable(avoidKnownDefects(s)));
 
 export { TIERS };
+
+/** A household for a hand-written scenario: defaults for what the case does not need. */
+export function household(id: string, pcode: string, fields: Partial<OracleHousehold> = {}): OracleHousehold {
+  return { id, pcode, size: 3, pmt: 10, location: null, attributes: {}, enrolments: [], ...fields };
+}
+
+/** A VCI rule over Oceania (extreme and severe trigger) with the given response and budget. */
+export function vciRule(response: ResponseComponent[], budget: Budget, areas: Partial<Rule['areas']> = {}): Rule {
+  return { ...ruleHeader(), areas: { admin_level: 2, within: ['XO01'], ...areas }, ...vciStages(['extreme', 'severe']), response, budget } as unknown as Rule;
+}
+
+export const bigBudget: Budget = { envelope: { amount: 100_000_000, currency: 'KES', per: 'cycle' }, over_budget: ['stop_when_exhausted'], allow_value_reduction: false };
+
+export const everyone = (fields: Partial<ResponseComponent> = {}): ResponseComponent => ({
+  mode: 'horizontal',
+  households: { frozen_list: false, without_location: 'left_out' },
+  coverage: { kind: 'all_eligible' },
+  benefit: { kind: 'flat', amount: 1000, currency: 'KES' },
+  payments: { frequency: 'once', count: 1, start: { days_after_activation: 7 } },
+  ...fields,
+} as ResponseComponent);
