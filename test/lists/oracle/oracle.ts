@@ -113,10 +113,17 @@ export function twoDimensionalParts(footprints: FootprintShape[]): Feature<Polyg
     const polygons = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates : [];
     for (const rings of polygons) {
       const polygon = turf.polygon(rings as number[][][]);
-      if (turf.area(turf.polygon([rings[0] as number[][]])) > 0) parts.push(polygon);
+      if (planarArea(rings[0] as number[][]) !== 0) parts.push(polygon);
     }
   }
   return parts;
+}
+
+/** The shoelace area of a ring in degrees² (exact for the generator's 1/8° coordinates); 0 when its points are on one line. */
+function planarArea(ring: number[][]): number {
+  let twice = 0;
+  for (let i = 0; i + 1 < ring.length; i++) twice += ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1];
+  return twice / 2;
 }
 
 function eventTrigger(rule: Rule): { class: string; min_value?: number; buffer_km?: number } | null {

@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { loadOracleWorld } from '../../support/oracle-world.ts';
 import { runScenario } from './engine-run.ts';
 import { differences, type Expected } from './oracle.ts';
-import { bigBudget, everyone, household, printable, vciRule, type Scenario } from './scenario.ts';
+import { bigBudget, everyone, footprintRule, household, printable, vciRule, type Scenario } from './scenario.ts';
 
 /**
  * Counterexamples the property tests found, kept as fixed scenarios. Each runs through the
@@ -57,5 +57,82 @@ describe('known defects (it.fails until the engine is fixed)', () => {
       ),
     });
     expect(want.lists).toMatchObject([{ households: 2, totalAmount: 2000 }, { households: 0, excluded: { 'over budget': 3 } }]);
+  });
+});
+
+describe('footprint rules, target semantics of issue 10 (PENDING: it.fails until the lead\'s work is merged)', () => {
+  const square = (x0: number, y0: number, x1: number, y1: number) => ({ type: 'Polygon' as const, coordinates: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]] as [number, number][][] });
+
+  it.fails('a household without a point is left out with "no location" (without_location defaults to left_out)', async () => {
+    // Engine today: N1 is matched by its admin area and listed.
+    const want = await agree({
+      vci: {},
+      footprints: [{ class: 'Poly_area', value: null, geometry: square(1.25, 0.25, 1.75, 0.75) }],
+      households: [household('P1', 'XO01002', { location: [1.5, 0.5] }), household('N1', 'XO01002', { location: null })],
+      rule: footprintRule([everyone()]),
+    });
+    expect(want.lists).toMatchObject([{ entries: [{ id: 'P1' }], excluded: { 'no location': 1 } }]);
+  });
+
+  it('with without_location: by_area a household without a point is matched by its admin area', async () => {
+    const want = await agree({
+      vci: {},
+      footprints: [{ class: 'Poly_area', value: null, geometry: square(1.25, 0.25, 1.75, 0.75) }],
+      households: [household('P1', 'XO01002', { location: [1.5, 0.5] }), household('N1', 'XO01002', { location: null }), household('P2', 'XO01002', { location: [1.9, 0.9] })],
+      rule: footprintRule([everyone({ households: { frozen_list: false, without_location: 'by_area' } })]),
+    });
+    expect(want.lists).toMatchObject([{ entries: [{ id: 'N1' }, { id: 'P1' }] }]);
+  });
+
+  for (const [what, geometry] of [
+    ['a line', { type: 'LineString' as const, coordinates: [[0.5, 0.5], [1.5, 0.5]] as [number, number][] }],
+    ['a point', { type: 'Point' as const, coordinates: [1.5, 0.5] as [number, number] }],
+    ['a polygon of zero area', { type: 'Polygon' as const, coordinates: [[[0.5, 0.5], [1.5, 0.5], [1, 0.5], [0.5, 0.5]]] as [number, number][][] }],
+  ] as const) {
+    it.fails(`an event whose only footprint of the rule's class is ${what} activates nothing (and lists nobody)`, async () => {
+      // Engine today: the areas it touches are activated and, with no 2-D part to match points
+      // against, every household of those areas is listed by its admin P-code.
+      const want = await agree({
+        vci: {},
+        footprints: [{ class: 'Poly_area', value: null, geometry }],
+        households: [household('P1', 'XO01002', { location: [1.5, 0.5] }), household('P2', 'XO01001', { location: [0.1, 0.9] })],
+        rule: footprintRule([everyone({ households: { frozen_list: false, without_location: 'by_area' } })]),
+      });
+      expect(want).toEqual({ activations: [], lists: [] });
+    });
+  }
+
+  it.fails('a line beside a polygon does not activate the area the line alone touches', async () => {
+    const want = await agree({
+      vci: {},
+      footprints: [
+        { class: 'Poly_area', value: null, geometry: square(1.25, 0.25, 1.75, 0.75) },
+        { class: 'Poly_area', value: null, geometry: { type: 'LineString', coordinates: [[2.25, 0.5], [2.75, 0.5]] } },
+      ],
+      households: [household('P1', 'XO01002', { location: [1.5, 0.5] }), household('P3', 'XO01003', { location: [2.5, 0.5] })],
+      rule: footprintRule([everyone({ households: { frozen_list: false, without_location: 'by_area' } })]),
+    });
+    expect(want.activations).toEqual([{ pcode: 'XO01002', tier: null }]);
+  });
+});
+
+describe('footprint rules: edges, vertices, holes (the engine agrees today)', () => {
+  it('a point on the footprint\'s edge or vertex is inside; a point in a hole is not, on the hole\'s edge it is', async () => {
+    const withHole = { type: 'Polygon' as const, coordinates: [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]], [[1.25, 0.25], [1.25, 0.75], [1.75, 0.75], [1.75, 0.25], [1.25, 0.25]]] as [number, number][][] };
+    const want = await agree({
+      vci: {},
+      footprints: [{ class: 'Poly_area', value: null, geometry: withHole }],
+      households: [
+        household('E1', 'XO01002', { location: [1.5, 0] }), // outer edge (also XO01002's edge)
+        household('E2', 'XO01001', { location: [1, 0.5] }), // outer edge, registered in the neighbour XO01001 (which the footprint touches)
+        household('V1', 'XO01002', { location: [2, 1] }), // outer vertex
+        household('I1', 'XO01002', { location: [1.5, 0.5] }), // in the hole
+        household('I2', 'XO01002', { location: [1.25, 0.5] }), // on the hole's edge
+        household('I3', 'XO01002', { location: [1.75, 0.75] }), // on the hole's vertex
+        household('O1', 'XO01003', { location: [2.5, 0.5] }), // outside
+      ],
+      rule: footprintRule([everyone()]),
+    });
+    expect(Array.isArray(want.lists) && want.lists[0].entries.map((e) => e.id).sort()).toEqual(['E1', 'E2', 'I2', 'I3', 'V1']);
   });
 });

@@ -144,7 +144,7 @@ const priorityArb: fc.Arbitrary<NonNullable<ResponseComponent['households']['pri
   { nil: undefined, freq: 4 },
 );
 
-const componentArb: fc.Arbitrary<ResponseComponent> = fc
+const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
   .record({
     mode: fc.constantFrom('horizontal' as const, 'horizontal' as const, 'vertical' as const),
     eligibility: fc.option(condition, { nil: undefined, freq: 2 }),
@@ -152,8 +152,8 @@ const componentArb: fc.Arbitrary<ResponseComponent> = fc
     excludeWhen: fc.option(condition, { nil: undefined, freq: 5 }),
     priority: priorityArb,
     coverage: fc.oneof(
-      fc.record({ kind: fc.constant('share' as const), percent: tiered(percent), of: fc.constantFrom('registered_households' as const, 'eligible_households' as const), basis: fc.constantFrom('total' as const, 'additional' as const), counting: fc.option(programmes, { nil: undefined, freq: 3 }) }),
-      fc.record({ kind: fc.constant('households' as const), count: tiered(fc.integer({ min: 1, max: 6 })), basis: fc.constantFrom('total' as const, 'additional' as const) }),
+      fc.record({ kind: fc.constant('share' as const), percent: withTiers ? tiered(percent) : percent, of: fc.constantFrom('registered_households' as const, 'eligible_households' as const), basis: fc.constantFrom('total' as const, 'additional' as const), counting: fc.option(programmes, { nil: undefined, freq: 3 }) }),
+      fc.record({ kind: fc.constant('households' as const), count: withTiers ? tiered(fc.integer({ min: 1, max: 6 })) : fc.integer({ min: 1, max: 6 }), basis: fc.constantFrom('total' as const, 'additional' as const) }),
       fc.record({ kind: fc.constant('all_eligible' as const) }),
     ),
     capPercent: fc.option(fc.constantFrom(25, 50, 62.5, 75, 100), { nil: undefined, freq: 3 }),
@@ -162,14 +162,15 @@ const componentArb: fc.Arbitrary<ResponseComponent> = fc
     overallAmount: fc.option(fc.integer({ min: 1, max: 40 }).map((k) => k * 500), { nil: undefined, freq: 6 }),
     benefit: fc.oneof(
       fc.record({ kind: fc.constant('flat' as const), amount: fc.constantFrom(1000, 1250, 2700) }),
-      fc.record({ kind: fc.constant('by_tier' as const), amounts: fc.record({ severe: fc.constantFrom(1000, 2700), extreme: fc.constantFrom(1500, 3500) }) }),
+      ...(withTiers ? [fc.record({ kind: fc.constant('by_tier' as const), amounts: fc.record({ severe: fc.constantFrom(1000, 2700), extreme: fc.constantFrom(1500, 3500) }) })] : []),
       fc.record({ kind: fc.constant('per_member' as const), amount: fc.constantFrom(100, 350), base: fc.option(fc.constantFrom(0, 500), { nil: undefined }), max_members: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }), max_amount: fc.option(fc.constantFrom(1000, 2000), { nil: undefined }) }),
     ),
     payments: fc.oneof(
       fc.constant({ frequency: 'once' as const, count: 1 as const }),
       fc.record({ frequency: fc.constant('monthly' as const), count: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant('while_triggered' as const)) }),
     ),
-    tiers: fc.option(fc.constantFrom('severe', 'extreme', 'severe+extreme').map((t) => t.split('+')), { nil: undefined, freq: 8 }),
+    tiers: withTiers ? fc.option(fc.constantFrom('severe', 'extreme', 'severe+extreme').map((t) => t.split('+')), { nil: undefined, freq: 8 }) : fc.constant(undefined),
+    withoutLocation: withTiers ? fc.constant('left_out' as const) : fc.constantFrom('left_out' as const, 'by_area' as const),
   })
   .map((g): ResponseComponent => {
     let eligibility = g.eligibility;
@@ -203,7 +204,7 @@ const componentArb: fc.Arbitrary<ResponseComponent> = fc
         ...(g.excludeOf || g.excludeWhen ? { exclude: { ...(g.excludeOf ? { current_beneficiaries_of: g.excludeOf } : {}), ...(g.excludeWhen ? { when: g.excludeWhen } : {}) } } : {}),
         ...(g.priority ? { priority: g.priority } : {}),
         frozen_list: false,
-        without_location: 'left_out',
+        without_location: g.withoutLocation,
       },
       // A vertical top-up has no coverage unless the scenario gives an additional one (a total one would count the very beneficiaries it tops up).
       ...(g.mode === 'horizontal' || coverage.kind !== 'share' || coverage.basis === 'additional' ? { coverage } : {}),
@@ -213,7 +214,7 @@ const componentArb: fc.Arbitrary<ResponseComponent> = fc
     } as ResponseComponent;
   });
 
-const budgetArb: fc.Arbitrary<Budget> = fc
+const budgetArb = (withTiers: boolean): fc.Arbitrary<Budget> => fc
   .record({
     amount: fc.oneof(fc.integer({ min: 1, max: 60 }).map((k) => k * 500), fc.constant(100_000_000)),
     per: fc.constantFrom('cycle' as const, 'activation' as const),
@@ -225,7 +226,7 @@ const budgetArb: fc.Arbitrary<Budget> = fc
       ['stop_when_exhausted'],
       ['fund_most_severe_first', 'reduce_value_pro_rata'],
       ['reduce_value_pro_rata'],
-    ),
+    ).filter((steps) => withTiers || !steps.includes('fund_most_severe_first')),
     proRataBy: fc.constantFrom('registered_households' as const, 'eligible_households' as const, 'targeted_households' as const),
   })
   .map((b): Budget => ({
@@ -273,8 +274,8 @@ export const areaRuleArb: fc.Arbitrary<Rule> = fc
   .record({
     areas: withinArb,
     triggering: fc.constantFrom('extreme+severe', 'extreme+severe', 'extreme').map((t) => t.split('+')),
-    components: fc.oneof({ weight: 3, arbitrary: componentArb.map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb, componentArb) }),
-    budget: budgetArb,
+    components: fc.oneof({ weight: 3, arbitrary: componentArb(true).map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb(true), componentArb(true)) }),
+    budget: budgetArb(true),
   })
   .map(({ areas, triggering, components, budget }) => ({
     ...ruleHeader(),
@@ -310,3 +311,115 @@ export const everyone = (fields: Partial<ResponseComponent> = {}): ResponseCompo
   payments: { frequency: 'once', count: 1, start: { days_after_activation: 7 } },
   ...fields,
 } as ResponseComponent);
+
+// --------------------------------------------------------------------------------------------
+// Footprint (event) rules
+// --------------------------------------------------------------------------------------------
+
+/**
+ * Coordinates are multiples of 1/8 degree (exact in binary), so a point on an edge is exactly on
+ * it for turf and for PostGIS alike, diagonal edges included.
+ */
+const grid = (lo: number, hi: number, step = 0.25) => fc.integer({ min: Math.round(lo / step), max: Math.round(hi / step) }).map((k) => k * step);
+type Ring = [number, number][];
+const rectRing = (x0: number, y0: number, x1: number, y1: number): Ring => [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]];
+
+const rectArb = fc.tuple(grid(-0.5, 4.25), grid(-0.5, 2.25), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }))
+  .map(([x, y, w, h]) => ({ x0: x, y0: y, x1: x + w * 0.25, y1: y + h * 0.25 }));
+
+const shapeArb: fc.Arbitrary<FootprintShape['geometry']> = fc.oneof(
+  { weight: 4, arbitrary: rectArb.map((r) => ({ type: 'Polygon' as const, coordinates: [rectRing(r.x0, r.y0, r.x1, r.y1)] })) },
+  // A rectangle with a rectangular hole strictly inside it.
+  {
+    weight: 2,
+    arbitrary: rectArb.filter((r) => r.x1 - r.x0 >= 0.75 && r.y1 - r.y0 >= 0.75).chain((r) =>
+      fc.tuple(grid(r.x0 + 0.25, r.x1 - 0.5), grid(r.y0 + 0.25, r.y1 - 0.5)).chain(([hx, hy]) =>
+        fc.tuple(grid(hx + 0.25, r.x1 - 0.25), grid(hy + 0.25, r.y1 - 0.25)).map(([hx1, hy1]) => ({
+          type: 'Polygon' as const, coordinates: [rectRing(r.x0, r.y0, r.x1, r.y1), rectRing(hx, hy, hx1, hy1).reverse() as Ring],
+        })),
+      ),
+    ),
+  },
+  // A triangle (diagonal edges).
+  {
+    weight: 2,
+    arbitrary: fc.tuple(...[0, 1, 2].map(() => fc.tuple(grid(-0.25, 4.25), grid(-0.25, 2.25))))
+      .filter(([a, b, c]) => (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]) !== 0)
+      .map(([a, b, c]) => ({ type: 'Polygon' as const, coordinates: [[a, b, c, a] as Ring] })),
+  },
+  // Two rectangles apart from each other (a valid multipolygon).
+  {
+    weight: 2,
+    arbitrary: fc.tuple(rectArb, rectArb)
+      .filter(([a, b]) => a.x1 < b.x0 || b.x1 < a.x0 || a.y1 < b.y0 || b.y1 < a.y0)
+      .map(([a, b]) => ({ type: 'MultiPolygon' as const, coordinates: [[rectRing(a.x0, a.y0, a.x1, a.y1)], [rectRing(b.x0, b.y0, b.x1, b.y1)]] })),
+  },
+  // Degenerate: a polygon of zero area (its ring on one line), a point, a line.
+  {
+    weight: 1,
+    arbitrary: fc.tuple(grid(-0.25, 4), grid(-0.25, 2), fc.integer({ min: 1, max: 8 })).map(([x, y, w]) => ({
+      type: 'Polygon' as const, coordinates: [[[x, y], [x + w * 0.25, y], [x + w * 0.125, y], [x, y]] as Ring],
+    })),
+  },
+  { weight: 1, arbitrary: fc.tuple(grid(0, 4), grid(0, 2)).map((p) => ({ type: 'Point' as const, coordinates: p as [number, number] })) },
+  { weight: 1, arbitrary: fc.tuple(grid(0, 4), grid(0, 2), grid(0, 4), grid(0, 2)).filter(([a, b, c, d]) => a !== c || b !== d).map(([a, b, c, d]) => ({ type: 'LineString' as const, coordinates: [[a, b], [c, d]] as [number, number][] })) },
+);
+
+export const footprintsArb: fc.Arbitrary<FootprintShape[]> = fc.array(
+  fc.record({ class: fc.constantFrom('Poly_area', 'Poly_area', 'Poly_area', 'Poly_buffer'), value: fc.constant(null), geometry: shapeArb }),
+  { minLength: 1, maxLength: 3 },
+);
+
+/** Points a household may have: on the footprints' vertices and edge midpoints, or anywhere on the 1/8° grid. */
+function interestingPoints(footprints: FootprintShape[]): [number, number][] {
+  const points: [number, number][] = [];
+  for (const f of footprints) {
+    const rings = f.geometry.type === 'Polygon' ? f.geometry.coordinates : f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates.flat() : f.geometry.type === 'LineString' ? [f.geometry.coordinates] : [[f.geometry.coordinates]];
+    for (const ring of rings as [number, number][][]) {
+      ring.forEach((p, i) => {
+        points.push([p[0], p[1]]);
+        const q = ring[i + 1];
+        if (q) points.push([(p[0] + q[0]) / 2, (p[1] + q[1]) / 2]);
+      });
+    }
+  }
+  return points;
+}
+
+const footprintHouseholdsArb = (footprints: FootprintShape[], max: number): fc.Arbitrary<OracleHousehold[]> => {
+  const special = interestingPoints(footprints);
+  return fc.uniqueArray(
+    fc.tuple(householdArb(3 * max + 10), fc.nat(), fc.integer({ min: 0, max: 9 }), grid(0, 4, 0.125), grid(0, 2, 0.125)).map(([h, pick, how, x, y]) => {
+      if (h.location === null) return h;
+      const inArea = ORACLE_AREAS.find((a) => a.pcode === h.pcode)!.bbox;
+      // A third on a footprint's vertex or edge, the rest on the grid inside their own admin area.
+      const location: [number, number] = how < 3 && special.length ? special[pick % special.length]
+        : [Math.min(inArea[2], Math.max(inArea[0], x)), Math.min(inArea[3], Math.max(inArea[1], y))];
+      return { ...h, location };
+    }),
+    { selector: (h) => h.id, maxLength: max, size: 'large' },
+  );
+};
+
+export const footprintStages = (cls = 'Poly_area'): Pick<Rule, 'stages'> => ({
+  stages: { activation: { when: { event: { source: 'gdacs', hazard: 'drought', min_alert_level: 'orange', footprint: { class: cls } } } } } as Rule['stages'],
+});
+
+export const footprintRuleArb: fc.Arbitrary<Rule> = fc
+  .record({
+    within: fc.constantFrom('XO01', 'XO01+XO02').map((w) => w.split('+')),
+    components: fc.oneof({ weight: 3, arbitrary: componentArb(false).map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb(false), componentArb(false)) }),
+    budget: budgetArb(false),
+  })
+  .map(({ within, components, budget }) => ({
+    ...ruleHeader(), areas: { admin_level: 2, within }, ...footprintStages(), response: components, budget,
+  }) as unknown as Rule);
+
+export const footprintScenarioArb: fc.Arbitrary<Scenario> = footprintsArb
+  .chain((footprints) => fc.record({ rule: footprintRuleArb, households: footprintHouseholdsArb(footprints, 50), vci: fc.constant({}), footprints: fc.constant(footprints) }))
+  .map((s) => printable(avoidKnownDefects(s)));
+
+/** A footprint rule over Oceania for hand-written scenarios. */
+export function footprintRule(response: ResponseComponent[], budget: Budget = bigBudget): Rule {
+  return { ...ruleHeader(), areas: { admin_level: 2, within: ['XO01', 'XO02'] }, ...footprintStages(), response, budget } as unknown as Rule;
+}
