@@ -57,6 +57,15 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
     applies: (s) => (s.footprints ?? []).some((f) => f.class === footprintClass(s) && twoDimensionalParts([f]).length === 0),
     avoid: (s) => ({ ...s, footprints: s.footprints!.filter((f) => f.class !== footprintClass(s) || twoDimensionalParts([f]).length > 0) }),
   },
+  {
+    // KNOWN DEFECT: areas.exclude below the rule's admin level is ignored. README: "exclude —
+    // P-codes left out" (and within covers "everything below"), so households registered in an
+    // excluded ward must not be listed; the engine only drops whole areas at admin_level whose
+    // lineage holds an excluded P-code, and then lists the ward's households through their district.
+    name: 'areas.exclude finer than admin_level leaves its households in',
+    applies: (s) => (s.rule.areas.exclude ?? []).some((p) => (ORACLE_AREAS.find((a) => a.pcode === p)?.level ?? 0) > s.rule.areas.admin_level),
+    avoid: (s) => ({ ...s, rule: { ...s.rule, areas: { ...s.rule.areas, exclude: (s.rule.areas.exclude ?? []).filter((p) => (ORACLE_AREAS.find((a) => a.pcode === p)?.level ?? 0) <= s.rule.areas.admin_level) } } }),
+  },
 ];
 
 function footprintClass(s: Scenario): string | null {

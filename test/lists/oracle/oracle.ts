@@ -363,6 +363,8 @@ function oneList(
   for (const h of input.households) {
     const area = areas.find((a) => lineage(h.pcode).includes(a.pcode));
     if (!area) continue;
+    // README "areas.exclude": P-codes left out — a household registered in one (or below one) is not covered.
+    if ((rule.areas.exclude ?? []).some((p) => lineage(h.pcode).includes(p))) continue;
     let reason: string | null = null;
     if (footprint) {
       if (h.location === null) {

@@ -48,6 +48,7 @@ export function printable(s: Scenario): Scenario {
 const HOUSEHOLD_AREAS = [
   'XO01001', 'XO01001001', 'XO01001002', 'XO01002', 'XO01002', 'XO01002', 'XO01003', 'XO01003', 'XO01003',
   'XO01004', 'XO01005', 'XO01006', 'XO02001',
+  'XO01', // registered to the region only (no district known)
 ];
 
 /** A point strictly inside, on an edge, or on a corner of the household's area (for area rules, irrelevant). */
@@ -240,7 +241,7 @@ const withinArb = fc.oneof(
   fc.constant({ within: ['XO01'] }),
   fc.constant({ within: ['XO01', 'XO02'] }),
   fc.subarray(ORACLE_DISTRICTS, { minLength: 2 }).map((within) => ({ within })),
-  fc.constantFrom('XO01001', 'XO01004').map((exclude) => ({ within: ['XO01'], exclude: [exclude] })),
+  fc.constantFrom('XO01001', 'XO01004', 'XO01001002').map((exclude) => ({ within: ['XO01'], exclude: [exclude] })),
 );
 
 export const ruleHeader = (programme = 'CT') => ({
