@@ -24,7 +24,11 @@ export async function runScenario(store: Store, scenario: Scenario, name = 'orac
   await resetOracleWorld(store);
   await insertOracleHouseholds(store, scenario.households);
   const isEvent = scenario.footprints !== undefined;
-  if (isEvent) await ingestFootprints(store, scenario.footprints!, counter);
+  if (isEvent) {
+    // An earlier episode of the same event, superseded by the scenario's footprints (the current version).
+    if (scenario.earlierFootprints) await ingestFootprints(store, scenario.earlierFootprints, counter, 1);
+    await ingestFootprints(store, scenario.footprints!, counter, 2);
+  }
   else if (Object.keys(scenario.vci).length > 0) await publishMonth(store, '2026-10', scenario.vci);
   await approveRuleText(store, ruleYaml(scenario.rule, ruleId));
   await evaluateActivations(store, { ruleId, asOf: isEvent ? EVENT_AS_OF : AS_OF });

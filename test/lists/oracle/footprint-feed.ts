@@ -9,12 +9,12 @@ import type { FootprintShape } from './oracle.ts';
  * footprint's level (`value`) comes from its class the way GDACS encodes it (Poly_SMPInt_6 → 6),
  * so a class with a value is written as `Poly_SMPInt_<value>`.
  */
-export async function ingestFootprints(store: Store, footprints: FootprintShape[], n: number): Promise<void> {
+export async function ingestFootprints(store: Store, footprints: FootprintShape[], n: number, episode = 1): Promise<void> {
   const base = {
-    eventtype: 'DR', eventid: 9_800_000 + n, episodeid: 1, eventname: `Oracle-${n}`, glide: '', name: 'Drought in Oceania',
+    eventtype: 'DR', eventid: 9_800_000 + n, episodeid: episode, eventname: `Oracle-${n}`, glide: '', name: 'Drought in Oceania',
     description: 'Drought in Oceania', alertlevel: 'Orange', alertscore: 2, episodealertlevel: 'Orange', episodealertscore: 2,
     istemporary: 'false', iscurrent: 'true', country: 'Oceania', fromdate: '2026-07-01T00:00:00', todate: '2026-11-20T00:00:00',
-    datemodified: '2026-11-20T09:00:00', iso3: 'XOC', source: 'GDO', sourceid: '',
+    datemodified: `2026-11-${String(10 + episode).padStart(2, '0')}T09:00:00`, iso3: 'XOC', source: 'GDO', sourceid: '',
     affectedcountries: [{ iso2: 'XO', iso3: 'XOC', countryname: 'Oceania' }],
     severitydata: { severity: 1000, severitytext: 'Oracle drought', severityunit: 'km2' },
   };
@@ -24,6 +24,6 @@ export async function ingestFootprints(store: Store, footprints: FootprintShape[
     ...footprints.map((f) => ({ type: 'Feature', properties: { ...base, polygonlabel: f.class, Class: f.class }, geometry: f.geometry })),
   ];
   const bytes = Buffer.from(JSON.stringify({ type: 'FeatureCollection', features }));
-  const summary = await ingestPayload(store, gdacsAdapter, { source: 'gdacs', bytes, url: `test://oracle-${n}.json`, fetchedAt: new Date('2026-11-20T09:00:00Z') });
+  const summary = await ingestPayload(store, gdacsAdapter, { source: 'gdacs', bytes, url: `test://oracle-${n}-${episode}.json`, fetchedAt: new Date(`2026-11-${String(10 + episode).padStart(2, '0')}T09:00:00Z`) });
   if (summary.quarantined > 0) throw new Error(`the scenario's event was quarantined: ${JSON.stringify(summary)}`);
 }

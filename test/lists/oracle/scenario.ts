@@ -16,6 +16,8 @@ export interface Scenario {
   households: OracleHousehold[];
   vci: Record<string, number>;
   footprints?: FootprintShape[];
+  /** An earlier episode's footprints (superseded: they must not count). */
+  earlierFootprints?: FootprintShape[];
 }
 
 /** The rule's id is given when the scenario runs (each run needs its own). */
@@ -30,6 +32,7 @@ export function describeScenario(s: Scenario): string {
   return [
     `vci: ${JSON.stringify(s.vci)}`,
     ...(s.footprints ? [`footprints: ${JSON.stringify(s.footprints)}`] : []),
+    ...(s.earlierFootprints ? [`earlier episode's footprints: ${JSON.stringify(s.earlierFootprints)}`] : []),
     `households (${s.households.length}):`, ...rows,
     'rule:', ruleYaml(s.rule, 'oracle-repro'),
   ].join('\n');
@@ -416,9 +419,15 @@ export const footprintRuleArb: fc.Arbitrary<Rule> = fc
     ...ruleHeader(), areas: { admin_level: 2, within }, ...footprintStages(), response: components, budget,
   }) as unknown as Rule);
 
-export const footprintScenarioArb: fc.Arbitrary<Scenario> = footprintsArb
-  .chain((footprints) => fc.record({ rule: footprintRuleArb, households: footprintHouseholdsArb(footprints, 50), vci: fc.constant({}), footprints: fc.constant(footprints) }))
-  .map((s) => printable(avoidKnownDefects(s)));
+export const footprintScenarioArb: fc.Arbitrary<Scenario> = fc.tuple(footprintsArb, fc.option(footprintsArb, { nil: undefined, freq: 4 }))
+  .chain(([footprints, earlier]) => fc.record({
+    rule: footprintRuleArb,
+    households: footprintHouseholdsArb(earlier ? [...footprints, ...earlier] : footprints, 50),
+    vci: fc.constant({}),
+    footprints: fc.constant(footprints),
+    earlierFootprints: fc.constant(earlier),
+  }))
+  .map((s) => printable(avoidKnownDefects(s.earlierFootprints === undefined ? { rule: s.rule, households: s.households, vci: s.vci, footprints: s.footprints } : s)));
 
 /** A footprint rule over Oceania for hand-written scenarios. */
 export function footprintRule(response: ResponseComponent[], budget: Budget = bigBudget): Rule {
