@@ -74,7 +74,13 @@ function footprintClass(s: Scenario): string | null {
 }
 
 export function avoidKnownDefects(s: Scenario): Scenario {
+  // Until none applies: avoiding one defect may bring out another (e.g. households without a
+  // point matched by area now reach a budget that a second component shares).
   let out = s;
-  for (const defect of KNOWN_DEFECTS) if (defect.applies(out)) out = defect.avoid(out);
-  return out;
+  for (let round = 0; round < 5; round++) {
+    const defect = KNOWN_DEFECTS.find((d) => d.applies(out));
+    if (!defect) return out;
+    out = defect.avoid(out);
+  }
+  throw new Error(`known defects still apply after avoiding them: ${KNOWN_DEFECTS.filter((d) => d.applies(out)).map((d) => d.name).join('; ')}`);
 }

@@ -197,25 +197,36 @@ const enrolled = (h: OracleHousehold, programmes: string[], status: 'active' | '
  * CONVENTION (household-sql.ts; the README does not say): a comparison with a missing operand is
  * unknown, `not` of unknown stays unknown, and only the whole condition counts unknown as false.
  */
-function truth(c: HouseholdCondition, h: OracleHousehold): Truth {
+function truth(c: HouseholdCondition, h: OracleHousehold, ctx: Context): Truth {
   if ('all' in c) {
-    const r = c.all.map((x) => truth(x, h));
+    const r = c.all.map((x) => truth(x, h, ctx));
     return r.includes(false) ? false : r.includes(null) ? null : true;
   }
   if ('any' in c) {
-    const r = c.any.map((x) => truth(x, h));
+    const r = c.any.map((x) => truth(x, h, ctx));
     return r.includes(true) ? true : r.includes(null) ? null : false;
   }
   if ('not' in c) {
-    const r = truth(c.not, h);
+    const r = truth(c.not, h, ctx);
     return r === null ? null : !r;
   }
   if ('enrolled_in' in c) return enrolled(h, c.enrolled_in, c.status ?? 'active');
-  if ('percentile' in c) throw new Error('oracle: percentile is not modelled');
+  if ('percentile' in c) {
+    const rank = percentRank(c.percentile, h, ctx);
+    return rank === null ? null : compareOp(rank, c.percentile.op, c.percentile.value / 100);
+  }
   const v = operand(h, c);
   if (c.op === 'exists') return v.text !== null;
   if (c.op === 'missing') return v.text === null;
-  if (c.op === 'in' || c.op === 'not_in') throw new Error('oracle: in / not_in are not modelled');
+  if (c.op === 'in' || c.op === 'not_in') {
+    // One kind of value per list here (numbers or text); a missing value is unknown.
+    const values = (Array.isArray(c.value) ? c.value : [c.value]) as (string | number)[];
+    const numeric = values.every((x) => typeof x === 'number');
+    const mine = numeric ? v.number : v.text;
+    if (v.text === null || (numeric && mine === null)) return null;
+    const found = values.some((x) => (numeric ? x === mine : String(x) === mine));
+    return c.op === 'in' ? found : !found;
+  }
   const value = c.value;
   if (typeof value === 'number') {
     if (v.number === null) return null;
@@ -237,7 +248,32 @@ function compareOp<T extends number | string>(a: T, op: string, b: T): boolean {
   }
 }
 
-const holds = (c: HouseholdCondition | undefined, h: OracleHousehold): boolean => c === undefined || truth(c, h) === true;
+const holds = (c: HouseholdCondition | undefined, h: OracleHousehold, ctx: Context): boolean => c === undefined || truth(c, h, ctx) === true;
+
+/** What a condition may need beyond the household: the registry and the areas (for percentiles). */
+export interface Context {
+  households: OracleHousehold[];
+  areas: OracleArea[];
+}
+
+/**
+ * README "percentile within an area" ("poorest 40 % per area"). CONVENTION (household-sql.ts):
+ * percent_rank — (number of scored households of the same ancestor area at that level with a
+ * lower score) / (their count − 1), 0 when alone — among every registered household of that area
+ * with a score; unknown without a score or without an ancestor at that level.
+ */
+function percentRank(p: { field?: string; attribute?: string; within_admin_level: number }, h: OracleHousehold, ctx: Context): number | null {
+  const lineage = lineageOf(ctx.areas);
+  const level = new Map(ctx.areas.map((a) => [a.pcode, a.level]));
+  const ancestor = (x: OracleHousehold) => lineage(x.pcode).find((a) => level.get(a) === p.within_admin_level) ?? null;
+  const score = (x: OracleHousehold) => operand(x, p).number;
+  const mine = score(h);
+  const area = ancestor(h);
+  if (mine === null || area === null) return null;
+  const peers = ctx.households.filter((x) => ancestor(x) === area && score(x) !== null).map(score) as number[];
+  if (peers.length <= 1) return 0;
+  return peers.filter((x) => x < mine).length / (peers.length - 1);
+}
 
 /** Byte order (registry ids and text are ASCII here, where UTF-16 order is byte order). */
 function cmp(a: string, b: string): number {
@@ -278,7 +314,7 @@ function nullsLast<T>(x: T | null, y: T | null, compare: (x: T, y: T) => number)
 // --------------------------------------------------------------------------------------------
 
 /** README "benefit": the amount per payment, in cents, or null when it cannot be worked out. */
-function amountCents(benefit: Exclude<Benefit, { kind: 'none' }>, h: OracleHousehold, tier: string | null): number | null {
+function amountCents(benefit: Exclude<Benefit, { kind: 'none' }>, h: OracleHousehold, tier: string | null, programme: string): number | null {
   const cents = (x: number) => Math.round(x * 100);
   switch (benefit.kind) {
     case 'flat':
@@ -294,10 +330,30 @@ function amountCents(benefit: Exclude<Benefit, { kind: 'none' }>, h: OracleHouse
       if (benefit.max_amount !== undefined) amount = Math.min(amount, cents(benefit.max_amount));
       return amount;
     }
+    case 'share_of_base':
+      // README: percent of the programme's base transfer; to the cent, half away from zero.
+      return Math.round(BASE_AMOUNT[benefit.programme ?? programme] * benefit.percent);
     default:
       throw new Error(`oracle: benefit ${benefit.kind} is not modelled`);
   }
 }
+
+/** README "requirements": a household failing one whose `otherwise` is exclude is left out with its reason (the others only note). */
+function failedRequirement(requirements: ResponseComponent['households']['requirements'], h: OracleHousehold, ctx: Context): string | null {
+  for (const r of requirements ?? []) if (r.otherwise === 'exclude' && !holds(r.condition, h, ctx)) return r.reason;
+  return null;
+}
+
+/** README "overlap": exclusive with a programme — its (active) beneficiaries are not paid by this rule. */
+function exclusiveWith(rule: Rule, programme: string, h: OracleHousehold): string | null {
+  for (const o of rule.overlap ?? []) {
+    if (o.policy === 'exclusive' && o.with.programme && o.with.programme !== programme && enrolled(h, [o.with.programme])) return `exclusive with ${o.with.programme}`;
+  }
+  return null;
+}
+
+/** The programmes' base transfers (the demo programmes of the oracle world). */
+const BASE_AMOUNT: Record<string, number> = { CT: 2700, OPG: 2000 };
 
 function unpricedReason(benefit: Benefit): string {
   if (benefit.kind === 'per_member') return 'no amount: no household size';
@@ -379,15 +435,18 @@ function oneList(
   const basisTotal = (coverage?.kind === 'share' || coverage?.kind === 'households') && coverage.basis === 'total';
   const counting = coverage?.kind === 'share' && coverage.counting_beneficiaries_of ? coverage.counting_beneficiaries_of : [rule.programme];
   const earlierIds = new Set(earlier.flatMap((l) => l.entries.map((e) => e.id)));
+  const ctx: Context = { households: input.households, areas: input.areas };
   for (const row of rows) {
     const { h } = row;
     row.counted = basisTotal && enrolled(h, counting);
-    row.amount = amountCents(benefit, h, row.tier);
+    row.amount = amountCents(benefit, h, row.tier, programme);
     if (row.reason !== null) continue;
     if (component.mode === 'vertical' && !enrolled(h, [programme])) row.reason = `not an active ${programme} beneficiary`;
-    else if (who.eligibility && !holds(who.eligibility, h)) row.reason = 'not eligible';
+    else if (who.eligibility && !holds(who.eligibility, h, ctx)) row.reason = 'not eligible';
     else if (who.exclude?.current_beneficiaries_of && enrolled(h, who.exclude.current_beneficiaries_of)) row.reason = `current beneficiary of ${who.exclude.current_beneficiaries_of.join(', ')}`;
-    else if (who.exclude?.when && holds(who.exclude.when, h)) row.reason = 'excluded by the rule';
+    else if (who.exclude?.when && holds(who.exclude.when, h, ctx)) row.reason = 'excluded by the rule';
+    else if ((row.reason = failedRequirement(who.requirements, h, ctx)) !== null) continue;
+    else if ((row.reason = exclusiveWith(rule, programme, h)) !== null) continue;
     else if (earlierIds.has(h.id)) row.reason = 'already on another list of this rule this cycle';
     else if (row.amount === null) row.reason = unpricedReason(benefit);
   }

@@ -64,6 +64,11 @@ function pointIn(pcode: string): fc.Arbitrary<[number, number]> {
   return fc.tuple(coord(w, e), coord(s, n));
 }
 
+/** `arbitrary` in `percent` % of the cases, else undefined. */
+function sometimes<T>(arbitrary: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: percent, arbitrary }, { weight: 100 - percent, arbitrary: fc.constant(undefined) });
+}
+
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 const enrolmentStatus = fc.constantFrom<'none' | 'active' | 'suspended'>('none', 'none', 'active', 'suspended');
@@ -120,6 +125,10 @@ const condition: fc.Arbitrary<HouseholdCondition> = fc.letrec<{ c: HouseholdCond
     fc.record({ field: fc.constantFrom('pmt_score' as const, 'size' as const), op: fc.constantFrom('exists' as const, 'missing' as const) }),
     fc.record({ attribute: fc.constantFrom('disability', 'children'), op: fc.constantFrom('exists' as const, 'missing' as const) }),
     fc.record({ enrolled_in: programmes, status: fc.constantFrom('active' as const, 'suspended' as const) }),
+    fc.record({ percentile: fc.record({ field: fc.constant('pmt_score' as const), within_admin_level: fc.constantFrom(1, 2, 3), op: fc.constantFrom('lte' as const, 'lt' as const, 'gt' as const), value: fc.constantFrom(0, 10, 25, 40, 50, 100) }) }),
+    fc.record({ attribute: fc.constant('children'), op: fc.constantFrom('in' as const, 'not_in' as const), value: fc.constantFrom([1, 2], [0], [3, 12]) }),
+    fc.record({ attribute: fc.constant('disability'), op: fc.constantFrom('in' as const, 'not_in' as const), value: fc.constant(['yes']) }),
+    fc.record({ field: fc.constant('size' as const), op: fc.constantFrom('in' as const, 'not_in' as const), value: fc.constant([1, 2, 3]) }),
   ) as fc.Arbitrary<HouseholdCondition>,
   c: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -151,21 +160,23 @@ const priorityArb: fc.Arbitrary<NonNullable<ResponseComponent['households']['pri
 const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
   .record({
     mode: fc.constantFrom('horizontal' as const, 'horizontal' as const, 'vertical' as const),
-    eligibility: fc.option(condition, { nil: undefined, freq: 2 }),
-    excludeOf: fc.option(programmes, { nil: undefined, freq: 2 }),
-    excludeWhen: fc.option(condition, { nil: undefined, freq: 5 }),
+    eligibility: sometimes(condition, 35),
+    excludeOf: sometimes(programmes, 40),
+    excludeWhen: sometimes(condition, 20),
     priority: priorityArb,
+    requirements: sometimes(fc.array(fc.record({ condition, otherwise: fc.constantFrom('exclude' as const, 'exclude' as const, 'hold' as const), reason: fc.constantFrom('requirement A', 'requirement B') }), { minLength: 1, maxLength: 2 }), 20),
     coverage: fc.oneof(
-      fc.record({ kind: fc.constant('share' as const), percent: withTiers ? tiered(percent) : percent, of: fc.constantFrom('registered_households' as const, 'eligible_households' as const), basis: fc.constantFrom('total' as const, 'additional' as const), counting: fc.option(programmes, { nil: undefined, freq: 3 }) }),
+      fc.record({ kind: fc.constant('share' as const), percent: withTiers ? tiered(percent) : percent, of: fc.constantFrom('registered_households' as const, 'eligible_households' as const), basis: fc.constantFrom('total' as const, 'additional' as const), counting: sometimes(programmes, 30) }),
       fc.record({ kind: fc.constant('households' as const), count: withTiers ? tiered(fc.integer({ min: 1, max: 6 })) : fc.integer({ min: 1, max: 6 }), basis: fc.constantFrom('total' as const, 'additional' as const) }),
       fc.record({ kind: fc.constant('all_eligible' as const) }),
     ),
-    capPercent: fc.option(fc.constantFrom(25, 50, 62.5, 75, 100), { nil: undefined, freq: 3 }),
-    capHouseholds: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined, freq: 3 }),
-    overallHouseholds: fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined, freq: 4 }),
-    overallAmount: fc.option(fc.integer({ min: 1, max: 40 }).map((k) => k * 500), { nil: undefined, freq: 6 }),
+    capPercent: sometimes(fc.constantFrom(25, 50, 62.5, 75, 100), 30),
+    capHouseholds: sometimes(fc.integer({ min: 1, max: 5 }), 30),
+    overallHouseholds: sometimes(fc.integer({ min: 1, max: 20 }), 25),
+    overallAmount: sometimes(fc.integer({ min: 1, max: 40 }).map((k) => k * 500), 15),
     benefit: fc.oneof(
       fc.record({ kind: fc.constant('flat' as const), amount: fc.constantFrom(1000, 1250, 2700) }),
+      fc.record({ kind: fc.constant('share_of_base' as const), percent: fc.constantFrom(50, 33.3, 12.5, 7.5, 100), programme: fc.constantFrom(undefined, 'OPG') }),
       ...(withTiers ? [fc.record({ kind: fc.constant('by_tier' as const), amounts: fc.record({ severe: fc.constantFrom(1000, 2700), extreme: fc.constantFrom(1500, 3500) }) })] : []),
       fc.record({ kind: fc.constant('per_member' as const), amount: fc.constantFrom(100, 350), base: fc.option(fc.constantFrom(0, 500), { nil: undefined }), max_members: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }), max_amount: fc.option(fc.constantFrom(1000, 2000), { nil: undefined }) }),
     ),
@@ -173,7 +184,7 @@ const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
       fc.constant({ frequency: 'once' as const, count: 1 as const }),
       fc.record({ frequency: fc.constant('monthly' as const), count: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant('while_triggered' as const)) }),
     ),
-    tiers: withTiers ? fc.option(fc.constantFrom('severe', 'extreme', 'severe+extreme').map((t) => t.split('+')), { nil: undefined, freq: 8 }) : fc.constant(undefined),
+    tiers: withTiers ? sometimes(fc.constantFrom('severe', 'extreme', 'severe+extreme').map((t) => t.split('+')), 12) : fc.constant(undefined),
     withoutLocation: withTiers ? fc.constant('left_out' as const) : fc.constantFrom('left_out' as const, 'by_area' as const),
   })
   .map((g): ResponseComponent => {
@@ -193,6 +204,7 @@ const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
     const caps = { ...(Object.keys(perArea).length ? { per_area: perArea } : {}), ...(Object.keys(overall).length ? { overall } : {}) };
     const benefit: ResponseComponent['benefit'] =
       g.benefit.kind === 'flat' ? { kind: 'flat', amount: g.benefit.amount, currency: 'KES' }
+        : g.benefit.kind === 'share_of_base' ? { kind: 'share_of_base', percent: g.benefit.percent, currency: 'KES', ...(g.benefit.programme ? { programme: g.benefit.programme } : {}) }
         : g.benefit.kind === 'by_tier' ? { kind: 'by_tier', amounts: g.benefit.amounts, currency: 'KES' }
           : {
             kind: 'per_member', amount: g.benefit.amount, currency: 'KES', count_of: 'size',
@@ -207,6 +219,7 @@ const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
         ...(eligibility ? { eligibility } : {}),
         ...(g.excludeOf || g.excludeWhen ? { exclude: { ...(g.excludeOf ? { current_beneficiaries_of: g.excludeOf } : {}), ...(g.excludeWhen ? { when: g.excludeWhen } : {}) } } : {}),
         ...(g.priority ? { priority: g.priority } : {}),
+        ...(g.requirements ? { requirements: g.requirements } : {}),
         frozen_list: false,
         without_location: g.withoutLocation,
       },
@@ -220,7 +233,7 @@ const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
 
 const budgetArb = (withTiers: boolean): fc.Arbitrary<Budget> => fc
   .record({
-    amount: fc.oneof(fc.integer({ min: 1, max: 60 }).map((k) => k * 500), fc.constant(100_000_000)),
+    amount: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 40 }).map((k) => k * 500) }, { weight: 2, arbitrary: fc.constant(100_000_000) }),
     per: fc.constantFrom('cycle' as const, 'activation' as const),
     steps: fc.constantFrom<Budget['over_budget']>(
       ['fund_most_severe_first', 'reduce_caseload_pro_rata'],
@@ -239,6 +252,12 @@ const budgetArb = (withTiers: boolean): fc.Arbitrary<Budget> => fc
     ...(b.steps.some((s) => s.startsWith('reduce')) ? { pro_rata_by: b.proRataBy } : {}),
     allow_value_reduction: b.steps.includes('reduce_value_pro_rata'),
   }));
+
+/** README "overlap": exclusive or additive with another programme. */
+const overlapArb = sometimes(
+  fc.constantFrom('exclusive', 'additive').map((policy) => [{ with: { programme: 'OPG' }, policy: policy as 'exclusive' | 'additive', scope: 'same_period' as const }]),
+  25,
+);
 
 const withinArb = fc.oneof(
   fc.constant({ within: ['XO01'] }),
@@ -280,9 +299,11 @@ export const areaRuleArb: fc.Arbitrary<Rule> = fc
     triggering: fc.constantFrom('extreme+severe', 'extreme+severe', 'extreme').map((t) => t.split('+')),
     components: fc.oneof({ weight: 3, arbitrary: componentArb(true).map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb(true), componentArb(true)) }),
     budget: budgetArb(true),
+    overlap: overlapArb,
   })
-  .map(({ areas, triggering, components, budget }) => ({
+  .map(({ areas, triggering, components, budget, overlap }) => ({
     ...ruleHeader(),
+    ...(overlap ? { overlap } : {}),
     areas: { admin_level: 2, ...areas },
     ...vciStages(triggering),
     response: components,
@@ -380,6 +401,9 @@ function interestingPoints(footprints: FootprintShape[]): [number, number][] {
   for (const f of footprints) {
     const rings = f.geometry.type === 'Polygon' ? f.geometry.coordinates : f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates.flat() : f.geometry.type === 'LineString' ? [f.geometry.coordinates] : [[f.geometry.coordinates]];
     for (const ring of rings as [number, number][][]) {
+      // Inside (the mean of a convex ring's vertices; for a hole, a point in it), on the 1/8° grid.
+      const mean = ring.slice(0, -1).reduce((m, p) => [m[0] + p[0] / (ring.length - 1), m[1] + p[1] / (ring.length - 1)], [0, 0]);
+      if (ring.length > 2) points.push([Math.round(mean[0] * 8) / 8, Math.round(mean[1] * 8) / 8], [Math.round(mean[0] * 8) / 8, Math.round(mean[1] * 8) / 8]);
       ring.forEach((p, i) => {
         points.push([p[0], p[1]]);
         const q = ring[i + 1];
@@ -396,8 +420,8 @@ const footprintHouseholdsArb = (footprints: FootprintShape[], max: number): fc.A
     fc.tuple(householdArb(3 * max + 10), fc.nat(), fc.integer({ min: 0, max: 9 }), grid(0, 4, 0.125), grid(0, 2, 0.125)).map(([h, pick, how, x, y]) => {
       if (h.location === null) return h;
       const inArea = ORACLE_AREAS.find((a) => a.pcode === h.pcode)!.bbox;
-      // A third on a footprint's vertex or edge, the rest on the grid inside their own admin area.
-      const location: [number, number] = how < 3 && special.length ? special[pick % special.length]
+      // Half inside or on a footprint's vertex or edge, the rest on the grid inside their own admin area.
+      const location: [number, number] = how < 5 && special.length ? special[pick % special.length]
         : [Math.min(inArea[2], Math.max(inArea[0], x)), Math.min(inArea[3], Math.max(inArea[1], y))];
       return { ...h, location };
     }),
@@ -414,12 +438,14 @@ export const footprintRuleArb: fc.Arbitrary<Rule> = fc
     within: fc.constantFrom('XO01', 'XO01+XO02').map((w) => w.split('+')),
     components: fc.oneof({ weight: 3, arbitrary: componentArb(false).map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb(false), componentArb(false)) }),
     budget: budgetArb(false),
+    overlap: overlapArb,
   })
-  .map(({ within, components, budget }) => ({
-    ...ruleHeader(), areas: { admin_level: 2, within }, ...footprintStages(), response: components, budget,
+  .map(({ within, components, budget, overlap }) => ({
+    ...ruleHeader(),
+    ...(overlap ? { overlap } : {}), areas: { admin_level: 2, within }, ...footprintStages(), response: components, budget,
   }) as unknown as Rule);
 
-export const footprintScenarioArb: fc.Arbitrary<Scenario> = fc.tuple(footprintsArb, fc.option(footprintsArb, { nil: undefined, freq: 4 }))
+export const footprintScenarioArb: fc.Arbitrary<Scenario> = fc.tuple(footprintsArb, sometimes(footprintsArb, 25))
   .chain(([footprints, earlier]) => fc.record({
     rule: footprintRuleArb,
     households: footprintHouseholdsArb(earlier ? [...footprints, ...earlier] : footprints, 50),
