@@ -148,3 +148,20 @@ describe('areas (known defect)', () => {
     expect(want.lists).toMatchObject([{ entries: [{ id: 'D1' }, { id: 'W1' }] }]);
   });
 });
+
+describe('percentile within an area (judgement: README "poorest 40 % per area")', () => {
+  const six = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'].map((id, i) => household(id, 'XO01002', { pmt: 10 * (i + 1) }));
+  const poorest40 = vciRule([everyone({ households: { eligibility: { percentile: { field: 'pmt_score', within_admin_level: 2, op: 'lte', value: 40 } }, frozen_list: false, without_location: 'left_out' } })], bigBudget);
+
+  it('the engine follows its convention (percent_rank ≤ 0.4), as the oracle does', async () => {
+    const want = await agree({ vci: { XO01002: 14 }, households: six, rule: poorest40 });
+    expect(Array.isArray(want.lists) && want.lists[0].entries.map((e) => e.id)).toEqual(['P1', 'P2', 'P3']);
+  });
+
+  it.fails('"poorest 40 %" of six households is two households, not three (percent_rank lists 50 %)', async () => {
+    // percent_rank of the six scores is 0, 0.2, 0.4, 0.6, 0.8, 1: three are ≤ 0.4. The share of
+    // households at or below a score (cume_dist: 1/6, 2/6, 3/6, …) would give the poorest 40 %: two.
+    const { got } = await runScenario(t.store, { vci: { XO01002: 14 }, households: six, rule: poorest40 }, 'oracle-regression');
+    expect(Array.isArray(got.lists) && got.lists[0].entries.map((e) => e.id)).toEqual(['P1', 'P2']);
+  });
+});
