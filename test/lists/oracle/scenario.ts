@@ -233,7 +233,7 @@ const componentArb = (withTiers: boolean): fc.Arbitrary<ResponseComponent> => fc
 
 const budgetArb = (withTiers: boolean): fc.Arbitrary<Budget> => fc
   .record({
-    amount: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 40 }).map((k) => k * 500) }, { weight: 2, arbitrary: fc.constant(100_000_000) }),
+    amount: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: withTiers ? 40 : 12 }).map((k) => k * 500) }, { weight: 2, arbitrary: fc.constant(100_000_000) }),
     per: fc.constantFrom('cycle' as const, 'activation' as const),
     steps: fc.constantFrom<Budget['over_budget']>(
       ['fund_most_severe_first', 'reduce_caseload_pro_rata'],
