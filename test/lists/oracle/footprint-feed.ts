@@ -5,9 +5,8 @@ import type { FootprintShape } from './oracle.ts';
 
 /**
  * A GDACS drought geometry document (as `polygons/getgeometry` serves it) carrying the scenario's
- * footprints, ingested through the real adapter. The event id is new for every scenario; the
- * footprint's level (`value`) comes from its class the way GDACS encodes it (Poly_SMPInt_6 → 6),
- * so a class with a value is written as `Poly_SMPInt_<value>`.
+ * footprints, ingested through the real adapter. The event id is new for every scenario; a
+ * footprint's level (`value`) is written as its label in km/h, which the adapter reads back.
  */
 export async function ingestFootprints(store: Store, footprints: FootprintShape[], n: number, episode = 1): Promise<void> {
   const base = {
@@ -21,7 +20,8 @@ export async function ingestFootprints(store: Store, footprints: FootprintShape[
   const features = [
     // GDACS always sends a centroid; it is a point and never an area.
     { type: 'Feature', properties: { ...base, polygonlabel: 'Centroid', Class: 'Point_Centroid' }, geometry: { type: 'Point', coordinates: [1.5, 1] } },
-    ...footprints.map((f) => ({ type: 'Feature', properties: { ...base, polygonlabel: f.class, Class: f.class }, geometry: f.geometry })),
+    // A footprint's level travels in its label, as GDACS labels its wind buffers ("90 km/h").
+    ...footprints.map((f) => ({ type: 'Feature', properties: { ...base, polygonlabel: f.value === null ? f.class : `${f.value} km/h`, Class: f.class }, geometry: f.geometry })),
   ];
   const bytes = Buffer.from(JSON.stringify({ type: 'FeatureCollection', features }));
   const summary = await ingestPayload(store, gdacsAdapter, { source: 'gdacs', bytes, url: `test://oracle-${n}-${episode}.json`, fetchedAt: new Date(`2026-11-${String(10 + episode).padStart(2, '0')}T09:00:00Z`) });

@@ -391,7 +391,7 @@ const shapeArb: fc.Arbitrary<FootprintShape['geometry']> = fc.oneof(
 );
 
 export const footprintsArb: fc.Arbitrary<FootprintShape[]> = fc.array(
-  fc.record({ class: fc.constantFrom('Poly_area', 'Poly_area', 'Poly_area', 'Poly_buffer'), value: fc.constant(null), geometry: shapeArb }),
+  fc.record({ class: fc.constantFrom('Poly_area', 'Poly_area', 'Poly_area', 'Poly_buffer'), value: fc.constantFrom(null, null, 60, 90, 120), geometry: shapeArb }),
   { minLength: 1, maxLength: 3 },
 );
 
@@ -429,8 +429,8 @@ const footprintHouseholdsArb = (footprints: FootprintShape[], max: number): fc.A
   );
 };
 
-export const footprintStages = (cls = 'Poly_area'): Pick<Rule, 'stages'> => ({
-  stages: { activation: { when: { event: { source: 'gdacs', hazard: 'drought', min_alert_level: 'orange', footprint: { class: cls } } } } } as Rule['stages'],
+export const footprintStages = (cls = 'Poly_area', minValue?: number): Pick<Rule, 'stages'> => ({
+  stages: { activation: { when: { event: { source: 'gdacs', hazard: 'drought', min_alert_level: 'orange', footprint: { class: cls, ...(minValue !== undefined ? { min_value: minValue } : {}) } } } } } as Rule['stages'],
 });
 
 export const footprintRuleArb: fc.Arbitrary<Rule> = fc
@@ -439,10 +439,11 @@ export const footprintRuleArb: fc.Arbitrary<Rule> = fc
     components: fc.oneof({ weight: 3, arbitrary: componentArb(false).map((c) => [c]) }, { weight: 1, arbitrary: fc.tuple(componentArb(false), componentArb(false)) }),
     budget: budgetArb(false),
     overlap: overlapArb,
+    minValue: sometimes(fc.constantFrom(90, 100), 30),
   })
-  .map(({ within, components, budget, overlap }) => ({
+  .map(({ within, components, budget, overlap, minValue }) => ({
     ...ruleHeader(),
-    ...(overlap ? { overlap } : {}), areas: { admin_level: 2, within }, ...footprintStages(), response: components, budget,
+    ...(overlap ? { overlap } : {}), areas: { admin_level: 2, within }, ...footprintStages('Poly_area', minValue), response: components, budget,
   }) as unknown as Rule);
 
 export const footprintScenarioArb: fc.Arbitrary<Scenario> = fc.tuple(footprintsArb, sometimes(footprintsArb, 25))
