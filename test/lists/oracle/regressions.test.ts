@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { loadOracleWorld } from '../../support/oracle-world.ts';
 import { runScenario } from './engine-run.ts';
 import { differences, type Expected } from './oracle.ts';
+import type { ResponseComponent } from '../../../src/rules/schema.ts';
 import { bigBudget, everyone, footprintRule, footprintStages, household, printable, vciRule, type Scenario } from './scenario.ts';
 
 /**
@@ -181,5 +182,55 @@ describe('footprint min_value (known defect)', () => {
       rule: { ...footprintRule([everyone()]), ...footprintStages('Poly_area', 90) },
     });
     expect(want.lists).toMatchObject([{ entries: [{ id: 'W120' }] }]);
+  });
+});
+
+/**
+ * Conventions the README does not settle, as the engine and the oracle apply them today; each is
+ * in the report to the lead as a question. If a convention changes, change the oracle with it.
+ */
+describe('conventions the README leaves open (engine and oracle agree; questions for the lead)', () => {
+  const ct = (id: string, pcode = 'XO01002') => household(id, pcode, { enrolments: [['CT', 'active']] });
+  const horizontal = (fields: Partial<ResponseComponent>) =>
+    everyone({ households: { exclude: { current_beneficiaries_of: ['CT'] }, priority: [{ field: 'pmt_score', order: 'ascending' }], frozen_list: false, without_location: 'left_out' }, ...fields });
+
+  it('basis total of eligible households: current beneficiaries are not in the eligible count, and are still deducted', async () => {
+    // 10 registered, 4 CT beneficiaries (excluded), 6 eligible: floor(50 % × 6) − 4 = 0 new households.
+    // Counting the beneficiaries as eligible would give floor(50 % × 10) − 4 = 1.
+    const want = await agree({
+      vci: { XO01002: 14 },
+      households: [...['C1', 'C2', 'C3', 'C4'].map((id) => ct(id)), ...['N1', 'N2', 'N3', 'N4', 'N5', 'N6'].map((id, i) => household(id, 'XO01002', { pmt: i }))],
+      rule: vciRule([horizontal({ coverage: { kind: 'share', percent: 50, of: 'eligible_households', basis: 'total' } })], bigBudget),
+    });
+    expect(want.lists).toMatchObject([{ households: 0, excluded: { 'current beneficiary of CT': 4, 'beyond the coverage target': 6 } }]);
+  });
+
+  it('basis total: the percentage cap counts current beneficiaries, the households cap does not', async () => {
+    // 10 registered, 2 CT. Target 8 households in total → 6 new. Cap 50 % of registered: 5 − 2 = 3 new;
+    // cap 4 households: 4 new (the 2 beneficiaries are not counted against it).
+    const households = [ct('C1'), ct('C2'), ...['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8'].map((id, i) => household(id, 'XO01002', { pmt: i }))];
+    const coverage = { kind: 'households' as const, count: 8, basis: 'total' as const };
+    const percent = await agree({ vci: { XO01002: 14 }, households, rule: vciRule([horizontal({ coverage, caps: { per_area: { percent_of_registered: 50 } } })], bigBudget) });
+    const count = await agree({ vci: { XO01002: 14 }, households, rule: vciRule([horizontal({ coverage, caps: { per_area: { households: 4 } } })], bigBudget) });
+    expect([percent, count].map((w) => Array.isArray(w.lists) && w.lists[0].households)).toEqual([3, 4]);
+  });
+
+  it('stop_when_exhausted funds areas in P-code order, whatever their households\' priority', async () => {
+    // Envelope 2000, 1000 each. XO01002 holds the two richest, XO01003 the two poorest: XO01002 is paid.
+    const want = await agree({
+      vci: { XO01002: 14, XO01003: 14 },
+      households: [household('R1', 'XO01002', { pmt: 90 }), household('R2', 'XO01002', { pmt: 80 }), household('P1', 'XO01003', { pmt: 1 }), household('P2', 'XO01003', { pmt: 2 })],
+      rule: vciRule([horizontal({})], { envelope: { amount: 2000, currency: 'KES', per: 'cycle' }, over_budget: ['stop_when_exhausted'], allow_value_reduction: false }),
+    });
+    expect(Array.isArray(want.lists) && want.lists[0].entries.map((e) => e.id)).toEqual(['R2', 'R1']);
+  });
+
+  it('the overall household cap, without fund_most_severe_first, keeps areas in P-code order too', async () => {
+    const want = await agree({
+      vci: { XO01002: 14, XO01003: 3 }, // XO01003 is the more severe (extreme)
+      households: [household('A1', 'XO01002'), household('A2', 'XO01002'), household('B1', 'XO01003'), household('B2', 'XO01003')],
+      rule: vciRule([horizontal({ caps: { overall: { households: 2 } } })], bigBudget),
+    });
+    expect(Array.isArray(want.lists) && want.lists[0].entries.map((e) => e.id)).toEqual(['A1', 'A2']);
   });
 });
