@@ -86,7 +86,8 @@ export const householdArb = (idRange: number): fc.Arbitrary<OracleHousehold> =>
     opg: enrolmentStatus,
   }).chain((h) =>
     (h.hasPoint ? pointIn(h.pcode).map((p): [number, number] | null => p) : fc.constant(null)).map((location): OracleHousehold => ({
-      id: `H${h.n}`,
+      // Registry ids whose byte order differs from their numeric and case-insensitive order (H10 < H2 < HH3 < h5).
+      id: `${['H', 'h', 'HH', 'H0'][h.n % 4]}${h.n}`,
       pcode: h.pcode,
       size: h.size,
       pmt: h.pmt,
