@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { loadOracleWorld } from '../../support/oracle-world.ts';
-import { runScenario } from './engine-run.ts';
+import { evaluateActivations, listActivations } from '../../../src/engine/activations.ts';
+import { generateLists } from '../../../src/lists/generate.ts';
+import { insertOracleHouseholds, loadOracleWorld, readStoredList, resetOracleWorld } from '../../support/oracle-world.ts';
+import { approveRuleText } from '../../support/rules.ts';
+import { EVENT_AS_OF, runScenario } from './engine-run.ts';
+import { ingestFootprints } from './footprint-feed.ts';
 import { differences, type Expected } from './oracle.ts';
 import type { ResponseComponent } from '../../../src/rules/schema.ts';
-import { bigBudget, everyone, footprintRule, footprintStages, household, printable, vciRule, type Scenario } from './scenario.ts';
+import { bigBudget, everyone, footprintRule, footprintStages, household, printable, ruleYaml, vciRule, type Scenario } from './scenario.ts';
 
 /**
  * Counterexamples the property tests found, kept as fixed scenarios. Each runs through the
@@ -232,5 +236,26 @@ describe('conventions the README leaves open (engine and oracle agree; questions
       rule: vciRule([horizontal({ caps: { overall: { households: 2 } } })], bigBudget),
     });
     expect(Array.isArray(want.lists) && want.lists[0].entries.map((e) => e.id)).toEqual(['A1', 'A2']);
+  });
+});
+
+describe('two events at once (judgement: exclusion error)', () => {
+  it.fails('a household inside the footprint of either of two qualifying events in its activated area is listed', async () => {
+    // Event A covers the west of XO01002, event B the east. The area has one activation (the shock
+    // whose key sorts first, A), and generate.ts matches points only against that event's footprint:
+    // E1, inside B's footprint, is left out although B qualifies for its area too.
+    const square = (x0: number, y0: number, x1: number, y1: number) => ({ type: 'Polygon' as const, coordinates: [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]] as [number, number][][] });
+    await resetOracleWorld(t.store);
+    await insertOracleHouseholds(t.store, [household('W1', 'XO01002', { location: [1.25, 0.5] }), household('E1', 'XO01002', { location: [1.75, 0.5] })]);
+    await ingestFootprints(t.store, [{ class: 'Poly_area', value: null, geometry: square(1.125, 0.125, 1.5, 0.875) }], 900_001);
+    await ingestFootprints(t.store, [{ class: 'Poly_area', value: null, geometry: square(1.625, 0.125, 1.875, 0.875) }], 900_002);
+    const ruleId = 'oracle-two-events';
+    await approveRuleText(t.store, ruleYaml(footprintRule([everyone()]), ruleId));
+    await evaluateActivations(t.store, { ruleId, asOf: EVENT_AS_OF });
+    const open = await listActivations(t.store, { ruleId, status: 'open' });
+    expect(open.map((a) => a.pcode)).toEqual(['XO01002']);
+    const [list] = await generateLists(t.store, open[0].id, 'oracle@test', { cycle: '2026-11' });
+    const stored = await readStoredList(t.store, list);
+    expect(stored.entries.map((e) => e.id)).toEqual(['E1', 'W1']);
   });
 });
