@@ -7,7 +7,7 @@ import { approveRuleText } from '../../support/rules.ts';
 import { EVENT_AS_OF, runScenario } from './engine-run.ts';
 import { ingestFootprints } from './footprint-feed.ts';
 import { differences, type Expected } from './oracle.ts';
-import type { ResponseComponent } from '../../../src/rules/schema.ts';
+import type { ResponseComponent, Rule } from '../../../src/rules/schema.ts';
 import { bigBudget, everyone, footprintRule, footprintStages, household, printable, ruleYaml, vciRule, type Scenario } from './scenario.ts';
 
 /**
@@ -257,5 +257,25 @@ describe('two events at once (judgement: exclusion error)', () => {
     const [list] = await generateLists(t.store, open[0].id, 'oracle@test', { cycle: '2026-11' });
     const stored = await readStoredList(t.store, list);
     expect(stored.entries.map((e) => e.id)).toEqual(['E1', 'W1']);
+  });
+});
+
+describe('buffer_km around a point footprint (PENDING, target semantics of issue 10)', () => {
+  it.fails('with buffer_km a point stands in for an area: households within the distance are listed, the others are not', async () => {
+    // The footprint is a point in XO01002 (1.5, 0.5); buffer 30 km. N1 is about 6 km away, F1 about 44 km.
+    // Engine today: XO01002 is activated (ST_DWithin), but generate.ts keeps only 2-D footprint parts,
+    // finds none, and lists every household of XO01002 by its admin P-code: F1 too.
+    await resetOracleWorld(t.store);
+    await insertOracleHouseholds(t.store, [household('N1', 'XO01002', { location: [1.55, 0.5] }), household('F1', 'XO01002', { location: [1.9, 0.5] })]);
+    await ingestFootprints(t.store, [{ class: 'Poly_area', value: null, geometry: { type: 'Point', coordinates: [1.5, 0.5] } }], 900_003);
+    const ruleId = 'oracle-point-buffer';
+    const rule = footprintRule([everyone()]);
+    const when = { event: { source: 'gdacs', hazard: 'drought', min_alert_level: 'orange', footprint: { class: 'Poly_area' }, buffer_km: 30 } };
+    await approveRuleText(t.store, ruleYaml({ ...rule, stages: { activation: { when } } } as unknown as Rule, ruleId));
+    await evaluateActivations(t.store, { ruleId, asOf: EVENT_AS_OF });
+    const open = await listActivations(t.store, { ruleId, status: 'open' });
+    expect(open.map((a) => a.pcode)).toEqual(['XO01002']);
+    const [list] = await generateLists(t.store, open[0].id, 'oracle@test', { cycle: '2026-11' });
+    expect((await readStoredList(t.store, list)).entries.map((e) => e.id)).toEqual(['N1']);
   });
 });
