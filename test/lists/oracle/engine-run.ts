@@ -1,6 +1,6 @@
 import type { Store } from '../../../src/db/store.ts';
 import { evaluateActivations, listActivations } from '../../../src/engine/activations.ts';
-import { generateLists } from '../../../src/lists/generate.ts';
+import { generateLists } from '../../../src/engine/targeting/generate-lists.ts';
 import { insertOracleHouseholds, readStoredList, resetOracleWorld } from '../../support/oracle-world.ts';
 import { approveRuleText, publishMonth } from '../../support/rules.ts';
 import { ORACLE_AREAS } from '../../support/oracle-world.ts';

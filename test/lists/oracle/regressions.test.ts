@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { evaluateActivations, listActivations } from '../../../src/engine/activations.ts';
-import { generateLists } from '../../../src/lists/generate.ts';
+import { generateLists } from '../../../src/engine/targeting/generate-lists.ts';
 import { insertOracleHouseholds, loadOracleWorld, readStoredList, resetOracleWorld } from '../../support/oracle-world.ts';
 import { approveRuleText } from '../../support/rules.ts';
 import { EVENT_AS_OF, runScenario } from './engine-run.ts';
