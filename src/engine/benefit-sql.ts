@@ -20,7 +20,8 @@ export function benefitAmountSql(q: HouseholdSql, benefit: Exclude<Benefit, { ki
       if (benefit.max_members !== undefined) members = `least(${members}, ${q.param(benefit.max_members, 'numeric')})`;
       let amount = `${q.param(benefit.base ?? 0, 'numeric')} + ${q.param(benefit.amount, 'numeric')} * ${members}`;
       if (benefit.max_amount !== undefined) amount = `least(${amount}, ${q.param(benefit.max_amount, 'numeric')})`;
-      return `(${amount})`;
+      // greatest() and least() skip NULL: without a count the amount is unknown, not the base or the maximum.
+      return `(CASE WHEN ${counted} IS NULL THEN NULL ELSE ${amount} END)`;
     }
     case 'share_of_base':
       return `(SELECT p.base_amount * ${q.param(benefit.percent, 'numeric')} / 100 FROM programmes p WHERE p.code = ${q.param(benefit.programme ?? options.programme, 'text')})`;

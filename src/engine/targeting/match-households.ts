@@ -111,6 +111,11 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   const limit = limits.limit;
   const targetOnly = limits.target;
 
+  // areas.exclude below the rule's level (a ward of a district): its households are not covered.
+  const excludedAreas = rule.areas.exclude?.length
+    ? `AND NOT EXISTS (SELECT 1 FROM admin_area_ancestors y
+                        WHERE y.pcode = h.admin_pcode AND y.ancestor_pcode = ANY (${q.param(rule.areas.exclude, 'text[]')}))`
+    : '';
   await raw.query(`DROP TABLE IF EXISTS list_matched`);
   await raw.query(
     `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
@@ -129,8 +134,9 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
          FROM act a
          JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
          JOIN hh h ON h.admin_pcode = x.pcode
-        WHERE h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
-           OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint})
+        WHERE (h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
+               OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint}))
+          ${excludedAreas}
         ORDER BY h.id, a.pcode
      ),
      priced AS (

@@ -38,26 +38,6 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
     avoid: (s) => ({ ...s, rule: { ...s.rule, budget: { ...s.rule.budget!, envelope: { ...s.rule.budget!.envelope, amount: 100_000_000 } } } }),
   },
   {
-    // PENDING (issue 10, target semantics; the lead is implementing it): under a footprint rule a
-    // household without a point is left out with reason "no location" unless the rule says
-    // households.without_location: by_area. The engine on this branch matches it by its admin area
-    // whatever the rule says (the field is parsed, not applied).
-    name: 'without_location: left_out (the default) is not applied under a footprint',
-    applies: (s) => s.footprints !== undefined && s.households.some((h) => h.location === null)
-      && s.rule.response.some((c) => (c.households.without_location ?? 'left_out') === 'left_out'),
-    avoid: (s) => ({ ...s, rule: { ...s.rule, response: s.rule.response.map((c) => ({ ...c, households: { ...c.households, without_location: 'by_area' as const } })) } }),
-  },
-  {
-    // PENDING (issue 10, target semantics): only the 2-D parts of the selected footprints count.
-    // The engine on this branch lets a point, a line or a zero-area polygon of the rule's class
-    // activate the areas it touches (evaluation-input.ts matches every footprint part with
-    // ST_Intersects), and then, since generate.ts finds no 2-D part for that area, lists every
-    // household of the area by its admin P-code.
-    name: 'a footprint without a 2-D part activates areas',
-    applies: (s) => (s.footprints ?? []).some((f) => f.class === footprintClass(s) && twoDimensionalParts([f]).length === 0),
-    avoid: (s) => ({ ...s, footprints: s.footprints!.filter((f) => f.class !== footprintClass(s) || twoDimensionalParts([f]).length > 0) }),
-  },
-  {
     // KNOWN DEFECT: areas.exclude below the rule's admin level is ignored. README: "exclude —
     // P-codes left out" (and within covers "everything below"), so households registered in an
     // excluded ward must not be listed; the engine only drops whole areas at admin_level whose
@@ -65,16 +45,6 @@ export const KNOWN_DEFECTS: KnownDefect[] = [
     name: 'areas.exclude finer than admin_level leaves its households in',
     applies: (s) => (s.rule.areas.exclude ?? []).some((p) => (ORACLE_AREAS.find((a) => a.pcode === p)?.level ?? 0) > s.rule.areas.admin_level),
     avoid: (s) => ({ ...s, rule: { ...s.rule, areas: { ...s.rule.areas, exclude: (s.rule.areas.exclude ?? []).filter((p) => (ORACLE_AREAS.find((a) => a.pcode === p)?.level ?? 0) <= s.rule.areas.admin_level) } } }),
-  },
-  {
-    // KNOWN DEFECT: generate.ts ignores the footprint's min_value when it matches households
-    // (eventReach() gives only the class), so a household inside a weaker footprint of the rule's
-    // class (a 60 km/h wind buffer when the rule asks for ≥ 90, an MMI 5 ring when it asks for ≥ 6,
-    // IPC phase 2 when it asks for ≥ 3) is listed, as long as a strong enough footprint activated
-    // its area. Evaluation (evaluate.ts) does honour min_value for the activation.
-    name: 'min_value is not applied to the footprints households are matched against',
-    applies: (s) => minValue(s) !== undefined && (s.footprints ?? []).some((f) => f.class === footprintClass(s) && (f.value ?? -Infinity) < minValue(s)!),
-    avoid: (s) => ({ ...s, footprints: s.footprints!.filter((f) => f.class !== footprintClass(s) || (f.value ?? -Infinity) >= minValue(s)!) }),
   },
 ];
 

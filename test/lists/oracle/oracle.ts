@@ -374,6 +374,8 @@ interface Row {
   reason: string | null;
   rank: number;
   counted: boolean;
+  /** Under a footprint with no point (and without_location left_out): not a household of the affected area. */
+  outside: boolean;
 }
 
 export interface OracleOptions {
@@ -421,13 +423,12 @@ function oneList(
     if (!area) continue;
     // README "areas.exclude": P-codes left out — a household registered in one (or below one) is not covered.
     if ((rule.areas.exclude ?? []).some((p) => lineage(h.pcode).includes(p))) continue;
-    let reason: string | null = null;
+    let outside = false;
     if (footprint) {
-      if (h.location === null) {
-        if (withoutLocation !== 'by_area') reason = 'no location';
-      } else if (!pointIn(h.location, footprint)) continue;
+      if (h.location === null) outside = withoutLocation !== 'by_area';
+      else if (!pointIn(h.location, footprint)) continue;
     }
-    rows.push({ h, area: area.pcode, tier: area.tier, severity: area.tier === null ? 0 : (severityOf.get(area.tier) ?? 0), amount: null, reason, rank: 0, counted: false });
+    rows.push({ h, area: area.pcode, tier: area.tier, severity: area.tier === null ? 0 : (severityOf.get(area.tier) ?? 0), amount: null, reason: null, rank: 0, counted: false, outside });
   }
 
   // Why a household is left out: the first reason that applies, in this order.
@@ -438,7 +439,8 @@ function oneList(
   const ctx: Context = { households: input.households, areas: input.areas };
   for (const row of rows) {
     const { h } = row;
-    row.counted = basisTotal && enrolled(h, counting);
+    // rules/README: a household without a point under a footprint counts nowhere (not registered, not counted).
+    row.counted = basisTotal && enrolled(h, counting) && !row.outside;
     row.amount = amountCents(benefit, h, row.tier, programme);
     if (row.reason !== null) continue;
     if (component.mode === 'vertical' && !enrolled(h, [programme])) row.reason = `not an active ${programme} beneficiary`;
@@ -448,6 +450,8 @@ function oneList(
     else if ((row.reason = failedRequirement(who.requirements, h, ctx)) !== null) continue;
     else if ((row.reason = exclusiveWith(rule, programme, h)) !== null) continue;
     else if (earlierIds.has(h.id)) row.reason = 'already on another list of this rule this cycle';
+    // Last of the rule's reasons, so that it counts the households that would otherwise be paid.
+    else if (row.outside) row.reason = 'no location: the rule pays households inside the footprint';
     else if (row.amount === null) row.reason = unpricedReason(benefit);
   }
 
@@ -459,7 +463,7 @@ function oneList(
   for (const [pcode, here] of byArea) {
     const candidates = here.filter((r) => r.reason === null).sort((a, b) => order(a.h, b.h));
     candidates.forEach((r, i) => (r.rank = i + 1));
-    const registered = here.length;
+    const registered = here.filter((r) => !r.outside).length;
     const eligible = candidates.length;
     const counted = here.filter((r) => r.counted).length;
     const tier = here[0].tier;
@@ -533,7 +537,7 @@ function oneList(
           const here = byArea.get(pcode)!;
           if (proRataBy === 'eligible_households') return here.filter((r) => eligibleBeforeBudget.has(r)).length;
           if (proRataBy === 'targeted_households') return inGroup.filter((r) => r.area === pcode).length;
-          return here.length;
+          return here.filter((r) => !r.outside).length;
         };
         const areasHere = [...new Set(inGroup.map((r) => r.area))];
         const weights = new Map(areasHere.map((p) => [p, weight(p)]));
@@ -574,7 +578,7 @@ function oneList(
   const totalCents = [...kept.values()].reduce((s, a) => s + a, 0);
   spent.cents += [...kept.values()].reduce((s, a) => s + ruleCost(a), 0);
   const areaRows = [...byArea.keys()].sort(cmp).map((pcode) => ({
-    pcode, registered: byArea.get(pcode)!.length, listed: entries.filter((e) => e.pcode === pcode).length,
+    pcode, registered: byArea.get(pcode)!.filter((r) => !r.outside).length, listed: entries.filter((e) => e.pcode === pcode).length,
   }));
   return { component: index, entries, excluded: sortKeys(excluded), areas: areaRows, households: entries.length, totalAmount: totalCents / 100 };
 }

@@ -16,7 +16,7 @@ export interface Scenario {
   households: OracleHousehold[];
   vci: Record<string, number>;
   footprints?: FootprintShape[];
-  /** An earlier episode's footprints (superseded: they must not count). */
+  /** An earlier episode's footprints: the classes the current episode does not carry still count. */
   earlierFootprints?: FootprintShape[];
 }
 
