@@ -62,10 +62,25 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
     envelope: [envelope, 'numeric'], perPayment: [perPayment, 'boolean'], bySeverity: [bySeverity, 'boolean'], mode: [mode, 'text'],
     overallHouseholds: [overall?.households ?? null, 'int'], overallAmount: [overallAmount, 'numeric'], proRataBy: [proRataBy, 'text'],
     perList: [plan.perList, 'int'], perShock: [plan.perShock, 'int'], deductPer: [deductPer ?? 'none', 'text'], ruleId: [rule.id, 'text'], year: [year, 'text'],
+    ruleVersionId: [job.ruleVersionId, 'bigint'], cycle: [job.cycle, 'text'], component: [job.index, 'int'],
   });
   await raw.query(
     `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
-     WITH spent AS (${envelopeSpentSql({ ruleId: p.ruleId, year: p.year, per: p.deductPer })}),
+     -- The envelope is the rule's, not each component's: what earlier decided lists took (per shock
+     -- or year) and what this cycle's earlier components of the same version already listed.
+     WITH spent AS (
+       SELECT pot, sum(spent) AS spent FROM (
+         ${envelopeSpentSql({ ruleId: p.ruleId, year: p.year, per: p.deductPer })}
+         UNION ALL
+         SELECT CASE WHEN ${p.deductPer} = 'shock' THEN sa.shock_key ELSE '' END AS pot,
+                sum(se.amount * CASE WHEN ${p.perPayment} THEN 1 ELSE coalesce(se.payments, 1) END) AS spent
+           FROM payment_list_entries se
+           JOIN payment_lists sl ON sl.id = se.list_id
+           JOIN activations sa ON sa.id = se.activation_id
+          WHERE sl.rule_version_id = ${p.ruleVersionId} AND sl.cycle = ${p.cycle} AND sl.component < ${p.component} AND sl.status <> 'cancelled'
+          GROUP BY 1
+       ) parts GROUP BY pot
+     ),
      cand AS (
        SELECT m.*, pay.payments, m.amount * (CASE WHEN ${p.perPayment} THEN 1 ELSE pay.payments END) AS cost,
               CASE WHEN ${p.bySeverity} THEN m.severity ELSE 0 END AS grp,
@@ -127,7 +142,9 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
          FROM decided d
      )
      SELECT k.*,
-            CASE WHEN k.decision LIKE 'keep%' AND (k.kept_households > ${p.overallHouseholds} OR k.kept_amount > ${p.overallAmount})
+            -- Rounded to the cent: reduced values are exact fractions of the envelope, and numeric
+            -- division leaves digits beyond the 20th that must not cut a family.
+            CASE WHEN k.decision LIKE 'keep%' AND (k.kept_households > ${p.overallHouseholds} OR round(k.kept_amount, 2) > ${p.overallAmount})
                  THEN 'cut_overall_cap' ELSE k.decision END AS outcome
        FROM kept k`,
     p.values,
@@ -159,7 +176,7 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
   );
   await raw.query(`DROP TABLE list_decided`);
   const why: Record<string, string> = {
-    cut_spent: 'the envelope was used by earlier approved lists',
+    cut_spent: "the envelope was used by earlier approved lists, or by this cycle's earlier components of the rule",
     cut_severity: 'the envelope was used by more severe areas first',
     cut_pro_rata: 'caseload reduced pro rata: the lowest-priority households of the area were cut',
     cut_stop: 'the envelope ran out',

@@ -4,7 +4,7 @@ import { generateLists } from '../../../src/engine/targeting/generate-lists.ts';
 import { insertOracleHouseholds, readStoredList, resetOracleWorld } from '../../support/oracle-world.ts';
 import { approveRuleText, publishMonth } from '../../support/rules.ts';
 import { ORACLE_AREAS } from '../../support/oracle-world.ts';
-import { oracle, sortKeys, type Expected, type OracleInput } from './oracle.ts';
+import { oracle, sortKeys, standingFootprints, type Expected, type OracleInput } from './oracle.ts';
 import { ingestFootprints } from './footprint-feed.ts';
 import { ruleYaml, type Scenario } from './scenario.ts';
 
@@ -50,15 +50,5 @@ export async function runScenario(store: Store, scenario: Scenario, name = 'orac
 }
 
 export function toOracleInput(scenario: Scenario): OracleInput {
-  return { rule: scenario.rule, areas: ORACLE_AREAS, households: scenario.households, vci: scenario.vci, footprints: standingFootprints(scenario) };
-}
-
-/**
- * The event's shapes as they stand (issue 10, item 2): a newer episode replaces the shapes of the
- * classes it carries only; a class it does not carry keeps the earlier episode's shapes.
- */
-function standingFootprints(scenario: Scenario): Scenario['footprints'] {
-  if (scenario.footprints === undefined || scenario.earlierFootprints === undefined) return scenario.footprints;
-  const carried = new Set(scenario.footprints.map((f) => f.class));
-  return [...scenario.footprints, ...scenario.earlierFootprints.filter((f) => !carried.has(f.class))];
+  return { rule: scenario.rule, areas: ORACLE_AREAS, households: scenario.households, vci: scenario.vci, footprints: scenario.footprints && standingFootprints(scenario.footprints, scenario.earlierFootprints) };
 }

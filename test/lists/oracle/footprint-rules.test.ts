@@ -45,6 +45,8 @@ describe('footprint rules: the engine gives the oracle\'s list', () => {
     console.info('[oracle] footprint scenarios exercised:', seen);
     // The generator must reach the interesting cases, or the property proves little.
     if (runs >= 50) {
+      // The generator's reach is measured over a whole run, not a replayed counterexample (FC_PATH).
+      if (process.env.FC_PATH) return;
       expect(seen.activated).toBeGreaterThan(runs / 3);
       expect(seen.listed).toBeGreaterThan(runs / 5);
       for (const key of ['overBudget', 'cap', 'target'] as const) expect(seen[key]).toBeGreaterThanOrEqual(Math.ceil(runs / 100));

@@ -629,3 +629,13 @@ export function differences(got: Expected, want: Expected): string | null {
   }
   return out.length ? out.join('\n') : null;
 }
+
+/**
+ * The event's shapes as they stand (issue 10, item 2; rules/README): a newer episode replaces the
+ * shapes of the classes it carries only; a class it does not carry keeps the earlier episode's.
+ */
+export function standingFootprints(current: FootprintShape[], earlier: FootprintShape[] | undefined): FootprintShape[] {
+  if (earlier === undefined) return current;
+  const carried = new Set(current.map((f) => f.class));
+  return [...current, ...earlier.filter((f) => !carried.has(f.class))];
+}

@@ -32,8 +32,8 @@ async function agree(scenario: Scenario): Promise<Expected> {
   return want;
 }
 
-describe('known defects (it.fails until the engine is fixed)', () => {
-  it.fails('per_member: a household without a size is left out with "no amount: no household size", not paid the base amount', async () => {
+describe('defects the oracle found, fixed', () => {
+  it('per_member: a household without a size is left out with "no amount: no household size", not paid the base amount', async () => {
     // Engine today: H1 is listed at 500 (the base): greatest(0, NULL) is 0 in PostgreSQL.
     const want = await agree({
       vci: { XO01002: 14 },
@@ -43,7 +43,7 @@ describe('known defects (it.fails until the engine is fixed)', () => {
     expect(want.lists).toMatchObject([{ entries: [{ id: 'H2', amount: 800 }], excluded: { 'no amount: no household size': 1 } }]);
   });
 
-  it.fails('two paying components share the rule\'s envelope: the second gets what the first left', async () => {
+  it('two paying components share the rule\'s envelope: the second gets what the first left', async () => {
     // Envelope 2000 per cycle. Horizontal (non-CT) first: H1, H2 paid, H3 over budget. Vertical
     // (CT) second: nothing left, so C1–C3 over budget. Engine today: the vertical list gets the whole
     // 2000 again (C1, C2 paid): the rule pays 4000 against an envelope of 2000.
@@ -143,7 +143,7 @@ describe('footprint rules: edges, vertices, holes (the engine agrees today)', ()
 });
 
 describe('areas (known defect)', () => {
-  it.fails('a ward named in areas.exclude is left out even though decisions are made per district', async () => {
+  it('a ward named in areas.exclude is left out even though decisions are made per district', async () => {
     // Engine today: W2 (in the excluded ward XO01001002) is listed through its district XO01001.
     const want = await agree({
       vci: { XO01001: 3 },
