@@ -55,7 +55,7 @@ describe('per shock, a list over two shocks', () => {
     const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.ids).toEqual([]);
     expect(december.excluded).toEqual({ 'already paid 1 of 1 payments for this shock': 6, 'over budget': 1 });
-    expect(december.cuts).toEqual([{ pcode: 'XD01001', step: 'spent', households: 1, amount: 500, reason: 'the envelope was used by earlier approved lists' }]);
+    expect(december.cuts).toEqual([{ pcode: 'XD01001', step: 'spent', households: 1, amount: 500, reason: "the envelope was used by earlier approved lists, or by this cycle's earlier components of the rule" }]);
   });
 });
 
