@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { loadOracleWorld } from '../../support/oracle-world.ts';
-import { runScenario } from './engine-run.ts';
-import { differences } from './oracle.ts';
-import { assertProperty, fcRuns } from './property.ts';
-import { areaScenarioArb, type Scenario } from './scenario.ts';
+import { engineMatchesOracle, fcRuns } from './property.ts';
+import { areaScenarioArb } from './scenario.ts';
 
 /**
  * Area (indicator) rules: generated registries, VCI values and rules go through the engine's real
@@ -23,30 +21,6 @@ const runs = fcRuns();
 
 describe('area rules: the engine gives the oracle\'s list', () => {
   it(`for ${runs} generated scenarios`, async () => {
-    const seen = { activated: 0, listed: 0, overBudget: 0, cap: 0, target: 0 };
-    await assertProperty(areaScenarioArb, async (scenario: Scenario) => {
-      const { got, want } = await runScenario(t.store, scenario);
-      const diff = differences(got, want);
-      if (diff) throw new Error(diff);
-      expect(got).toEqual(want);
-      if (want.activations.length) seen.activated++;
-      if (Array.isArray(want.lists)) {
-        for (const list of want.lists) {
-          if (list.entries.length) seen.listed++;
-          if (list.excluded['over budget']) seen.overBudget++;
-          if (list.excluded['beyond the per-area cap'] || list.excluded['beyond the overall cap']) seen.cap++;
-          if (list.excluded['beyond the coverage target']) seen.target++;
-        }
-      }
-    }, runs);
-    console.info('[oracle] area scenarios exercised:', seen);
-    // The generator must reach the interesting cases, or the property proves little.
-    if (runs >= 50) {
-      // The generator's reach is measured over a whole run, not a replayed counterexample (FC_PATH).
-      if (process.env.FC_PATH) return;
-      expect(seen.activated).toBeGreaterThan(runs / 3);
-      expect(seen.listed).toBeGreaterThan(runs / 5);
-      for (const key of ['overBudget', 'cap', 'target'] as const) expect(seen[key]).toBeGreaterThanOrEqual(Math.ceil(runs / 100));
-    }
+    await engineMatchesOracle(t.store, areaScenarioArb, 'area', runs);
   }, 60 * 60_000);
 });

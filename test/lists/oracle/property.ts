@@ -1,5 +1,9 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import type { Store } from '../../../src/db/store.ts';
+import { runScenario } from './engine-run.ts';
+import { differences } from './oracle.ts';
+import type { Scenario } from './scenario.ts';
 import { testBackend } from '../../support/backend.ts';
 
 /**
@@ -26,4 +30,34 @@ export async function assertProperty<T>(arbitrary: fc.Arbitrary<T>, check: (valu
     const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     expect.fail(`FC_SEED=${FC_SEED} FC_RUNS=${runs} (replay path ${details.counterexamplePath})\n${report}\n\nError: ${error}`);
   }
+}
+
+/**
+ * The property both suites state: every generated scenario, run through the engine's real path,
+ * gives the oracle's activations and lists. Over a whole run the generator must also reach the
+ * cases that matter (activations, entries, budget cuts, caps, targets), or the property proves little.
+ */
+export async function engineMatchesOracle(store: Store, arbitrary: fc.Arbitrary<Scenario>, kind: string, runs: number): Promise<void> {
+  const seen = { activated: 0, listed: 0, overBudget: 0, cap: 0, target: 0 };
+  await assertProperty(arbitrary, async (scenario: Scenario) => {
+    const { got, want } = await runScenario(store, scenario);
+    const diff = differences(got, want);
+    if (diff) throw new Error(diff);
+    expect(got).toEqual(want);
+    if (want.activations.length) seen.activated++;
+    if (Array.isArray(want.lists)) {
+      for (const list of want.lists) {
+        if (list.entries.length) seen.listed++;
+        if (list.excluded['over budget']) seen.overBudget++;
+        if (list.excluded['beyond the per-area cap'] || list.excluded['beyond the overall cap']) seen.cap++;
+        if (list.excluded['beyond the coverage target']) seen.target++;
+      }
+    }
+  }, runs);
+  console.info(`[oracle] ${kind} scenarios exercised:`, seen);
+  // Measured over a whole run, not a replayed counterexample (FC_PATH).
+  if (runs < 50 || process.env.FC_PATH) return;
+  expect(seen.activated).toBeGreaterThan(runs / 3);
+  expect(seen.listed).toBeGreaterThan(runs / 5);
+  for (const key of ['overBudget', 'cap', 'target'] as const) expect(seen[key]).toBeGreaterThanOrEqual(Math.ceil(runs / 100));
 }

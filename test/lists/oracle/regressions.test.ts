@@ -193,7 +193,7 @@ describe('footprint min_value (known defect)', () => {
  * Conventions the README does not settle, as the engine and the oracle apply them today; each is
  * in the report to the lead as a question. If a convention changes, change the oracle with it.
  */
-describe('conventions the README leaves open (engine and oracle agree; questions for the lead)', () => {
+describe('conventions the README leaves open (engine and oracle agree)', () => {
   const ct = (id: string, pcode = 'XO01002') => household(id, pcode, { enrolments: [['CT', 'active']] });
   const horizontal = (fields: Partial<ResponseComponent>) =>
     everyone({ households: { exclude: { current_beneficiaries_of: ['CT'] }, priority: [{ field: 'pmt_score', order: 'ascending' }], frozen_list: false, without_location: 'left_out' }, ...fields });
@@ -260,7 +260,7 @@ describe('two events at once (judgement: exclusion error)', () => {
   });
 });
 
-describe('buffer_km around a point footprint (PENDING, target semantics of issue 10)', () => {
+describe('buffer_km around a point footprint', () => {
   it('with buffer_km a point stands in for an area: households within the distance are listed, the others are not', async () => {
     // The footprint is a point in XO01002 (1.5, 0.5); buffer 30 km. N1 is about 6 km away, F1 about 44 km.
     // Engine today: XO01002 is activated (ST_DWithin), but generate.ts keeps only 2-D footprint parts,
