@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api/keys.ts';
+import { asOfOption } from './activation-commands.ts';
 import { withStore, type GlobalOptions } from './context.ts';
 import { report } from './output.ts';
 
@@ -14,12 +15,14 @@ export function registerKeyCommands(program: Command): void {
     .requiredOption('--role <role>', 'admin, rule-author, coordinator, approver or partner')
     .option('--partner <id>', 'the partner a partner key belongs to')
     .option('--label <text>', 'a name for the key, recorded with every act done with it')
+    .option('--expires <date>', 'the key stops working then (YYYY-MM-DD: the end of that day, UTC; or an ISO date-time)')
     .requiredOption('--by <name>', 'who creates it (recorded)')
     .action(async (opts, cmd: Command) => {
       const g = globals(cmd);
+      const expiresAt = opts.expires === undefined ? null : new Date(asOfOption(opts.expires)!);
       await withStore(g, async (store) => {
-        const { key, caller } = await createApiKey(store, { role: opts.role, partnerId: opts.partner, label: opts.label }, opts.by);
-        report(g.json, { key, ...caller }, () => [key, `(${caller.label}: shown once, keep it safe)`]);
+        const { key, caller } = await createApiKey(store, { role: opts.role, partnerId: opts.partner, label: opts.label, expiresAt }, opts.by);
+        report(g.json, { key, ...caller, expiresAt }, () => [key, `(${caller.label}: shown once, keep it safe${expiresAt ? `; expires ${expiresAt.toISOString()}` : ''})`]);
       });
     });
   keys
@@ -29,7 +32,7 @@ export function registerKeyCommands(program: Command): void {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         const rows = await listApiKeys(store);
-        report(g.json, rows, () => (rows.length ? rows.map((k) => `${k.id}  ${k.role}${k.partnerId ? ` (${k.partnerId})` : ''}  ${k.label}${k.revokedAt ? '  REVOKED' : ''}`) : ['no keys (asp keys create)']));
+        report(g.json, rows, () => (rows.length ? rows.map((k) => `${k.id}  ${k.role}${k.partnerId ? ` (${k.partnerId})` : ''}  ${k.label}${k.revokedAt ? '  REVOKED' : k.expiresAt ? `  expires ${k.expiresAt.toISOString()}` : ''}`) : ['no keys (asp keys create)']));
       });
     });
   keys

@@ -178,3 +178,22 @@ describe('OpenAPI', () => {
     for (const r of servedRoutes()) expect(docs).toContain(`/api${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
   });
 });
+
+describe('keys', () => {
+  it('a key revoked by another process stops working at the next request, even right after it was verified', async () => {
+    const { key, caller } = await createApiKey(t.store, { role: 'partner', partnerId: 'p1', label: 'revoked elsewhere' }, 'admin@test');
+    expect((await call('get', `/api/lists/${releasedList}/export?format=csv`, key)).status).toBe(200); // verified, remembered
+    // Another process (a second server, or asp keys revoke) writes the revocation; this process's memory is not told.
+    await t.store.transaction(({ raw }) => raw.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [caller.keyId]));
+    const refused = await call('get', `/api/lists/${releasedList}/export?format=csv`, key);
+    expect(refused.status).toBe(401);
+  });
+
+  it('a key can carry an expiry; past it the key is refused, and a past expiry is refused at creation', async () => {
+    const { key, caller } = await createApiKey(t.store, { role: 'coordinator', label: 'for the week', expiresAt: new Date(Date.now() + 3_600_000) }, 'admin@test');
+    expect((await call('get', '/api/lists', key)).status).toBe(200);
+    await t.store.transaction(({ raw }) => raw.query(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [caller.keyId]));
+    expect((await call('get', '/api/lists', key)).status).toBe(401);
+    await expect(createApiKey(t.store, { role: 'coordinator', expiresAt: new Date(Date.now() - 1000) }, 'admin@test')).rejects.toThrow(/give a time in the future/);
+  });
+});
