@@ -9,6 +9,7 @@ import * as footprintSelection from './0007-footprint-selection.ts';
 import * as namedLists from './0008-named-lists.ts';
 import * as forecastIssuesAndSeasons from './0009-forecast-issues-and-seasons.ts';
 import * as keyExpiry from './0010-key-expiry.ts';
+import * as runRunner from './0011-run-runner.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0008-named-lists': namedLists,
   '0009-forecast-issues-and-seasons': forecastIssuesAndSeasons,
   '0010-key-expiry': keyExpiry,
+  '0011-run-runner': runRunner,
 };

@@ -92,6 +92,7 @@ export interface FeedRunsTable {
   indicators_added: Generated<number>;
   quarantined: Generated<number>;
   error: string | null;
+  runner: Generated<'scheduler' | 'command'>;
 }
 
 export interface QuarantineTable {

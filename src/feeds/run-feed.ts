@@ -44,11 +44,32 @@ export async function ingestOnce(store: Store, source: string, target: string): 
   return runSource(store, source as SourceName, url, null, {});
 }
 
+/**
+ * Runs left `running` by a process that died, marked failed with the reason "interrupted": every
+ * scheduler run when a new leader takes over (only a leader runs them, and it calls this before its
+ * first), and command runs older than `commandAfterSeconds` (longer than any run can take).
+ */
+export async function markInterruptedRuns(store: Store, options: { scheduler: boolean; commandAfterSeconds: number }): Promise<number> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query(
+      `UPDATE feed_runs SET status = 'failed', finished_at = now(),
+              error = 'interrupted: the process running it ended before it finished'
+        WHERE status = 'running'
+          AND ((runner = 'scheduler' AND $1::boolean) OR (runner = 'command' AND started_at <= now() - make_interval(secs => $2::float8)))
+       RETURNING id`,
+      [options.scheduler, options.commandAfterSeconds],
+    ),
+  );
+  if (rows.length > 0) log.warn({ runs: rows.length }, 'feed runs interrupted by a crash marked failed');
+  return rows.length;
+}
+
 /** One run of a configured feed: fetch (conditionally), ingest, and record the feed's health. */
-export async function runFeed(store: Store, feed: FeedConfig): Promise<RunSummary> {
+export async function runFeed(store: Store, feed: FeedConfig, runner: 'scheduler' | 'command' = 'command'): Promise<RunSummary> {
   await syncFeeds(store, [feed]);
   const state = await store.db.selectFrom('feeds').select(['etag', 'last_modified']).where('name', '=', feed.name).executeTakeFirst();
   return runSource(store, feed.adapter, feed.url, feed, {
+    runner,
     ...feed.options,
     etag: state?.etag ?? null,
     lastModified: state?.last_modified ?? null,
@@ -60,12 +81,12 @@ async function runSource(
   source: SourceName,
   url: string,
   feed: FeedConfig | null,
-  fetchOptions: FetchOptions & { followCapLinks?: boolean },
+  fetchOptions: FetchOptions & { followCapLinks?: boolean; runner?: 'scheduler' | 'command' },
 ): Promise<RunSummary> {
   const adapter = adapterFor(source)!;
   const run = await store.db
     .insertInto('feed_runs')
-    .values({ feed_name: feed?.name ?? null, source, url, status: 'running' })
+    .values({ feed_name: feed?.name ?? null, source, url, status: 'running', runner: fetchOptions.runner ?? 'command' })
     .returning('id')
     .executeTakeFirstOrThrow();
   const summary: RunSummary = {

@@ -1,9 +1,12 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Store } from '../db/store.ts';
 import type { FeedConfig } from '../feeds/config.ts';
-import { runFeed, syncFeeds, type RunSummary } from '../feeds/run-feed.ts';
+import { markInterruptedRuns, runFeed, syncFeeds, type RunSummary } from '../feeds/run-feed.ts';
 import { log } from '../log.ts';
 import { schedulerLeadership } from './leadership.ts';
+
+/** A command's feed run (asp ingest, asp feeds run) older than this is dead: fetches time out in minutes. */
+const STALE_COMMAND_RUN_SECONDS = 3600;
 
 /** Called after a run that added data; rule evaluation hooks in here. */
 export type NewDataHook = (run: RunSummary) => Promise<void> | void;
@@ -29,6 +32,13 @@ export async function startScheduler(store: Store, feeds: FeedConfig[], options:
   await syncFeeds(store, feeds);
   const leadership = schedulerLeadership(store);
   const running = new Map<string, Promise<RunSummary | null>>();
+  // Before this process's first run as leader, the runs a dead leader left are closed. The
+  // embedded database admits one process, so there every leftover run is a dead one.
+  // Every feed's first run waits for the same recovery, so none starts before it is done.
+  let recovery: Promise<unknown> | null = null;
+  const recover = () => (recovery ??= markInterruptedRuns(store, {
+    scheduler: true, commandAfterSeconds: store.backend === 'embedded' ? 0 : STALE_COMMAND_RUN_SECONDS,
+  }));
   const hooks = options.onNewData ?? [];
 
   const runIfLeader = (feed: FeedConfig): Promise<RunSummary | null> => {
@@ -36,8 +46,12 @@ export async function startScheduler(store: Store, feeds: FeedConfig[], options:
     if (inFlight) return inFlight; // never overlap a feed with itself
     const run = (async () => {
       try {
-        if (!(await leadership.isLeader())) return null;
-        const summary = await runFeed(store, feed);
+        if (!(await leadership.isLeader())) {
+          recovery = null; // a leader again later recovers again
+          return null;
+        }
+        await recover();
+        const summary = await runFeed(store, feed, 'scheduler');
         if (summary.versionsAdded + summary.versionsUpdated + summary.indicatorsAdded > 0) {
           for (const hook of hooks) await hook(summary);
         }

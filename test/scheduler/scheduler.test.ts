@@ -97,4 +97,36 @@ describe('the scheduler', () => {
       await other.close();
     }
   });
+
+  it('runs a dead process left running are marked failed, interrupted, when a scheduler takes the lead; a live command run is left alone', async () => {
+    // As a SIGKILL leaves them: a scheduler run and an old command run never finished; a command run
+    // started a minute ago may still be going (on the server another process may hold it).
+    const { rows } = await t.store.transaction(({ raw }) =>
+      raw.query<{ id: number; runner: string }>(
+        `INSERT INTO feed_runs (feed_name, source, url, status, runner, started_at)
+         VALUES ('usgs-month', 'usgs', 'test://killed-leader', 'running', 'scheduler', now() - interval '2 minutes'),
+                (NULL, 'gdacs', 'test://killed-command', 'running', 'command', now() - interval '3 hours'),
+                (NULL, 'gdacs', 'test://live-command', 'running', 'command', now() - interval '1 minute')
+         RETURNING id, runner`,
+      ),
+    );
+    const scheduler = await startScheduler(t.store, [feed('usgs-month', '/usgs.geojson')]);
+    try {
+      expect((await scheduler.tick()).map((r) => r.status)).toEqual(['success']);
+    } finally {
+      await scheduler.stop();
+    }
+    const { rows: after } = await t.store.transaction(({ raw }) =>
+      raw.query<{ url: string; status: string; error: string | null; finished: boolean }>(
+        `SELECT url, status, error, finished_at IS NOT NULL AS finished FROM feed_runs WHERE id = ANY ($1::bigint[]) ORDER BY id`, [rows.map((r) => r.id)],
+      ),
+    );
+    const interrupted = { status: 'failed', error: 'interrupted: the process running it ended before it finished', finished: true };
+    // The embedded database admits one process: there no other run can still be going.
+    expect(after).toEqual([
+      { url: 'test://killed-leader', ...interrupted },
+      { url: 'test://killed-command', ...interrupted },
+      t.store.backend === 'embedded' ? { url: 'test://live-command', ...interrupted } : { url: 'test://live-command', status: 'running', error: null, finished: false },
+    ]);
+  });
 });
