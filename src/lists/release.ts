@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { audit } from '../audit/audit.ts';
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
-import { NotFoundError, UserError } from '../errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { isRealDate } from '../rules/schema.ts';
 import { getPartner, type ShareableField } from './partners.ts';
@@ -77,7 +77,8 @@ export async function releaseList(
     const partner = await getPartner(raw, request.partnerId);
     const earlier = await findRelease(raw, listId, partner.id);
     if (earlier) {
-      throw new UserError(
+      // A conflict with the state of the list (409 through the API), not a mistake in the request.
+      throw new ConflictError(
         `payment list ${listId} was already released to ${partner.id} on ${earlier.releasedAt.toISOString().slice(0, 10)} (release ${earlier.id}, until ${earlier.expiresOn}): a list is released to a partner once; export it again with asp lists export ${listId} --partner ${partner.id}`,
       );
     }

@@ -278,7 +278,8 @@ async function writeRejects(
       FROM registry_import i
      WHERE i.record IN (SELECT record FROM registry_problems)
      ORDER BY i.record`);
-  const out = createWriteStream(rejectsFile);
+  // Whole household rows: readable by the operator only, like exports.
+  const out = createWriteStream(rejectsFile, { mode: 0o600 });
   const csv = stringify({ header: true, columns: ['line', 'problems', ...header.names] });
   csv.pipe(out);
   for (const row of result.rows) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotFoundError, UserError } from '../../src/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../../src/errors.ts';
 import { addPartner, listPartners } from '../../src/lists/partners.ts';
 import { pseudonymousId } from '../../src/lists/pseudonym.ts';
 import { releaseList } from '../../src/lists/release.ts';
@@ -105,6 +105,8 @@ describe('releaseList', () => {
     await expect(releaseList(db.store, list.listId, { partnerId: 'fsp', purpose: 'again', expiresOn: nextYear }, 'carol')).rejects.toThrow(
       new RegExp(`payment list ${list.listId} was already released to fsp on \\d{4}-\\d{2}-\\d{2} \\(release \\d+, until ${nextYear}\\): a list is released to a partner once`),
     );
+    // A conflict (409 through the API), not a bad request.
+    await expect(releaseList(db.store, list.listId, { partnerId: 'fsp', purpose: 'again', expiresOn: nextYear }, 'carol')).rejects.toBeInstanceOf(ConflictError);
     // A released list can still go to another partner.
     await releaseList(db.store, list.listId, { partnerId: 'wfp', purpose: 'coordination of assistance', expiresOn: nextYear }, 'carol');
     const fsp = await releaseIds(db.store, list.listId, 'fsp');

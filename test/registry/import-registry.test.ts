@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
@@ -141,6 +141,8 @@ describe('a file with bad rows', () => {
     expect(report).toMatchObject({ rows: 7, inserted: 3, rejected: 4, rejectsFile });
     expect((await households()).map((h) => h.registry_id)).toEqual(['OK-1', 'OK-2', 'OK-4']);
     expect((await households()).find((h) => h.registry_id === 'OK-2')?.attributes).toEqual({ village: 'two\nlines' });
+    // Whole household rows: the operator's alone, like exports (no group or other access).
+    expect((await stat(rejectsFile)).mode & 0o077).toBe(0);
     const rejects = parse(await readFile(rejectsFile), { columns: true }) as Record<string, string>[];
     expect(rejects.map((r) => [r.line, r.registry_id, r.size])).toEqual([
       ['3', 'BAD-1', 'four'],
