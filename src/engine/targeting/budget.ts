@@ -1,7 +1,7 @@
 import type { RawConnection } from '../../db/raw.ts';
 import type { ResponseComponent } from '../../rules/schema.ts';
 import type { Cut, Job } from './job.ts';
-import { envelopeSpentSql, priorPaymentsSql, type PaymentPlan } from './prior-payments.ts';
+import { envelopeSpent, type PaymentPlan } from './prior-payments.ts';
 
 /**
  * Step 2: the budget. Candidates cost amount × their payments (× 1 for a per-cycle envelope).
@@ -43,16 +43,16 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
   const proRataBy = budget?.pro_rata_by === 'eligible_households' ? 'eligible' : budget?.pro_rata_by === 'targeted_households' ? 'targeted' : 'registered';
   const start = firstPayment(component, job, notes);
 
-  // What earlier decided lists took from the envelope, per pot (a shock key, or '' for the year).
+  // What was already taken from the envelope, per pot (a shock key, or ''), read once: the notes
+  // say what decided lists took; the budget below deducts that and this cycle's earlier components.
   const year = job.cycle.slice(0, 4);
+  const spent = await envelopeSpent(raw, {
+    ruleId: rule.id, ruleVersionId: job.ruleVersionId, cycle: job.cycle, component: job.index, per: deductPer ?? 'none', perPayment,
+  });
   if (envelope !== null && deductPer !== null) {
-    const { rows: spent } = await raw.query<{ pot: string; spent: string }>(
-      envelopeSpentSql({ ruleId: '$1::text', year: '$2::text', per: '$3::text' }),
-      [rule.id, year, deductPer],
-    );
     const shocks = deductPer === 'shock' ? [...new Set(job.areas.map((a) => a.shockKey))].sort() : [''];
     for (const pot of shocks) {
-      const taken = Number(spent.find((s) => s.pot === pot)?.spent ?? 0);
+      const taken = Number(spent.find((s) => s.pot === pot)?.decided ?? 0);
       const where = deductPer === 'shock' ? `shock ${pot}` : `year ${year}`;
       notes.push(`envelope per ${deductPer} (${where}): ${envelope} ${benefit.currency}, of which ${taken} taken by earlier approved lists of ${rule.id}; ${Math.max(0, envelope - taken)} left for this list`);
     }
@@ -61,37 +61,22 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
   const p = namedParams({
     envelope: [envelope, 'numeric'], perPayment: [perPayment, 'boolean'], bySeverity: [bySeverity, 'boolean'], mode: [mode, 'text'],
     overallHouseholds: [overall?.households ?? null, 'int'], overallAmount: [overallAmount, 'numeric'], proRataBy: [proRataBy, 'text'],
-    perList: [plan.perList, 'int'], perShock: [plan.perShock, 'int'], deductPer: [deductPer ?? 'none', 'text'], ruleId: [rule.id, 'text'], year: [year, 'text'],
-    ruleVersionId: [job.ruleVersionId, 'bigint'], cycle: [job.cycle, 'text'], component: [job.index, 'int'],
+    perList: [plan.perList, 'int'], perShock: [plan.perShock, 'int'], deductPer: [deductPer ?? 'none', 'text'],
+    pots: [spent.map((s) => s.pot), 'text[]'], potSpent: [spent.map((s) => s.total), 'numeric[]'],
   });
   await raw.query(
     `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
-     -- The envelope is the rule's, not each component's: what earlier decided lists took (per shock
-     -- or year) and what this cycle's earlier components of the same version already listed.
-     WITH spent AS (
-       SELECT pot, sum(spent) AS spent FROM (
-         ${envelopeSpentSql({ ruleId: p.ruleId, year: p.year, per: p.deductPer })}
-         UNION ALL
-         SELECT CASE WHEN ${p.deductPer} = 'shock' THEN sa.shock_key ELSE '' END AS pot,
-                sum(se.amount * CASE WHEN ${p.perPayment} THEN 1 ELSE coalesce(se.payments, 1) END) AS spent
-           FROM payment_list_entries se
-           JOIN payment_lists sl ON sl.id = se.list_id
-           JOIN activations sa ON sa.id = se.activation_id
-          WHERE sl.rule_version_id = ${p.ruleVersionId} AND sl.cycle = ${p.cycle} AND sl.component < ${p.component} AND sl.status <> 'cancelled'
-          GROUP BY 1
-       ) parts GROUP BY pot
-     ),
+     -- The envelope is the rule's, not each component's (envelopeSpent: decided lists and this
+     -- cycle's earlier components).
+     WITH spent AS (SELECT * FROM unnest(${p.pots}, ${p.potSpent}) AS s(pot, spent)),
      cand AS (
        SELECT m.*, pay.payments, m.amount * (CASE WHEN ${p.perPayment} THEN 1 ELSE pay.payments END) AS cost,
               CASE WHEN ${p.bySeverity} THEN m.severity ELSE 0 END AS grp,
-              CASE WHEN ${p.deductPer} = 'shock' THEN ma.shock_key ELSE '' END AS pot
+              CASE WHEN ${p.deductPer} = 'shock' THEN m.shock_key ELSE '' END AS pot
          FROM list_matched m
-         JOIN activations ma ON ma.id = m.activation_id
          -- The payments still due for the shock (those already paid were left out as they were matched).
          CROSS JOIN LATERAL (
-           SELECT CASE WHEN ${p.perShock} IS NULL THEN ${p.perList}
-                       ELSE least(${p.perList}, ${p.perShock} - ${priorPaymentsSql({ household: 'm.household_id', activation: 'm.activation_id', ruleId: p.ruleId })})
-                  END AS payments) pay
+           SELECT CASE WHEN ${p.perShock} IS NULL THEN ${p.perList} ELSE least(${p.perList}, ${p.perShock} - m.prior_payments) END AS payments) pay
         WHERE m.excluded IS NULL
      ),
      pot_envelope AS (

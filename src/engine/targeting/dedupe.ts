@@ -20,7 +20,7 @@ export interface Dedupe {
   reason: string;
   /** SQL over `h`: the normalised identifier value, NULL when the household has none. */
   key: string;
-  /** SQL boolean over `h` (a matched household with `activation_id`): another record with the same value is on a decided list of the rule for this shock. */
+  /** SQL boolean over `h` (a matched household with its `shock_key`): another record with the same value is on a decided list of the rule for this shock. */
   onEarlierList: string;
   /**
    * SQL boolean over `h`: a record with the same value is on a live list of another rule (whose id
@@ -61,15 +61,14 @@ export async function prepareDedupe(
   await raw.query(`ANALYZE list_identifiers`);
 
   const key = identifier('h', 'attribute' in by ? q.param(by.attribute, 'text') : '');
-  const shockOfH = `(SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id)`;
   return {
     reason: `duplicate ${name}`,
     key,
     onEarlierList: `EXISTS (SELECT 1 FROM list_identifiers li
                              WHERE li.identifier = ${key} AND li.rule_id = ${q.param(refs.ruleId, 'text')}
-                               AND li.status IN ${DECIDED_STATUSES} AND li.shock_key = ${shockOfH} AND li.household_id <> h.id)`,
+                               AND li.status IN ${DECIDED_STATUSES} AND li.shock_key = h.shock_key AND li.household_id <> h.id)`,
     onListOf: (rule, scope) => `EXISTS (SELECT 1 FROM list_identifiers li
                                           WHERE li.identifier = ${key} AND li.rule_id = ${rule}
-                                            AND ${'shock' in scope ? `li.shock_key = ${shockOfH}` : `li.cycle = ${scope.cycle}`})`,
+                                            AND ${'shock' in scope ? 'li.shock_key = h.shock_key' : `li.cycle = ${scope.cycle}`})`,
   };
 }

@@ -32,8 +32,8 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   const tierAmounts = areas.map((a) => (benefit.kind === 'by_tier' && a.tier !== null ? (benefit.amounts[a.tier] ?? null) : null));
   const act = `SELECT * FROM unnest(${q.param(areas.map((a) => a.activationId), 'bigint[]')}, ${q.param(areas.map((a) => a.pcode), 'text[]')},
                  ${q.param(areas.map((a) => a.tier), 'text[]')}, ${q.param(areas.map((a) => (a.tier === null ? 0 : (severity.get(a.tier) ?? 0))), 'int[]')},
-                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')})
-               AS a(activation_id, pcode, tier, severity, coverage, tier_amount)`;
+                 ${q.param(limits.coverage, 'numeric[]')}, ${q.param(tierAmounts, 'numeric[]')}, ${q.param(areas.map((a) => a.shockKey), 'text[]')})
+               AS a(activation_id, pcode, tier, severity, coverage, tier_amount, shock_key)`;
   // The events behind each area's open shocks (feed events, not indicator episodes or declarations).
   const eventShocks = areas.flatMap((a) => a.shockKeys.filter((k) => /^(gdacs|usgs|cap|ipc):/.test(k)).map((k) => [a.pcode, k] as const));
   const actEvents = `SELECT * FROM unnest(${q.param(eventShocks.map(([p]) => p), 'text[]')}, ${q.param(eventShocks.map(([, k]) => k), 'text[]')}) AS x(pcode, event_key)`;
@@ -64,7 +64,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
       const otherRule = q.param(overlap.with.rule, 'text');
       const cycle = sameShock ? '' : q.param(job.cycle, 'text');
       const scope = sameShock
-        ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id))`
+        ? `EXISTS (SELECT 1 FROM activations oa WHERE oa.id = oe.activation_id AND oa.shock_key = h.shock_key)`
         : `ol.cycle = ${cycle}`;
       const sameFamily = dedupe ? ` OR ${dedupe.onListOf(otherRule, sameShock ? { shock: true } : { cycle })}` : '';
       reasons.push([
@@ -82,12 +82,11 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
       notes.push(named.evidence);
     }
   }
-  // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles.
+  // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles
+  // (read once per household, in \`prior_payments\`, which the budget reads too).
   const { perShock } = paymentPlan(component);
-  if (perShock !== null) {
-    const prior = priorPaymentsSql({ household: 'h.id', activation: 'h.activation_id', ruleId: q.param(rule.id, 'text') });
-    reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `${prior} >= ${q.param(perShock, 'int')}`]);
-  }
+  const prior = perShock === null ? '0' : priorPaymentsSql({ household: 'h.id', shock: 'h.shock_key', ruleId: q.param(rule.id, 'text') });
+  if (perShock !== null) reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `h.prior_payments >= ${q.param(perShock, 'int')}`]);
   // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
   if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
   // The same rule's other components this cycle: one household, one entry per shock and period.
@@ -127,7 +126,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
      ),
      hh AS (${q.households()}),
      members AS (
-       SELECT DISTINCT ON (h.id) a.activation_id, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
+       SELECT DISTINCT ON (h.id) a.activation_id, a.shock_key, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
               -- No point under a footprint: not a household of the affected area unless the rule says by_area.
               (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
                 AND EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)) AS outside
@@ -139,10 +138,11 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
           ${excludedAreas}
         ORDER BY h.id, a.pcode
      ),
+     paid_before AS (SELECT h.*, ${prior} AS prior_payments FROM members h),
      priced AS (
        SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount,
               ${dedupe ? dedupe.key : 'NULL::text'} AS dedupe_key
-         FROM members h
+         FROM paid_before h
      ),
      -- Duplicates within the list: of the qualifying households sharing an identifier, the best-ranked stays.
      deduped AS (
@@ -152,7 +152,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
          FROM priced h
      ),
      flagged AS (
-       SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.tier, h.severity, h.size,
+       SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.shock_key, h.prior_payments, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
          FROM deduped h

@@ -94,7 +94,7 @@ export async function listNamedLists(store: Store): Promise<(NamedListRow & { so
 
 /**
  * For an exclusive overlap with a named list: the left-out reason and its SQL test over `h` (a
- * matched household with `activation_id`), after checking that a list of that name is recorded
+ * matched household with its `shock_key`), after checking that a list of that name is recorded
  * for every shock of the list (same_shock) or for the cycle (same_period). Throws a UserError
  * naming what is missing otherwise. `evidence` says which recorded lists were checked against.
  */
@@ -117,7 +117,7 @@ export async function namedListOverlap(
     );
   }
   const scope = sameShock
-    ? `n.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = h.activation_id)`
+    ? 'n.shock_key = h.shock_key'
     : `n.cycle = ${q.param(refs.cycle, 'text')}`;
   return {
     reason: `on the list "${name}" ${sameShock ? 'for this shock' : 'this cycle'}`,

@@ -47,10 +47,10 @@ export function paymentPlan(component: ResponseComponent): PaymentPlan {
  * lists of the rule (every version and component), as an integer (0 when none). An entry written
  * before `payments` was recorded counts as one payment.
  *
- * `household` and `activation` are SQL for the household's id and the activation it is matched
- * under; `ruleId` the placeholder of the rule id.
+ * `household` and `shock` are SQL for the household's id and the shock key it is matched under;
+ * `ruleId` the placeholder of the rule id.
  */
-export function priorPaymentsSql(refs: { household: string; activation: string; ruleId: string }): string {
+export function priorPaymentsSql(refs: { household: string; shock: string; ruleId: string }): string {
   return `(SELECT coalesce(sum(coalesce(pe.payments, 1)), 0)::int
              FROM payment_list_entries pe
              JOIN payment_lists pl ON pl.id = pe.list_id
@@ -58,29 +58,43 @@ export function priorPaymentsSql(refs: { household: string; activation: string; 
             WHERE pe.household_id = ${refs.household}
               AND pl.rule_id = ${refs.ruleId}
               AND pl.status IN ${DECIDED_STATUSES}
-              AND pa.shock_key = (SELECT ca.shock_key FROM activations ca WHERE ca.id = ${refs.activation}))`;
+              AND pa.shock_key = ${refs.shock})`;
 }
 
 /**
- * SQL: the money earlier decided lists of the rule took from an envelope, per pot, as rows
- * `(pot, spent)`. A pot is a shock key (`per: shock`: entries listed under an activation of that
- * shock) or '' (`per: year`: every entry of a list whose cycle falls in the calendar year). The
- * cost of an entry is its amount × its payments, as the budget counts it.
- *
- * Placeholders: `ruleId` (text), `year` (text, YYYY), `per` (text: shock | year; anything else
- * deducts nothing).
+ * The money already taken from the rule's envelope, per pot: a pot is a shock key (`per: shock`:
+ * entries listed under an activation of that shock) or '' (any other envelope). Two parts:
+ * - `decided`: what earlier decided lists of the rule took, for an envelope per shock or per year
+ *   (per year: lists whose cycle falls in the calendar year); nothing for other envelopes;
+ * - with `total`, also what this cycle's earlier components of the same rule version listed (any status
+ *   but cancelled), so that the envelope is the rule's, not each component's.
+ * The cost of an entry is its amount × its payments (× 1 for an envelope per cycle), as the budget
+ * counts it. Amounts are numeric text, exact.
  */
-export function envelopeSpentSql(refs: { ruleId: string; year: string; per: string }): string {
-  return `SELECT CASE WHEN ${refs.per} = 'shock' THEN pa.shock_key ELSE '' END AS pot,
-                 sum(pe.amount * coalesce(pe.payments, 1)) AS spent
-            FROM payment_list_entries pe
-            JOIN payment_lists pl ON pl.id = pe.list_id
-            JOIN activations pa ON pa.id = pe.activation_id
-           WHERE pl.rule_id = ${refs.ruleId}
-             AND pl.status IN ${DECIDED_STATUSES}
-             AND ${refs.per} IN ('shock', 'year')
-             AND (${refs.per} = 'shock' OR left(pl.cycle, 4) = ${refs.year})
-           GROUP BY 1`;
+export async function envelopeSpent(
+  raw: RawConnection,
+  refs: { ruleId: string; ruleVersionId: number; cycle: string; component: number; per: string; perPayment: boolean },
+): Promise<{ pot: string; decided: string; total: string }[]> {
+  const { rows } = await raw.query<{ pot: string; decided: string; total: string }>(
+    `SELECT pot, sum(decided)::text AS decided, sum(decided + siblings)::text AS total FROM (
+       SELECT CASE WHEN $5 = 'shock' THEN pa.shock_key ELSE '' END AS pot,
+              pe.amount * coalesce(pe.payments, 1) AS decided, 0 AS siblings
+         FROM payment_list_entries pe
+         JOIN payment_lists pl ON pl.id = pe.list_id
+         JOIN activations pa ON pa.id = pe.activation_id
+        WHERE pl.rule_id = $1 AND pl.status IN ${DECIDED_STATUSES}
+          AND $5 IN ('shock', 'year') AND ($5 = 'shock' OR left(pl.cycle, 4) = left($3, 4))
+       UNION ALL
+       SELECT CASE WHEN $5 = 'shock' THEN sa.shock_key ELSE '' END,
+              0, se.amount * CASE WHEN $6::boolean THEN 1 ELSE coalesce(se.payments, 1) END
+         FROM payment_list_entries se
+         JOIN payment_lists sl ON sl.id = se.list_id
+         JOIN activations sa ON sa.id = se.activation_id
+        WHERE sl.rule_version_id = $2 AND sl.cycle = $3 AND sl.component < $4 AND sl.status <> 'cancelled'
+     ) parts GROUP BY pot`,
+    [refs.ruleId, refs.ruleVersionId, refs.cycle, refs.component, refs.per, refs.perPayment],
+  );
+  return rows;
 }
 
 /**
