@@ -51,8 +51,8 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     );
     // Each footprint carries the lowest areas its selected parts reach (`pcodes`), whether it has
     // any (`areal`), and else the areas it merely touches, for the evidence; the evaluator picks
-    // the footprints a condition names (footprintSelected, the twin of footprint_selected). An
-    // event version affects the areas its areal footprints reach, plus any P-codes it names itself.
+    // the footprints a condition names (footprintSelected, the twin of footprint_selected) and
+    // derives the event's areas from them; `affectedPcodes` is then only the P-codes it names itself.
     const events = await raw.query<{ row: HazardEventVersion & { knownAt: string; affectedPcodes: string[] } }>(
       `SELECT json_build_object(
                 'source', e.source, 'externalId', e.external_id, 'aliases', '[]'::json, 'version', v.version,
@@ -73,12 +73,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
                 'countries', v.countries, 'link', v.link, 'status', v.status, 'supersedes', v.supersedes,
                 'cancels', v.cancels, 'pcodes', v.pcodes, 'properties', v.properties,
                 'knownAt', to_char(${versionKnownAt} AT TIME ZONE 'UTC', ${ISO}),
-                'affectedPcodes', ARRAY(
-                  SELECT DISTINCT a.pcode FROM hazard_footprints f
-                   CROSS JOIN LATERAL footprint_parts(f.id, ${buffered}) AS part(geom)
-                    JOIN admin_area_parts a ON ${reaches}
-                   WHERE f.version_id = v.id AND f.class <> 'bbox' AND ${LEAF}
-                  UNION SELECT unnest(v.pcodes))) AS row
+                'affectedPcodes', v.pcodes) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
         WHERE v.hazard = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR v.known_at <= $2::timestamptz)`,
       [fieldOf('event', 'hazard'), asOf],

@@ -47,6 +47,11 @@ export interface EvaluationInput {
   /** Admin areas; `iso3` lets a rule name a whole country in `within` or `exclude`. */
   areas: { pcode: string; level: number; parentPcode: string | null; iso3?: string | null }[];
   indicators: (IndicatorValue & { knownAt: string })[];
+  /**
+   * Event versions. `affectedPcodes`: the areas the event affects when its footprints carry no
+   * per-footprint areas (input built by hand); from the store, only the P-codes it names itself,
+   * the rest being derived from the footprints' `pcodes`.
+   */
   events?: (HazardEventVersion & { knownAt: string; affectedPcodes: string[] })[];
   /** Confirmations and declarations known: kind (a gate kind or a declaration kind), where, when, and details. */
   gates?: GateRecord[];
@@ -941,13 +946,16 @@ function evaluateEvent(condition: EventCondition, context: Context): Truth {
  * Only areal footprints (or any, within the rule's buffer) reach anything: the areas a point, a
  * line or a zero-area polygon touches come back for the evidence, with the problem, and the
  * condition does not hold there. Input without per-footprint areas (built by hand) falls back to
- * the event's own list.
+ * the event's own list (`affectedPcodes`; from the store, the P-codes the event names itself).
  */
+const ANY_FOOTPRINT: FootprintSpec = { class: null, label: null, minValue: null, unit: null };
+
 function eventReachOf(e: StoredEvent, spec: FootprintSpec, named: boolean): { pcodes: string[]; problem: string | null } {
   const footprints = e.footprints as StoredFootprint[];
   if (!named && footprints.length === 0) return { pcodes: e.affectedPcodes, problem: null };
   const selected = footprints.filter((f) => footprintSelected(f, spec));
-  if (named && selected.length === 0) return { pcodes: e.affectedPcodes, problem: `${describeSpec(spec)} absent` };
+  // The named shape is absent: the evidence goes to the areas the event reaches at all.
+  if (named && selected.length === 0) return { pcodes: eventReachOf(e, ANY_FOOTPRINT, false).pcodes, problem: `${describeSpec(spec)} absent` };
   if (selected.some((f) => f.pcodes === undefined)) return { pcodes: e.affectedPcodes, problem: null };
   const areal = selected.filter((f) => f.areal !== false);
   const own = named ? [] : e.pcodes;
