@@ -112,19 +112,10 @@ async function estimateInside(raw: RawConnection, rule: Rule, areas: EstimateAre
     );
   }
   const lists = await generateForVersion(raw, { ruleVersionId, rule, cycle: asOf.slice(0, 7), actor: 'estimate', now: new Date(asOf), estimate: true });
-  const ids = lists.map((l) => l.id);
-  const { rows: perArea } = await raw.query<{ pcode: string; households: number; perPayment: number; cost: number }>(
-    `SELECT pcode, count(*)::int AS households, sum(amount)::float8 AS "perPayment", sum(amount * payments)::float8 AS cost
-       FROM payment_list_entries WHERE list_id = ANY ($1::bigint[]) GROUP BY pcode`,
-    [ids],
-  );
-  const { rows: registered } = await raw.query<{ pcode: string; registered: number }>(
-    `SELECT pcode, max(registered)::int AS registered FROM payment_list_areas WHERE list_id = ANY ($1::bigint[]) GROUP BY pcode`,
-    [ids],
-  );
-
   const results: AreaEstimate[] = areas.map((a) => {
-    const paid = perArea.find((r) => r.pcode === a.pcode);
+    // The area on each component's list; a household on two components counts twice.
+    const here = lists.flatMap((l) => l.areas.filter((x) => x.pcode === a.pcode));
+    const sum = (field: 'listed' | 'amount' | 'cost') => here.reduce((total, x) => total + x[field], 0);
     // A coverage target the area's qualifying households cannot fill, per component.
     // (Households the budget cut did qualify: they are no shortfall.)
     const short = lists.flatMap((l) => l.areas.filter((x) => x.pcode === a.pcode && x.target !== null)
@@ -132,8 +123,8 @@ async function estimateInside(raw: RawConnection, rule: Rule, areas: EstimateAre
       .filter(({ x, qualified }) => qualified < x.target!)
       .map(({ x, qualified }) => `component ${l.component + 1}: target ${x.target} households, only ${qualified} qualify`));
     return {
-      pcode: a.pcode, tier: a.tier, registered: registered.find((r) => r.pcode === a.pcode)?.registered ?? 0,
-      households: paid?.households ?? 0, amountPerPayment: money(paid?.perPayment ?? 0), cost: money(paid?.cost ?? 0), notes: short,
+      pcode: a.pcode, tier: a.tier, registered: Math.max(0, ...here.map((x) => x.registered)),
+      households: sum('listed'), amountPerPayment: money(sum('amount')), cost: money(sum('cost')), notes: short,
     };
   });
   const leftOut: Record<string, number> = {};

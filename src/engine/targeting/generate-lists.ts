@@ -38,7 +38,8 @@ export interface GeneratedList {
   currency: string;
   households: number;
   totalAmount: number;
-  areas: { pcode: string; tier: string | null; registered: number; target: number | null; listed: number; amount: number }[];
+  /** Per area: `amount` is one payment's total, `cost` over the payments each entry schedules. */
+  areas: { pcode: string; tier: string | null; registered: number; target: number | null; listed: number; amount: number; cost: number }[];
   excluded: Record<string, number>;
   cuts: Cut[];
   notes: string[];
@@ -174,7 +175,8 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
     [listId, totals[0].households, totals[0].amount, JSON.stringify(excluded), JSON.stringify(cuts), benefit.currency],
   );
   const { rows: perArea } = await raw.query<GeneratedList['areas'][number]>(
-    `SELECT a.pcode, a.tier, a.registered, a.target, count(e.household_id)::int AS listed, coalesce(sum(e.amount), 0)::float8 AS amount
+    `SELECT a.pcode, a.tier, a.registered, a.target, count(e.household_id)::int AS listed, coalesce(sum(e.amount), 0)::float8 AS amount,
+            coalesce(sum(e.amount * e.payments), 0)::float8 AS cost
        FROM payment_list_areas a LEFT JOIN payment_list_entries e ON e.list_id = a.list_id AND e.pcode = a.pcode
       WHERE a.list_id = $1 GROUP BY a.pcode, a.tier, a.registered, a.target ORDER BY a.pcode`,
     [listId],
