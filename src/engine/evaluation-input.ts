@@ -2,7 +2,7 @@ import type { SeasonRecord } from '../areas/season-calendar.ts';
 import type { Store } from '../db/store.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
-import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
+import { triggerConditions } from '../rules/load.ts';
 import { reachesSql, ruleReach } from './footprint-selection.ts';
 import type { Rule } from '../rules/schema.ts';
 
@@ -27,10 +27,8 @@ const LEAF = `NOT EXISTS (SELECT 1 FROM admin_areas c WHERE c.parent_pcode = a.p
 
 /** The indicator values, event versions, declarations (and confirmations) a rule reads, in one transaction. */
 export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMode): Promise<RuleHistory> {
-  const conditions = triggerNodes(rule as unknown as UnknownRecord).map((visit) => visit.node);
-  const fieldOf = (kind: 'indicator' | 'event', field: string) => [
-    ...new Set(conditions.flatMap((c) => (c[kind] && typeof c[kind] === 'object' ? [String((c[kind] as UnknownRecord)[field])] : []))),
-  ];
+  const indicatorNames = [...new Set(triggerConditions(rule, 'indicator').map((c) => c.name))];
+  const hazards = [...new Set(triggerConditions(rule, 'event').map((c) => c.hazard))];
   const live = 'live' in mode;
   const asOf = live ? mode.live : null;
   const valueKnownAt = live
@@ -47,7 +45,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
       `SELECT pcode, indicator, to_char(period_start, 'YYYY-MM-DD') AS "periodStart", to_char(period_end, 'YYYY-MM-DD') AS "periodEnd",
               value, status, source, ${valueKnownAt} AS "knownAt", CASE WHEN status = 'forecast' THEN to_char(issued_at AT TIME ZONE 'UTC', ${ISO}) END AS "issuedAt"
          FROM indicator_values WHERE indicator = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR known_at <= $2::timestamptz)`,
-      [fieldOf('indicator', 'name'), asOf],
+      [indicatorNames, asOf],
     );
     // Each footprint carries the lowest areas its selected parts reach (`pcodes`), whether it has
     // any (`areal`), and else the areas it merely touches, for the evidence; the evaluator picks
@@ -76,7 +74,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
                 'affectedPcodes', v.pcodes) AS row
          FROM hazard_event_versions v JOIN hazard_events e ON e.id = v.event_id
         WHERE v.hazard = ANY ($1::text[]) AND ($2::timestamptz IS NULL OR v.known_at <= $2::timestamptz)`,
-      [fieldOf('event', 'hazard'), asOf],
+      [hazards, asOf],
     );
     // Coordinators' confirmations of this rule's gates (live only), and declarations. A drawn
     // declaration polygon covers the rule's areas (at the rule's admin level) that it intersects.

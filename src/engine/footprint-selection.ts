@@ -1,6 +1,6 @@
 import { footprintSpec, type FootprintSpec } from '../rules/footprint-spec.ts';
-import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
-import type { EventCondition, Rule } from '../rules/schema.ts';
+import { triggerConditions } from '../rules/load.ts';
+import type { Rule } from '../rules/schema.ts';
 
 /**
  * The one footprint selection: what evaluation, dry run, estimate and list generation match
@@ -21,14 +21,8 @@ export interface RuleReach {
   bufferKm: number;
 }
 
-export function eventConditions(rule: Rule): EventCondition[] {
-  return triggerNodes(rule as unknown as UnknownRecord)
-    .map((visit) => visit.node.event as EventCondition | undefined)
-    .filter((e): e is EventCondition => Boolean(e && typeof e === 'object'));
-}
-
 export function ruleReach(rule: Rule): RuleReach {
-  const events = eventConditions(rule);
+  const events = triggerConditions(rule, 'event');
   const specs = events.map(footprintSpec);
   const unique = [...new Map(specs.map((s) => [JSON.stringify(s), s])).values()];
   return { specs: unique, bufferKm: Math.max(0, ...events.map((e) => e.buffer_km ?? 0)) };

@@ -1,9 +1,8 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import type { AreaDecision } from '../rules/evaluate.ts';
-import { triggerNodes, type UnknownRecord } from '../rules/load.ts';
-import type { IndicatorCondition, Rule } from '../rules/schema.ts';
-import { eventConditions } from './footprint-selection.ts';
+import { triggerConditions } from '../rules/load.ts';
+import type { Rule } from '../rules/schema.ts';
 
 /**
  * No silent zeros: what a rule names that the store does not have. A rule whose indicator is
@@ -16,7 +15,7 @@ import { eventConditions } from './footprint-selection.ts';
  */
 export async function ruleDataWarnings(raw: RawConnection, rule: Rule): Promise<string[]> {
   const warnings: string[] = [];
-  const indicators = indicatorConditions(rule);
+  const indicators = triggerConditions(rule, 'indicator');
   const seen = new Set<string>();
   for (const c of indicators) {
     const key = `${c.name}\u0000${c.source}`;
@@ -36,7 +35,7 @@ export async function ruleDataWarnings(raw: RawConnection, rule: Rule): Promise<
     warnings.push(`no ${c.name} from ${c.source} is stored${alternatives.length ? `; ${alternatives.join('; ')}` : ''}`);
   }
 
-  for (const e of eventConditions(rule)) {
+  for (const e of triggerConditions(rule, 'event')) {
     const { rows } = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM hazard_events WHERE source = $1 AND hazard = $2`, [e.source, e.hazard]);
     if (rows[0].n === 0) warnings.push(`no ${e.hazard} event from ${e.source} is stored yet (the rule waits for one)`);
   }
@@ -82,7 +81,7 @@ export async function warningsForRules(store: Store, rules: Rule[]): Promise<str
  * not see them (it replays what was known then). Null when there are none.
  */
 export async function storedLaterNote(raw: RawConnection, rule: Rule, asOf: string): Promise<string | null> {
-  const names = [...new Set(indicatorConditions(rule).map((c) => c.name))];
+  const names = [...new Set(triggerConditions(rule, 'indicator').map((c) => c.name))];
   const { rows } = await raw.query<{ values: number; first: string | null }>(
     `SELECT count(*)::int AS values, to_char(min(known_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS first
        FROM indicator_values WHERE indicator = ANY ($1::text[]) AND period_end <= $2::timestamptz AND known_at > $2::timestamptz`,
@@ -91,7 +90,7 @@ export async function storedLaterNote(raw: RawConnection, rule: Rule, asOf: stri
   const { rows: events } = await raw.query<{ versions: number }>(
     `SELECT count(*)::int AS versions FROM hazard_event_versions v
       WHERE v.hazard = ANY ($1::text[]) AND coalesce(v.issued_at, v.valid_from) <= $2::timestamptz AND v.known_at > $2::timestamptz`,
-    [[...new Set(eventConditions(rule).map((e) => e.hazard))], asOf],
+    [[...new Set(triggerConditions(rule, 'event').map((e) => e.hazard))], asOf],
   );
   const parts = [
     rows[0].values > 0 ? `${rows[0].values} indicator value(s) for periods ending by then were stored later (from ${rows[0].first})` : null,
@@ -136,10 +135,4 @@ function mainReason(d: AreaDecision): string {
   else if (d.evidence.length === 0) text = 'no value and no event for the area';
   else text = 'the trigger does not hold';
   return text.replaceAll(d.pcode, 'the area').replace(/ known by \S+/, '');
-}
-
-function indicatorConditions(rule: Rule): IndicatorCondition[] {
-  return triggerNodes(rule as unknown as UnknownRecord)
-    .map((visit) => visit.node.indicator as IndicatorCondition | undefined)
-    .filter((c): c is IndicatorCondition => Boolean(c && typeof c === 'object'));
 }

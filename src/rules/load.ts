@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { plainWords, suggestion, withValue, yamlProblemWords, type KnownFields } from './messages.ts';
-import { isRealDate, ruleSchema, type Rule } from './schema.ts';
+import { isRealDate, ruleSchema, type EventCondition, type IndicatorCondition, type Rule } from './schema.ts';
 
 /**
  * Reads shock rule files (YAML, one rule per file), validates them with the zod schema and the
@@ -413,6 +413,17 @@ const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 export interface TriggerVisit {
   node: UnknownRecord;
   path: Segment[];
+}
+
+/**
+ * The rule's trigger conditions of one kind (stages, tiers, stop, scale-down), as written:
+ * `triggerConditions(rule, 'indicator')` for what evaluation reads from the store.
+ */
+export function triggerConditions(rule: Rule, kind: 'indicator'): IndicatorCondition[];
+export function triggerConditions(rule: Rule, kind: 'event'): EventCondition[];
+export function triggerConditions(rule: Rule, kind: 'indicator' | 'event'): (IndicatorCondition | EventCondition)[] {
+  return triggerNodes(rule as unknown as UnknownRecord).flatMap(({ node }) =>
+    isRecord(node[kind]) ? [node[kind] as unknown as IndicatorCondition | EventCondition] : []);
 }
 
 /** Every trigger condition node in the rule, depth first, with its path. */
