@@ -12,7 +12,7 @@ import { releaseList } from '../../src/lists/release.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { insertHouseholds } from '../support/households.ts';
-import { approveRuleText, publishMonth } from '../support/rules.ts';
+import { approveRuleText, publishMonth, ruleHeader } from '../support/rules.ts';
 
 /**
  * The HTTP API over a real server: every route with every role (allowed, 403, or filtered for a
@@ -26,13 +26,7 @@ const keys = {} as Record<Role, string>;
 let releasedList: number;
 let otherList: number;
 
-const RULE = (id: string, programme: string) => `id: ${id}
-title: API test rule
-country: XDL
-programme: ${programme}
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+const RULE = (id: string, programme: string) => `${ruleHeader(id, { title: 'API test rule', programme })}
 areas: { admin_level: 2, within: [XD01001] }
 stages:
   activation:

@@ -16,7 +16,7 @@ import { loadDemoAreas } from '../support/demo-areas.ts';
 import { tempFile } from '../support/files.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
 import { projectRoot } from '../support/paths.ts';
-import { approveRuleText } from '../support/rules.ts';
+import { approveRuleText, ruleHeader } from '../support/rules.ts';
 
 /**
  * The one footprint selection, on payloads shaped like the real ones: a GDACS cyclone whose weak
@@ -46,13 +46,7 @@ afterAll(async () => {
   await t.drop();
 });
 
-const rule = (id: string, event: string) => `id: ${id}
-title: Footprint selection ${id}
-country: XDL
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+const rule = (id: string, event: string) => `${ruleHeader(id, { title: `Footprint selection ${id}` })}
 areas: { admin_level: 2, within: [XD01] }
 stages:
   activation:

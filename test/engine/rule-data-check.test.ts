@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { tempFile } from '../support/files.ts';
 import { insertHouseholds } from '../support/households.ts';
-import { approveRuleText, publishMonth } from '../support/rules.ts';
+import { approveRuleText, publishMonth, ruleHeader } from '../support/rules.ts';
 import { runAsp } from '../support/cli.ts';
 
 /**
@@ -26,13 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.drop());
 
-const rule = (id: string, indicator: string, within: string, programme = 'CT') => `id: ${id}
-title: Data check ${id}
-country: XDL
-programme: ${programme}
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+const rule = (id: string, indicator: string, within: string, programme = 'CT') => `${ruleHeader(id, { title: `Data check ${id}`, programme })}
 areas: { admin_level: 2, within: [${within}] }
 stages:
   activation:

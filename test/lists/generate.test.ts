@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
 import { projectRoot } from '../support/paths.ts';
-import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS } from '../support/rules.ts';
+import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS, ruleHeader } from '../support/rules.ts';
 
 /**
  * Payment lists on a handful of households whose right list is worked out by hand: Northaven
@@ -35,13 +35,7 @@ const HOUSEHOLDS: TestHousehold[] = [
 
 /** A VCI rule over XD01001/XD01002 with the given response (YAML lines under `response:`) and extras. */
 function rule(id: string, response: string, extra = ''): string {
-  return `id: ${id}
-title: Test rule ${id}
-country: XDL
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+  return `${ruleHeader(id)}
 areas: { admin_level: 2, within: [XD01001, XD01002] }
 ${VCI_STAGES_AND_TIERS}response:
 ${response}
@@ -174,13 +168,7 @@ describe('vertical and overlap', () => {
 });
 
 /** All eligible households of Northaven touched by a GDACS drought's Poly_area (plus `reach`, e.g. a buffer). */
-const footprintRule = (id: string, reach = '', households = '{}') => `id: ${id}
-title: Footprint test ${id}
-country: XDL
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+const footprintRule = (id: string, reach = '', households = '{}') => `${ruleHeader(id, { title: `Footprint test ${id}` })}
 areas: { admin_level: 2, within: [XD01] }
 stages:
   activation:

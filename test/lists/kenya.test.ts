@@ -10,7 +10,7 @@ import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { kenyaAdm1, kenyaAdm2, projectRoot } from '../support/paths.ts';
-import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS } from '../support/rules.ts';
+import { approveRuleText, publishMonth, VCI_STAGES_AND_TIERS, ruleHeader } from '../support/rules.ts';
 
 /**
  * Lists on the real Kenya boundaries with a generated registry, checked against a computation
@@ -43,13 +43,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => t?.drop());
 
-const header = (id: string, within: string[]) => `id: ${id}
-title: Kenya test ${id}
-country: KEN
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+const header = (id: string, within: string[]) => `${ruleHeader(id, { title: `Kenya test ${id}`, country: 'KEN' })}
 areas: { admin_level: 2, within: [${within.join(', ')}] }
 `;
 

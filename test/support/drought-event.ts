@@ -1,6 +1,7 @@
 import type { Store } from '../../src/db/store.ts';
 import { gdacsAdapter } from '../../src/feeds/adapters/gdacs.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
+import { ruleHeader } from './rules.ts';
 
 /**
  * A GDACS drought event (orange) whose affected area (Poly_area) is a box, as GDACS publishes it:
@@ -35,13 +36,7 @@ export async function ingestDroughtEpisode(
 
 /** A rule triggered by a GDACS drought (orange or worse) over the areas of `region` (a level-1 P-code), with the given response and budget YAML. */
 export function droughtRule(id: string, region: string, response: string, budget: string, extra = ''): string {
-  return `id: ${id}
-title: Drought test ${id}
-country: XDL
-programme: CT
-owner: Test ministry
-effective: { from: 2020-01-01 }
-agreed_text: A rule written for this test.
+  return `${ruleHeader(id, { title: `Drought test ${id}` })}
 areas: { admin_level: 2, within: [${region}] }
 stages:
   activation:

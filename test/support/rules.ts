@@ -18,6 +18,20 @@ export async function approveRuleText(store: Store, yaml: string): Promise<strin
   return id;
 }
 
+/**
+ * The identity lines every rule written in a test starts with (id, title, country, programme,
+ * owner, in force since 2020, agreed text), as YAML.
+ */
+export function ruleHeader(id: string, options: { title?: string; country?: string; programme?: string } = {}): string {
+  return `id: ${id}
+title: ${options.title ?? `Test rule ${id}`}
+country: ${options.country ?? 'XDL'}
+programme: ${options.programme ?? 'CT'}
+owner: Test ministry
+effective: { from: 2020-01-01 }
+agreed_text: A rule written for this test.`;
+}
+
 /** Monthly indicator values for `month` (YYYY-MM), published on the 5th of the next month. */
 export async function publishMonth(
   store: Store, month: string, values: Record<string, number>, indicator = 'vci3m', source = 'NDMA (test)',
