@@ -1,7 +1,4 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { loadOracleWorld } from '../../support/oracle-world.ts';
-import { engineMatchesOracle, fcRuns } from './property.ts';
+import { describeOracleProperty } from './property.ts';
 import { areaScenarioArb } from './scenario.ts';
 
 /**
@@ -9,18 +6,4 @@ import { areaScenarioArb } from './scenario.ts';
  * path (ingest, store and approve, evaluate, generate) and must give the oracle's list: the same
  * activations and tiers, households, amounts, ranks and left-out counts per reason.
  */
-
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  await loadOracleWorld(t.store);
-});
-afterAll(() => t?.drop());
-
-const runs = fcRuns();
-
-describe('area rules: the engine gives the oracle\'s list', () => {
-  it(`for ${runs} generated scenarios`, async () => {
-    await engineMatchesOracle(t.store, areaScenarioArb, 'area', runs);
-  }, 60 * 60_000);
-});
+describeOracleProperty('area', areaScenarioArb);

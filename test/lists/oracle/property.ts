@@ -1,6 +1,8 @@
 import fc from 'fast-check';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/db/store.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { loadOracleWorld } from '../../support/oracle-world.ts';
 import { runScenario } from './engine-run.ts';
 import { differences } from './oracle.ts';
 import type { Scenario } from './scenario.ts';
@@ -60,4 +62,20 @@ export async function engineMatchesOracle(store: Store, arbitrary: fc.Arbitrary<
   expect(seen.activated).toBeGreaterThan(runs / 3);
   expect(seen.listed).toBeGreaterThan(runs / 5);
   for (const key of ['overBudget', 'cap', 'target'] as const) expect(seen[key]).toBeGreaterThanOrEqual(Math.ceil(runs / 100));
+}
+
+/** A test file's property: its own database with the oracle's world, and `engineMatchesOracle` over `runs` scenarios. */
+export function describeOracleProperty(kind: string, arbitrary: fc.Arbitrary<Scenario>): void {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await loadOracleWorld(t.store);
+  });
+  afterAll(() => t?.drop());
+  const runs = fcRuns();
+  describe(`${kind} rules: the engine gives the oracle's list`, () => {
+    it(`for ${runs} generated scenarios`, async () => {
+      await engineMatchesOracle(t.store, arbitrary, kind, runs);
+    }, 60 * 60_000);
+  });
 }
