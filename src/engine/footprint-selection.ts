@@ -10,7 +10,7 @@ import type { Rule } from '../rules/schema.ts';
  *
  * ```ts
  * const reach = ruleReach(rule);
- * const sql = `SELECT a.pcode FROM ${selectedParts('e.id', reach, q)} fp
+ * const sql = `SELECT a.pcode FROM hazard_events e CROSS JOIN LATERAL ${selectedParts('e.id', reach, (v, t) => q.param(v, t))} fp
  *                JOIN admin_area_parts a ON ${reachesSql('fp.geom', 'a.geom', reach.bufferKm)}`;
  * ```
  */
@@ -41,7 +41,7 @@ export function reachesSql(part: string, target: string, bufferKm: number): stri
 export type Param = (value: unknown, type: string) => string;
 
 /** SQL true when footprint `f` (a `hazard_footprints` row alias) is one any of the specs names. */
-export function selectedSql(f: string, specs: FootprintSpec[], param: Param): string {
+function selectedSql(f: string, specs: FootprintSpec[], param: Param): string {
   if (specs.length === 0) return 'false';
   return `(${specs
     .map((s) => `footprint_selected(${f}.class, ${f}.label, ${f}.value, ${f}.unit, ${param(s.class, 'text')}, ${param(s.label, 'text')}, ${param(s.minValue, 'float8')}, ${param(s.unit, 'text')})`)
