@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../db/store.ts';
+import { spreadsheetSafe } from '../spreadsheet-safe.ts';
 import { LIST_COLUMNS, cellText, columnsFor, entryPages, write, type ExportContext } from './source.ts';
 
 /**
@@ -19,7 +20,8 @@ export async function writeTable(store: Store, ctx: ExportContext, out: Writable
   await write(out, stringify(header));
   let rows = 0;
   for await (const page of entryPages(store, ctx)) {
-    await write(out, stringify(page.map((e) => columns.map((c) => cellText(c, e, ctx.list)))));
+    // Registry values may hold formulas: every cell is made safe for spreadsheets (README "Exports").
+    await write(out, stringify(page.map((e) => columns.map((c) => spreadsheetSafe(cellText(c, e, ctx.list))))));
     rows += page.length;
   }
   return rows;

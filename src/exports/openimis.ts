@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../db/store.ts';
+import { safeCell } from '../spreadsheet-safe.ts';
 import { entryPages, exportIdOf, write, type EntryRow, type ExportContext, type ExportField } from './source.ts';
 
 /**
@@ -58,7 +59,7 @@ export async function writeOpenImis(store: Store, ctx: ExportContext, out: Writa
   await write(out, stringify([columns.map((c) => c.name)]));
   let rows = 0;
   for await (const page of entryPages(store, ctx)) {
-    await write(out, stringify(page.map((e) => columns.map((c) => c.value(e, ctx) ?? ''))));
+    await write(out, stringify(page.map((e) => columns.map((c) => safeCell(c.value(e, ctx))))));
     rows += page.length;
   }
   return rows;

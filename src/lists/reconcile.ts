@@ -291,9 +291,19 @@ async function matchIds(raw: RawConnection, header: Header, listId: number, rele
     ? [`JOIN release_ids ri ON ri.release_id = $2::bigint AND ri.pseudonymous_id = ${id}
         JOIN payment_list_entries e ON e.list_id = $1::bigint AND e.household_id = ri.household_id`, [listId, release.id]]
     : [`JOIN payment_list_entries e ON e.list_id = $1::bigint AND e.registry_id = ${id}`, [listId]];
+  // Our exports put a ' before a registry id a spreadsheet would read as a formula (src/spreadsheet-safe.ts):
+  // an id that matches nothing as written is matched without that '.
+  const unescaped = release.pseudonymised
+    ? ''
+    : `UNION ALL
+       SELECT r.record, e.household_id, e.amount FROM reconcile_rows r
+         JOIN payment_list_entries e ON e.list_id = $1::bigint AND e.registry_id = substr(${id}, 2)
+        WHERE left(${id}, 1) = ''''
+          AND NOT EXISTS (SELECT 1 FROM payment_list_entries x WHERE x.list_id = $1::bigint AND x.registry_id = ${id})`;
   await raw.query(
     `CREATE TEMP TABLE reconcile_matched ON COMMIT DROP AS
-     SELECT r.record, e.household_id, e.amount AS entry_amount FROM reconcile_rows r ${join}`,
+     SELECT r.record, e.household_id, e.amount AS entry_amount FROM reconcile_rows r ${join}
+     ${unescaped}`,
     params,
   );
   await raw.query('ALTER TABLE reconcile_matched ADD PRIMARY KEY (record)');
@@ -337,8 +347,8 @@ async function findProblems(raw: RawConnection, header: Header, listId: number, 
   await raw.query(`
     INSERT INTO reconcile_problems (record, col, message, other_record)
     SELECT record, 'id', 'the same id is already on line', first_record
-      FROM (SELECT record, min(record) OVER (PARTITION BY ${v('id')}) AS first_record
-              FROM reconcile_rows WHERE ${v('id')} IS NOT NULL) d
+      FROM (SELECT r.record, min(r.record) OVER (PARTITION BY coalesce('household ' || m.household_id, 'id ' || ${v('id')})) AS first_record
+              FROM reconcile_rows r LEFT JOIN reconcile_matched m USING (record) WHERE ${v('id')} IS NOT NULL) d
      WHERE record <> first_record`);
 }
 

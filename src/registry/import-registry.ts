@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { readCsvHeader } from './csv-header.ts';
 import { UserError } from '../errors.ts';
+import { spreadsheetSafe } from '../spreadsheet-safe.ts';
 import { CopyError } from '../db/raw.ts';
 import type { Store, Tx } from '../db/store.ts';
 import { isCanonical, type CanonicalColumn } from './columns.ts';
@@ -280,11 +281,13 @@ async function writeRejects(
      ORDER BY i.record`);
   // Whole household rows: readable by the operator only, like exports.
   const out = createWriteStream(rejectsFile, { mode: 0o600 });
-  const csv = stringify({ header: true, columns: ['line', 'problems', ...header.names] });
+  const csv = stringify({ header: true, columns: ['line', 'problems', ...header.names.map(spreadsheetSafe)] });
   csv.pipe(out);
   for (const row of result.rows) {
     const record = Number(row.record);
-    csv.write([lines.lineOf(record), byRecord.get(record)?.join('; '), ...columns.map((c) => row[c] ?? '')]);
+    // The rows were refused, so they may hold anything, formulas included.
+    const cells = [byRecord.get(record)?.join('; ') ?? '', ...columns.map((c) => String(row[c] ?? ''))];
+    csv.write([lines.lineOf(record), ...cells.map(spreadsheetSafe)]);
   }
   csv.end();
   await finished(out);
