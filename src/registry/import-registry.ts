@@ -49,6 +49,10 @@ interface Header {
 // a row problem, never a failed cast that aborts the whole import.
 const NUMBER = String.raw`^\s*[-+]?([0-9]{1,15}(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,2})?\s*$`;
 const WHOLE = String.raw`^\s*[0-9]{1,9}\s*$`;
+// Written as a decimal number, of any size; with the length cap below, a cast to numeric cannot fail.
+const DECIMAL = String.raw`^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,4})?\s*$`;
+/** A PMT or wealth score is a modest number: beyond this it is a typing or export mistake, not a score. */
+export const PMT_SCORE_LIMIT = 1e15;
 
 /**
  * Imports a household CSV into the registry (see README "Registry CSV"). The file is streamed
@@ -176,8 +180,11 @@ async function findProblems({ raw }: Tx, header: Header): Promise<void> {
     ['registry_id', `CASE WHEN ${v('registry_id')} IS NULL THEN 'is required' END`],
     ['size', `CASE WHEN ${v('size')} IS NOT NULL AND CASE WHEN ${v('size')} ~ '${WHOLE}' THEN ${v('size')}::int < 1 ELSE true END
                THEN '"' || ${v('size')} || '" is not a whole number of at least 1' END`],
-    ['pmt_score', `CASE WHEN ${v('pmt_score')} IS NOT NULL AND ${v('pmt_score')} !~ '${NUMBER}'
-               THEN '"' || ${v('pmt_score')} || '" is not a number' END`],
+    ['pmt_score', `CASE WHEN ${v('pmt_score')} IS NULL THEN NULL
+               WHEN ${v('pmt_score')} !~ '${DECIMAL}' THEN '"' || ${v('pmt_score')} || '" is not a number'
+               WHEN length(${v('pmt_score')}) > 1000 OR abs(${v('pmt_score')}::numeric) > ${PMT_SCORE_LIMIT}
+                    OR (${v('pmt_score')}::numeric <> 0 AND abs(${v('pmt_score')}::numeric) < ${1 / PMT_SCORE_LIMIT})
+               THEN '"' || ${v('pmt_score')} || '" is out of range: a score lies between -1e15 and 1e15 (and is 0 or at least 1e-15 from 0)' END`],
     ['lat', `CASE WHEN ${v('lat')} IS NOT NULL AND CASE WHEN ${v('lat')} ~ '${NUMBER}' THEN abs(${v('lat')}::float8) > 90 ELSE true END
                THEN '"' || ${v('lat')} || '" is not a latitude in decimal degrees (-90..90)' END`],
     ['lon', `CASE WHEN ${v('lon')} IS NOT NULL AND CASE WHEN ${v('lon')} ~ '${NUMBER}' THEN abs(${v('lon')}::float8) > 180 ELSE true END

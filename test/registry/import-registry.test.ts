@@ -180,7 +180,21 @@ describe('unusable files', () => {
     const file = await tempFile('huge.csv', 'registry_id,admin_pcode,pmt_score,lat,lon\nA,XD01001,1e999,,\nB,XD01001,5,3.5,38.2\n');
     const error = await importRegistry(t.store, file).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect(error.details).toEqual([`${file}: line 2, column pmt_score: "1e999" is not a number`]);
+    expect(error.details).toEqual([`${file}: line 2, column pmt_score: "1e999" is out of range: a score lies between -1e15 and 1e15 (and is 0 or at least 1e-15 from 0)`]);
+  });
+
+  it('says a huge or vanishing pmt_score is out of range, and a word is not a number; plausible scores land', async () => {
+    const scores = ['1e308', '-1e308', '1e100', '1e-400', '12345678901234567890', '1e16', 'abc', '0x5', '1e15', '-999999999999999', '0.5e-3', '0', '12.5'];
+    const file = await tempFile('scores.csv', `registry_id,admin_pcode,pmt_score\n${scores.map((s, i) => `S${i},XD01001,${s}`).join('\n')}\n`);
+    const report = await importRegistry(t.store, file, { skipInvalid: true });
+    const range = 'is out of range: a score lies between -1e15 and 1e15 (and is 0 or at least 1e-15 from 0)';
+    expect(report.problems).toEqual([
+      ...['1e308', '-1e308', '1e100', '1e-400', '12345678901234567890', '1e16'].map((s, i) => `line ${i + 2}, column pmt_score: "${s}" ${range}`),
+      'line 8, column pmt_score: "abc" is not a number',
+      'line 9, column pmt_score: "0x5" is not a number',
+    ]);
+    const landed = await t.store.db.selectFrom('households').select(['registry_id', 'pmt_score']).orderBy('registry_id').execute();
+    expect(landed.map((h) => [h.registry_id, h.pmt_score])).toEqual([['S10', 0.0005], ['S11', 0], ['S12', 12.5], ['S8', 1e15], ['S9', -999999999999999]]);
   });
 
   it('refuses an empty file and a file with only a header', async () => {
