@@ -20,7 +20,12 @@ export type FetchResult =
 
 /** A fetch that failed for good, after its retries; says why. */
 export class FetchError extends Error {
-  constructor(message: string, readonly attempts: number) {
+  constructor(
+    message: string,
+    readonly attempts: number,
+    /** The payload itself is the problem (over the size limit): the user's to fix, not the network's. */
+    readonly payloadProblem = false,
+  ) {
     super(message);
     this.name = 'FetchError';
   }
@@ -48,7 +53,7 @@ export async function fetchPayload(url: string, options: FetchOptions = {}): Pro
       const result = await attemptFetch(url, o);
       if (result.kind === 'done') return { ...result.value, attempts: attempt };
       lastError = result.reason;
-      if (!result.retry) throw new FetchError(`${url}: ${result.reason}`, attempt);
+      if (!result.retry) throw new FetchError(`${url}: ${result.reason}`, attempt, result.payloadProblem);
     } catch (error) {
       if (error instanceof FetchError) throw error;
       lastError = describe(error);
@@ -63,7 +68,7 @@ export async function fetchPayload(url: string, options: FetchOptions = {}): Pro
 
 type Attempt =
   | { kind: 'done'; value: Omit<Extract<FetchResult, { status: 'ok' }>, 'attempts'> | { status: 'not_modified' } }
-  | { kind: 'failed'; reason: string; retry: boolean };
+  | { kind: 'failed'; reason: string; retry: boolean; payloadProblem?: boolean };
 
 async function attemptFetch(url: string, o: typeof DEFAULTS & FetchOptions): Promise<Attempt> {
   const headers: Record<string, string> = { 'user-agent': 'asp-engine/0.1 (early-warning feed reader)', accept: '*/*' };
@@ -82,14 +87,14 @@ async function attemptFetch(url: string, o: typeof DEFAULTS & FetchOptions): Pro
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > o.maxBytes) {
     await response.body?.cancel();
-    return { kind: 'failed', reason: `the body is ${declared} bytes, over the limit of ${o.maxBytes}`, retry: false };
+    return { kind: 'failed', reason: `the body is ${megabytes(declared)}, over the limit of ${megabytes(o.maxBytes)} per payload (feed option maxBytes)`, retry: false, payloadProblem: true };
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body ?? []) {
     size += chunk.length;
     if (size > o.maxBytes) {
-      return { kind: 'failed', reason: `the body exceeds the limit of ${o.maxBytes} bytes`, retry: false };
+      return { kind: 'failed', reason: `the body exceeds the limit of ${megabytes(o.maxBytes)} per payload (feed option maxBytes)`, retry: false, payloadProblem: true };
     }
     chunks.push(Buffer.from(chunk));
   }
@@ -112,13 +117,16 @@ async function readLocal(url: string, maxBytes: number): Promise<FetchResult> {
   const path = fileURLToPath(url);
   try {
     const info = await stat(path);
-    if (info.size > maxBytes) throw new FetchError(`${url}: the file is ${info.size} bytes, over the limit of ${maxBytes}`, 1);
+    if (info.size > maxBytes) throw new FetchError(`${url}: the file is ${megabytes(info.size)}, over the limit of ${megabytes(maxBytes)} per payload (feed option maxBytes)`, 1, true);
     return { status: 'ok', bytes: await readFile(path), contentType: null, etag: null, lastModified: null, attempts: 1 };
   } catch (error) {
     if (error instanceof FetchError) throw error;
     throw new FetchError(`${url}: ${(error as Error).message}`, 1);
   }
 }
+
+/** 53477376 → "51.0 MB" (MiB, as the limit is set); small sizes in bytes. */
+const megabytes = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${bytes} bytes`);
 
 function describe(error: unknown): string {
   const e = error as Error & { cause?: { code?: string; message?: string } };

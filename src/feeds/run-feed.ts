@@ -143,6 +143,8 @@ async function runSource(
     }
     summary.status = 'failed';
     summary.error = error.message;
+    // A payload over the size limit is a bad payload (exit 2 on the CLI), not a network failure.
+    if (error.payloadProblem) summary.payloadErrors.push(error.message);
   }
   await finishRun(store, summary, summary.status, summary.error, feed, etag, lastModified);
   log.info({ ...summary, payloadErrors: summary.payloadErrors.length }, 'feed run finished');
