@@ -54,6 +54,23 @@ async function listReleasedTo(store: Store, listId: number, partnerId: string): 
   return rows.length > 0;
 }
 
+/**
+ * What a partner may see of a list: what it pays. Not who generated or approved it, nor who was
+ * left out and why (excluded, cuts), nor a cancellation's reason.
+ */
+const partnerView = (l: ListRow) => ({
+  id: l.id, ruleId: l.ruleId, programme: l.programme, cycle: l.cycle, status: l.status, currency: l.currency,
+  households: l.households, totalAmount: l.totalAmount, contentSha256: l.contentSha256,
+});
+
+/** The release of a list to the calling partner (visibleList has checked that there is one). */
+async function releaseIdOf(store: Store, listId: number, partnerId: string): Promise<number> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query<{ id: number }>(`SELECT id FROM list_releases WHERE list_id = $1 AND partner_id = $2`, [listId, partnerId]),
+  );
+  return Number(rows[0].id);
+}
+
 async function visibleList(store: Store, caller: Caller, id: number): Promise<ListRow> {
   if (caller.role === 'partner' && !(await listReleasedTo(store, id, caller.partnerId!))) throw new NotFoundError(`payment list ${id} does not exist`);
   return getList(store, id);
@@ -169,15 +186,16 @@ export function apiRoutes(version: string): RouteSpec[] {
         if (caller.role !== 'partner') return { lists };
         const { rows } = await store.transaction(({ raw }) => raw.query<{ id: number }>(`SELECT list_id AS id FROM list_releases WHERE partner_id = $1`, [caller.partnerId]));
         const released = new Set(rows.map((r) => Number(r.id)));
-        // A partner needs what it pays, not who generated or approved it.
-        return { lists: lists.filter((l) => released.has(l.id)).map((l) => ({ id: l.id, ruleId: l.ruleId, programme: l.programme, cycle: l.cycle, status: l.status, currency: l.currency, households: l.households, totalAmount: l.totalAmount, contentSha256: l.contentSha256 })) };
+        return { lists: lists.filter((l) => released.has(l.id)).map(partnerView) };
       },
     }),
     route({
       method: 'get', path: '/lists/:id', tag: 'lists', summary: 'one list with its payment totals', roles: ['coordinator', 'approver', 'partner'], params: idParams,
       handler: async ({ store, params, caller }) => {
         const list = await visibleList(store, caller, params.id as number);
-        return { list, totals: await paymentTotals(store, list.id) };
+        if (caller.role !== 'partner') return { list, totals: await paymentTotals(store, list.id) };
+        // A partner's totals count only what it reported itself.
+        return { list: partnerView(list), totals: await paymentTotals(store, list.id, await releaseIdOf(store, list.id, caller.partnerId!)) };
       },
     }),
     route({
@@ -238,8 +256,9 @@ export function apiRoutes(version: string): RouteSpec[] {
       handler: async ({ store, params, body, caller }) => {
         const id = params.id as number;
         if (caller.role === 'partner') await visibleList(store, caller, id);
-        return withTempFile('status.csv', body as string, (file) =>
+        const report = await withTempFile('status.csv', body as string, (file) =>
           reconcileList(store, id, file, actor(caller), { partnerId: caller.role === 'partner' ? caller.partnerId! : undefined }));
+        return caller.role === 'partner' ? { ...report, totals: await paymentTotals(store, id, report.releaseId) } : report;
       },
     }),
 

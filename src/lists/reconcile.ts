@@ -4,7 +4,7 @@ import path from 'node:path';
 import { audit } from '../audit/audit.ts';
 import { CopyError, type RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
-import { NotFoundError, UserError } from '../errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { readCsvHeader } from '../registry/csv-header.ts';
 import { RecordLines } from '../registry/record-lines.ts';
@@ -136,11 +136,12 @@ export async function reconcileList(
 }
 
 /**
- * What was paid, failed (per reason) and is still pending on a list. Amounts of paid and failed
- * households are those reported, which reconciliation holds equal to the list's.
+ * What was paid, failed (per reason) and is still pending on a list (as reported under one release,
+ * when given). Amounts of paid and failed households are those reported, which reconciliation holds
+ * equal to the list's.
  */
-export async function paymentTotals(on: Store | RawConnection, listId: number): Promise<PaymentTotals> {
-  if ('transaction' in on) return on.transaction(({ raw }) => paymentTotals(raw, listId));
+export async function paymentTotals(on: Store | RawConnection, listId: number, releaseId: number | null = null): Promise<PaymentTotals> {
+  if ('transaction' in on) return on.transaction(({ raw }) => paymentTotals(raw, listId, releaseId));
   const list = await on.query<{ currency: string | null }>('SELECT currency FROM payment_lists WHERE id = $1', [listId]);
   if (list.rows.length === 0) throw new NotFoundError(`no payment list ${listId}`);
   const { rows } = await on.query<{
@@ -155,15 +156,15 @@ export async function paymentTotals(on: Store | RawConnection, listId: number): 
             count(*) FILTER (WHERE s.status IS NULL)::int AS pending_households,
             coalesce(sum(e.amount) FILTER (WHERE s.status IS NULL), 0) AS pending_amount
        FROM payment_list_entries e
-       LEFT JOIN payment_statuses s ON s.list_id = e.list_id AND s.household_id = e.household_id
+       LEFT JOIN payment_statuses s ON s.list_id = e.list_id AND s.household_id = e.household_id AND ($2::bigint IS NULL OR s.release_id = $2::bigint)
       WHERE e.list_id = $1`,
-    [listId],
+    [listId, releaseId],
   );
   const reasons = await on.query<{ reason: string; households: number; amount: number }>(
     `SELECT reason, count(*)::int AS households, sum(amount) AS amount
-       FROM payment_statuses WHERE list_id = $1 AND status = 'failed'
+       FROM payment_statuses WHERE list_id = $1 AND status = 'failed' AND ($2::bigint IS NULL OR release_id = $2::bigint)
       GROUP BY reason ORDER BY count(*) DESC, reason`,
-    [listId],
+    [listId, releaseId],
   );
   const t = rows[0];
   return {
@@ -227,11 +228,16 @@ async function releasedList(raw: RawConnection, listId: number, partnerId: strin
   if (list.rows.length === 0) throw new NotFoundError(`no payment list ${listId}`);
   const { status } = list.rows[0];
   if (status !== 'released') throw new UserError(`list ${listId} is ${status}: only a released list can be reconciled`);
-  const releases = await raw.query<{ id: number; partner_id: string; pseudonymised: boolean }>(
-    'SELECT id, partner_id, pseudonymised FROM list_releases WHERE list_id = $1 ORDER BY id',
+  const releases = await raw.query<{ id: number; partner_id: string; pseudonymised: boolean; expires_on: string; expired: boolean }>(
+    `SELECT id, partner_id, pseudonymised, to_char(expires_on, 'YYYY-MM-DD') AS expires_on, expires_on < current_date AS expired
+       FROM list_releases WHERE list_id = $1 ORDER BY id`,
     [listId],
   );
-  const toRelease = (r: (typeof releases.rows)[number]): Release => ({ id: Number(r.id), partnerId: r.partner_id, pseudonymised: r.pseudonymised });
+  const toRelease = (r: (typeof releases.rows)[number]): Release => {
+    // The list is the partner's to use until the release expires; a report after that is refused, like a download.
+    if (r.expired) throw new ConflictError(`the release of list ${listId} to ${r.partner_id} expired on ${r.expires_on}: it can no longer be reconciled`);
+    return { id: Number(r.id), partnerId: r.partner_id, pseudonymised: r.pseudonymised };
+  };
   const partners = releases.rows.map((r) => r.partner_id).join(', ');
   if (partnerId !== undefined) {
     const release = releases.rows.find((r) => r.partner_id === partnerId);

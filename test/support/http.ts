@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/api/app.ts';
+import type { Store } from '../../src/db/store.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, hit: number) => void;
 
@@ -30,5 +32,15 @@ export async function serveRoutes(routes: Record<string, Route>): Promise<{ url:
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** The API (createApp) on a real server on 127.0.0.1: its base URL and how to stop it. */
+export async function serveApi(store: Store): Promise<{ base: string; close(): Promise<void> }> {
+  const server = createApp(store).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
