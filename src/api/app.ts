@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import express, { Router, type ErrorRequestHandler, type Request } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
@@ -106,6 +108,11 @@ async function authorise(store: Store, spec: RouteSpec, req: Request): Promise<C
 const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const send = (status: number, code: string, message: string, details?: unknown) =>
     res.status(status).json({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
+  if (isUserError(error)) {
+    // Messages name the files they are about; a client must not learn the server's folders.
+    error.message = withoutServerPaths(error.message);
+    error.details.splice(0, error.details.length, ...error.details.map(withoutServerPaths));
+  }
   if (error instanceof HttpError) return void send(error.status, error.code, error.message);
   if (error instanceof RequestError) return void send(400, 'bad_request', error.message, error.details);
   if (error instanceof NotFoundError) return void send(404, 'not_found', error.message);
@@ -120,3 +127,22 @@ const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   if (!res.headersSent) send(500, 'internal', 'internal error');
   else res.destroy();
 };
+
+/**
+ * The text with every path under the server's temporary folder, data folder, working folder or
+ * home replaced by the file's own name: `/tmp/asp-api-x1/status.csv: line 3` → `status.csv: line 3`.
+ */
+export function withoutServerPaths(text: string): string {
+  const roots = [os.tmpdir(), loadConfig().ASP_DATA_DIR, process.cwd(), os.homedir()]
+    .map((root) => path.resolve(root))
+    .filter((root) => root !== path.parse(root).root)
+    .sort((a, b) => b.length - a.length);
+  let scrubbed = text;
+  for (const root of roots) {
+    const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // The root, then the rest of the path up to a space or punctuation (or nothing): not a longer folder name.
+    const under = new RegExp(String.raw`(?:file://)?${escaped}(?:/[^\s:'"(),;]*|(?=[\s:'"(),;]|$))`, 'g');
+    scrubbed = scrubbed.replace(under, (found) => path.basename(found) || 'a server folder');
+  }
+  return scrubbed;
+}

@@ -122,7 +122,9 @@ export function apiRoutes(version: string): RouteSpec[] {
       handler: async ({ body }) =>
         withTempFile('rule.yaml', body as string, async (file) => {
           const { rules, problems } = await loadRules(file);
-          return { valid: problems.length === 0, rules: rules.map((r) => ({ id: r.rule.id, hash: r.hash })), problems: problems.map(formatProblem) };
+          // Named as sent (rule.yaml), never by the server's temporary path.
+          const named = problems.map((p) => formatProblem({ ...p, file: 'rule.yaml' }));
+          return { valid: problems.length === 0, rules: rules.map((r) => ({ id: r.rule.id, hash: r.hash })), problems: named };
         }),
     }),
     route({
