@@ -179,6 +179,13 @@ describe('reconciliation of a file that went through the escaping', () => {
     const report = await reconcileList(db.store, list.listId, await tempFile('bank-paid.csv', csv), 'finance', { partnerId: 'bank' });
     expect(report).toMatchObject({ rows: PAYLOADS.length, paid: PAYLOADS.length, failed: 0 });
   });
+
+  it('refuses one household named twice, once with our prefix and once without, as the same id twice', async () => {
+    const id = REGISTRY_IDS[0];
+    const csv = `registry_id,status,amount\n"'${id.replace(/"/g, '""')}",paid,100\n"${id.replace(/"/g, '""')}",paid,100\n`;
+    const error = await reconcileList(db.store, list.listId, await tempFile('twice.csv', csv), 'finance', { partnerId: 'bank' }).catch((e) => e);
+    expect(error.details).toEqual([expect.stringMatching(/: line 3, column registry_id: the same id is already on line 2$/)]);
+  });
 });
 
 describe('the registry rejects file', () => {
