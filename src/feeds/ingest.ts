@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Store, Tx } from '../db/store.ts';
 import { log } from '../log.ts';
 import { PayloadError, type Adapter, type AdapterContext, type HazardEventVersion, type IndicatorValue, type SourceName } from './model.ts';
+import { loadIndicatorCatalogue } from './indicator-catalogue.ts';
+import { implausibleIndicator, indicatorLocation } from './plausibility.ts';
 import { describeIssues, hazardEventVersionSchema, indicatorValueSchema } from './validate.ts';
 
 export interface PayloadInput {
@@ -45,6 +47,7 @@ const emptySummary = (): IngestSummary => ({
  */
 export async function ingestPayload(store: Store, adapter: Adapter, input: PayloadInput): Promise<IngestSummary> {
   const context = await loadAdapterContext(store);
+  const catalogue = await loadIndicatorCatalogue();
   const fetchedAt = input.fetchedAt ?? new Date();
   const summary = await store.transaction(async (tx) => {
     const summary = emptySummary();
@@ -115,8 +118,9 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
     const indicators: IndicatorValue[] = [];
     for (const [index, value] of parsed.indicators.entries()) {
       const checked = indicatorValueSchema.safeParse(value);
-      if (checked.success) indicators.push(checked.data);
-      else await quarantine(`indicator value ${index} (${value?.pcode ?? '?'} ${value?.indicator ?? '?'})`, describeIssues(checked.error), value);
+      const problem = checked.success ? implausibleIndicator(catalogue, checked.data) : describeIssues(checked.error);
+      if (problem === null) indicators.push(checked.data!);
+      else await quarantine(indicatorLocation(index, value), problem, value);
     }
     summary.indicatorsAdded = await storeIndicatorValues(tx, indicators, payloadId, fetchedAt);
     return summary;
