@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { UserError } from '../errors.ts';
+import { dataFileReader } from './data-file.ts';
 
 /**
  * The indicator catalogue (data/indicators.yaml): the range and unit a published figure of each
@@ -11,7 +9,7 @@ import { UserError } from '../errors.ts';
  *
  * ```ts
  * const catalogue = await loadIndicatorCatalogue()
- * rangeProblem(catalogueRange(catalogue, 'vci3m'), -5) // '-5 is outside 0..100 (VCI (0-100))'
+ * rangeProblem(catalogue.rangeOf('vci3m'), -5) // '-5 is outside 0..100 (VCI (0-100))'
  * ```
  */
 
@@ -45,29 +43,11 @@ export interface IndicatorCatalogue {
   rangeOf(indicator: string): PlausibleRange | undefined;
 }
 
-const loaded = new Map<string, Promise<IndicatorCatalogue>>();
+const readCatalogue = dataFileReader(catalogueSchema, 'the indicator catalogue', (data) => catalogueOf(data.indicators));
 
-/** Reads and validates the catalogue once per file (it changes with a release, not at run time). */
+/** Reads and validates the catalogue once per file. */
 export function loadIndicatorCatalogue(file = DEFAULT_INDICATOR_CATALOGUE): Promise<IndicatorCatalogue> {
-  let catalogue = loaded.get(file);
-  if (!catalogue) {
-    catalogue = readCatalogue(file);
-    catalogue.catch(() => loaded.delete(file));
-    loaded.set(file, catalogue);
-  }
-  return catalogue;
-}
-
-async function readCatalogue(file: string): Promise<IndicatorCatalogue> {
-  const document = parseDocument(await readFile(file, 'utf8'));
-  const parsed = catalogueSchema.safeParse(document.errors.length > 0 ? null : document.toJS());
-  if (!parsed.success) {
-    const problems = document.errors.length > 0
-      ? document.errors.map((e) => e.message)
-      : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new UserError(`${file}: the indicator catalogue is invalid`, problems);
-  }
-  return catalogueOf(parsed.data.indicators);
+  return readCatalogue(file);
 }
 
 /** A catalogue from entries (as in the YAML file). */
