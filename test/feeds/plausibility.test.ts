@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
+import { dryRunRule } from '../../src/engine/dry-run.ts';
 import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { listQuarantine } from '../../src/feeds/health.ts';
 import { loadIndicatorCatalogue } from '../../src/feeds/indicator-catalogue.ts';
@@ -9,6 +10,7 @@ import { MAX_FEED_MAGNITUDE, readFeedNumber, strictNumber } from '../../src/feed
 import type { IndicatorEvidence } from '../../src/rules/evaluate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
+import { tempFile } from '../support/files.ts';
 import { approveRuleText, CT_TOP_UP, ruleHeader, VCI_STAGES_AND_TIERS } from '../support/rules.ts';
 
 /**
@@ -95,6 +97,11 @@ describe('the indicator catalogue', () => {
     expect(catalogue.rangeOf('glofas_discharge')).toMatchObject({ min: 0 });
     expect(catalogue.rangeOf('no_such_indicator')).toBeUndefined();
   });
+
+  it('refuses a catalogue whose range is upside down, naming the entry', async () => {
+    const file = await tempFile('indicators.yaml', 'indicators:\n  - { name: vci3m, min: 100, max: 0, unit: VCI }\n');
+    await expect(loadIndicatorCatalogue(file)).rejects.toMatchObject({ message: `${file}: the indicator catalogue is invalid`, details: ['indicators.0: min is above max'] });
+  });
 });
 
 describe('implausible indicator values through ingest and evaluation', () => {
@@ -148,7 +155,12 @@ ${VCI_STAGES_AND_TIERS}${CT_TOP_UP}`);
 
   it("leaves out a value outside the rule's declared unit range (no catalogue entry) with a note, and records the rule's check", async () => {
     await publish('dryness_index', '2026-07', { XD02001: '42', XD02002: '9' });
-    await approveRuleText(t.store, indicatorRule('test-dryness', 'XD02', 'name: dryness_index, source: NDMA (test), version: any, unit: "index (0-10)", threshold: { op: gte, value: 8 }'));
+    const rule = indicatorRule('test-dryness', 'XD02', 'name: dryness_index, source: NDMA (test), version: any, unit: "index (0-10)", threshold: { op: gte, value: 8 }');
+    // The coordinator's dry run says why the area has no value.
+    const report = await dryRunRule(t.store, await tempFile('test-dryness.yaml', rule), '2026-08-06T00:00:00Z');
+    const notes = report.decisions.find((d) => d.pcode === 'XD02001')!.evidence.flatMap((e) => (e.kind === 'note' ? [e.text] : []));
+    expect(notes).toContain("dryness_index for XD02001 2026-07-01–2026-07-31 from NDMA (test): 42 is outside 0..10 (index (0-10)), the rule's range; not read as evidence");
+    await approveRuleText(t.store, rule);
     await evaluateActivations(t.store, { asOf: '2026-08-06T00:00:00Z', ruleId: 'test-dryness' });
     const activations = await listActivations(t.store, { ruleId: 'test-dryness' });
     expect(activations.map((a) => a.pcode)).toEqual(['XD02002']);
