@@ -469,11 +469,6 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
     const implausible: string[] = [];
     context.index.implausible.set(condition, (context.index.implausible.get(condition) ?? new Map()).set(`${pcode}|${wanted}`, implausible));
     for (const value of context.index.values.get(seriesKey(pcode, condition.name, condition.source)) ?? []) {
-      const problem = implausibility(value.value, ranges);
-      if (problem) {
-        implausible.push(`${value.indicator} for ${value.pcode} ${value.periodStart}–${value.periodEnd} from ${value.source}: ${problem}; not read as evidence`);
-        continue;
-      }
       if (wanted === 'final' && value.status !== 'final') continue;
       if (wanted === 'forecast' && value.status !== 'forecast') continue;
       if (value.status === 'final' && value.periodEnd > context.asOfDate) continue; // period not over yet
@@ -481,6 +476,11 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
       // A forecast speaks for a period still to come: once its period is over, last season's
       // projection must not keep triggering (a final figure, if any, stands for it).
       if (value.status === 'forecast' && value.periodEnd < context.asOfDate) continue;
+      const problem = implausibility(value.value, ranges);
+      if (problem) {
+        implausible.push(`${value.indicator} for ${value.pcode} ${value.periodStart}–${value.periodEnd} from ${value.source}: ${problem}; not read as evidence`);
+        continue;
+      }
       const key = `${value.periodStart}/${value.periodEnd}`;
       const current = byPeriod.get(key);
       if (!current || better(value, current)) byPeriod.set(key, value);
