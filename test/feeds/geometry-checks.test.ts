@@ -11,9 +11,10 @@ import { checkFootprints, hazardLimits, loadHazardLimits, PLACE_MARGIN_DEGREES }
 import { listQuarantine } from '../../src/feeds/health.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
 import type { HazardEventVersion, SourceName } from '../../src/feeds/model.ts';
+import { namedPlaceExtents } from '../../src/feeds/named-places.ts';
 import { runFeed } from '../../src/feeds/run-feed.ts';
 import { geometryProblem } from '../../src/feeds/validate.ts';
-import { extentOf, swapLatLon, type Box } from '../../src/geo/extent.ts';
+import { boxesMeet, extentOf, swapLatLon, type Box } from '../../src/geo/extent.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempFile } from '../support/files.ts';
 import { kenyaAdm1, sharedData } from '../support/paths.ts';
@@ -205,6 +206,19 @@ describe('geometry checks through ingest (real Kenya boundaries in the areas tab
     expect(await storedEvents()).toEqual(['DR9000001']);
     const [entry] = (await listQuarantine(t.store)).filter((q) => q.location.includes('9000002'));
     expect(entry.reason).toMatch(/^footprint 0 \(Point_Centroid\) lies at \[0\.\d+, 37\.\d+, 0\.\d+, 37\.\d+\], more than 3° outside KEN \[33\.91, -4\.67, 41\.91, 5\.41\] that the source names; read as \[lat, lon\] it lies there: it looks like swapped lat\/lon$/);
+  });
+
+  it('reads the extents of the countries and areas (P-codes, as CAP geocodes map to) that events name from the imported boundaries', async () => {
+    const event = { ...eventWith([]), countries: ['KEN', 'SOM'], pcodes: ['KE023'] };
+    const places = await t.store.transaction((tx) => namedPlaceExtents(tx, [event]));
+    expect([...places.keys()].sort()).toEqual(['KE023', 'KEN']); // Somalia's boundaries are not imported
+    expect(places.get('KEN')!.map((x) => Number(x.toFixed(2)))).toEqual(KENYA.map((x) => Number(x.toFixed(2))));
+    const turkana = places.get('KE023')!;
+    expect(boxesMeet(turkana, KENYA) && turkana[0] >= KENYA[0] && turkana[2] <= KENYA[2]).toBe(true);
+    // Named by P-code alone, a swapped shape is caught against the area's extent.
+    const inTurkana = turf.bboxPolygon([35, 3, 35.5, 3.5]).geometry;
+    const verdict = checkFootprints({ ...eventWith([swapLatLon(inTurkana)], []), pcodes: ['KE023'] }, { places, limits });
+    expect('problem' in verdict && verdict.problem).toMatch(/outside KE023 .* it looks like swapped lat\/lon/);
   });
 
   it('quarantines a whole-world drought polygon and stores an antimeridian box split in two', async () => {
