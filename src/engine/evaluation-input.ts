@@ -1,12 +1,13 @@
 import type { SeasonRecord } from '../areas/season-calendar.ts';
 import type { Store } from '../db/store.ts';
+import { loadIndicatorCatalogue } from '../feeds/indicator-catalogue.ts';
 import type { HazardEventVersion, IndicatorValue } from '../feeds/model.ts';
 import type { EvaluationInput, GateRecord } from '../rules/evaluate.ts';
 import { triggerConditions } from '../rules/load.ts';
 import { reachesSql, ruleReach } from './footprint-selection.ts';
 import type { Rule } from '../rules/schema.ts';
 
-export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons'>;
+export type RuleHistory = Pick<EvaluationInput, 'areas' | 'indicators' | 'events' | 'gates' | 'seasons' | 'catalogue'>;
 
 /**
  * How records count as known.
@@ -39,6 +40,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
   const reach = ruleReach(rule);
   const buffered = reach.bufferKm > 0;
   const reaches = reachesSql('part.geom', 'a.geom', reach.bufferKm);
+  const catalogue = await loadIndicatorCatalogue();
   return store.transaction(async ({ raw }) => {
     const areas = await raw.query<RuleHistory['areas'][number]>(`SELECT pcode, level, parent_pcode AS "parentPcode", iso3 FROM admin_areas`);
     const indicators = await raw.query<IndicatorValue & { knownAt: string }>(
@@ -95,7 +97,7 @@ export async function readRuleHistory(store: Store, rule: Rule, mode: HistoryMod
     const gateInput = gates.rows.map((g) => Object.fromEntries(Object.entries(g).filter(([, v]) => v !== null)) as GateRecord);
     // Season calendars (end_of_season): small, read whole.
     const seasons = await raw.query<SeasonRecord>(`SELECT pcode, season, start_md AS start, end_md AS "end" FROM area_seasons ORDER BY pcode, season`);
-    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput, seasons: seasons.rows };
+    return { areas: areas.rows, indicators: indicators.rows, events: events.rows.map((r) => r.row), gates: gateInput, seasons: seasons.rows, catalogue };
   });
 }
 

@@ -14,6 +14,14 @@ const feedSchema = z.object({
   url: z.string().min(1),
   schedule: z.string().refine((s) => cron.validate(s), 'not a valid cron expression'),
   enabled: z.boolean().default(true),
+  /**
+   * Where this feed's events are, [west, south, east, north] in degrees: a footprint outside it is
+   * quarantined (and called a lat/lon swap when read as [lat, lon] it lies inside).
+   */
+  bbox: z
+    .tuple([z.number().min(-180).max(180), z.number().min(-90).max(90), z.number().min(-180).max(180), z.number().min(-90).max(90)])
+    .refine(([west, south, east, north]) => west <= east && south <= north, 'must be [west, south, east, north] with west ≤ east and south ≤ north')
+    .optional(),
   /** Stale when no new data arrived for this long. */
   staleAfterMinutes: z.number().int().positive().default(24 * 60),
   options: z

@@ -2,6 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Store, Tx } from '../db/store.ts';
 import { log } from '../log.ts';
 import { PayloadError, type Adapter, type AdapterContext, type HazardEventVersion, type IndicatorValue, type SourceName } from './model.ts';
+import type { Box } from '../geo/extent.ts';
+import { checkFootprints, loadHazardLimits } from './footprint-checks.ts';
+import { loadIndicatorCatalogue } from './indicator-catalogue.ts';
+import { namedPlaceExtents } from './named-places.ts';
+import { implausibleIndicator, indicatorLocation } from './plausibility.ts';
 import { describeIssues, hazardEventVersionSchema, indicatorValueSchema } from './validate.ts';
 
 export interface PayloadInput {
@@ -12,6 +17,8 @@ export interface PayloadInput {
   contentType?: string | null;
   fetchedAt?: Date;
   runId?: number | null;
+  /** The feed's declared bounding box (feeds config `bbox`): footprints outside it are quarantined. */
+  bbox?: Box | null;
 }
 
 export interface IngestSummary {
@@ -45,6 +52,8 @@ const emptySummary = (): IngestSummary => ({
  */
 export async function ingestPayload(store: Store, adapter: Adapter, input: PayloadInput): Promise<IngestSummary> {
   const context = await loadAdapterContext(store);
+  const catalogue = await loadIndicatorCatalogue();
+  const limits = await loadHazardLimits();
   const fetchedAt = input.fetchedAt ?? new Date();
   const summary = await store.transaction(async (tx) => {
     const summary = emptySummary();
@@ -89,6 +98,7 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
       return summary;
     }
     for (const rejection of parsed.rejected) await quarantine(rejection.where, rejection.reason);
+    const places = await namedPlaceExtents(tx, parsed.events);
 
     for (const [index, event] of parsed.events.entries()) {
       const where = `event ${index} (${event?.externalId ?? '?'} version ${event?.version ?? '?'})`;
@@ -97,10 +107,15 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
         await quarantine(where, describeIssues(checked.error), event);
         continue;
       }
+      const placed = checkFootprints(checked.data as HazardEventVersion, { feedBox: input.bbox, places, limits });
+      if ('problem' in placed) {
+        await quarantine(where, placed.problem, event);
+        continue;
+      }
       // A savepoint per event: a record the database refuses is quarantined alone.
       await tx.raw.query('SAVEPOINT event_version');
       try {
-        const stored = await storeEventVersion(tx, checked.data as HazardEventVersion, payloadId, fetchedAt);
+        const stored = await storeEventVersion(tx, placed.event, payloadId, fetchedAt);
         await tx.raw.query('RELEASE SAVEPOINT event_version');
         if (stored.newEvent) summary.eventsAdded++;
         if (stored.newVersion) summary.versionsAdded++;
@@ -115,8 +130,9 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
     const indicators: IndicatorValue[] = [];
     for (const [index, value] of parsed.indicators.entries()) {
       const checked = indicatorValueSchema.safeParse(value);
-      if (checked.success) indicators.push(checked.data);
-      else await quarantine(`indicator value ${index} (${value?.pcode ?? '?'} ${value?.indicator ?? '?'})`, describeIssues(checked.error), value);
+      const problem = checked.success ? implausibleIndicator(catalogue, checked.data) : describeIssues(checked.error);
+      if (problem === null) indicators.push(checked.data!);
+      else await quarantine(indicatorLocation(index, value), problem, value);
     }
     summary.indicatorsAdded = await storeIndicatorValues(tx, indicators, payloadId, fetchedAt);
     return summary;

@@ -111,13 +111,13 @@ async function runSource(
       summary.status = 'not_modified';
     } else {
       const fetchedAt = new Date();
-      add(await ingestPayload(store, adapter, { source, bytes: fetched.bytes, url, contentType: fetched.contentType, fetchedAt, runId: run.id }));
+      add(await ingestPayload(store, adapter, { source, bytes: fetched.bytes, url, contentType: fetched.contentType, fetchedAt, runId: run.id, bbox: feed?.bbox }));
       if (source === 'cap' && fetchOptions.followCapLinks && summary.payloadErrors.length === 0) {
         for (const link of followableLinks(fetched.bytes, url)) {
           try {
             const alert = await fetchPayload(link, { ...fetchOptions, etag: null, lastModified: null });
             if (alert.status === 'ok') {
-              add(await ingestPayload(store, adapter, { source, bytes: alert.bytes, url: link, contentType: alert.contentType, runId: run.id }));
+              add(await ingestPayload(store, adapter, { source, bytes: alert.bytes, url: link, contentType: alert.contentType, runId: run.id, bbox: feed?.bbox }));
             }
           } catch (error) {
             // One unreachable alert does not fail the index; it is quarantined with the reason.

@@ -1,5 +1,7 @@
 import { lastEnded, nextOccurrence, type SeasonOccurrence, type SeasonRecord } from '../areas/season-calendar.ts';
 import { ALERT_LEVELS, type AlertLevel, type HazardEventVersion, type IndicatorValue } from '../feeds/model.ts';
+import type { IndicatorCatalogue } from '../feeds/indicator-catalogue.ts';
+import { declaredRanges, implausibility, plausibilityChecks, type PlausibilityCheck } from './plausible-range.ts';
 import {
   DECLARATION_KINDS, type Band, type DeclarationCondition, type EventCondition, type Gate, type IndicatorCondition, type Rule, type TriggerCondition,
 } from './schema.ts';
@@ -57,6 +59,8 @@ export interface EvaluationInput {
   gates?: GateRecord[];
   /** Season calendars by area (`asp areas seasons`), for the end_of_season aggregation. */
   seasons?: SeasonRecord[];
+  /** The indicator catalogue (data/indicators.yaml): a value outside its range is never evidence. */
+  catalogue?: IndicatorCatalogue;
 }
 
 /** One stored value that went into an aggregate over a window. */
@@ -97,6 +101,8 @@ export interface IndicatorEvidence {
   leadDays?: number;
   /** With end_of_season: the season read, its days that year and the area whose calendar gave it. */
   season?: SeasonOccurrence & { calendarOf: string };
+  /** The plausibility checks (rule's and catalogue's ranges) every value read passed. */
+  plausibility?: PlausibilityCheck[];
 }
 
 export interface EventEvidence {
@@ -165,6 +171,8 @@ interface Index {
   values: Map<string, StoredValue[]>;
   /** Per-period series already built, per condition, by `pcode|status`. */
   series: Map<IndicatorCondition, Map<string, StoredValue[]>>;
+  /** Values left out of those series as implausible, in words, by the same keys. */
+  implausible: Map<IndicatorCondition, Map<string, string[]>>;
   /** Long-term references already computed, per condition, by `pcode|periodStart|periodEnd`. */
   references: Map<IndicatorCondition, Map<string, LongTermReference | string>>;
   /** The latest known version of each open, actual event, by source. */
@@ -348,7 +356,7 @@ function buildIndex(input: EvaluationInput, asOfMs: number): Index {
   const seasons = new Map<string, SeasonRecord[]>();
   for (const record of input.seasons ?? []) seasons.set(record.pcode, [...(seasons.get(record.pcode) ?? []), record]);
 
-  return { values, series: new Map(), references: new Map(), events, records, lineages: new Map(), seasons };
+  return { values, series: new Map(), implausible: new Map(), references: new Map(), events, records, lineages: new Map(), seasons };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,6 +465,9 @@ function seasonSeries(condition: IndicatorCondition, pcode: string, values: Stor
 function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Status, context: Context): StoredValue[] {
   return memo(context.index.series, condition, `${pcode}|${wanted}`, () => {
     const byPeriod = new Map<string, StoredValue>();
+    const ranges = declaredRanges(condition, context.input.catalogue);
+    const implausible: string[] = [];
+    context.index.implausible.set(condition, (context.index.implausible.get(condition) ?? new Map()).set(`${pcode}|${wanted}`, implausible));
     for (const value of context.index.values.get(seriesKey(pcode, condition.name, condition.source)) ?? []) {
       if (wanted === 'final' && value.status !== 'final') continue;
       if (wanted === 'forecast' && value.status !== 'forecast') continue;
@@ -465,6 +476,11 @@ function periodSeries(condition: IndicatorCondition, pcode: string, wanted: Stat
       // A forecast speaks for a period still to come: once its period is over, last season's
       // projection must not keep triggering (a final figure, if any, stands for it).
       if (value.status === 'forecast' && value.periodEnd < context.asOfDate) continue;
+      const problem = implausibility(value.value, ranges);
+      if (problem) {
+        implausible.push(`${value.indicator} for ${value.pcode} ${value.periodStart}–${value.periodEnd} from ${value.source}: ${problem}; not read as evidence`);
+        continue;
+      }
       const key = `${value.periodStart}/${value.periodEnd}`;
       const current = byPeriod.get(key);
       if (!current || better(value, current)) byPeriod.set(key, value);
@@ -731,7 +747,9 @@ function test(condition: IndicatorCondition, pcode: string, values: StoredValue[
   return { holds: null, test: 'no threshold, bands or probability', band: null, compared: null };
 }
 
-function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Compared, words: string, holds: boolean, season?: Series['season']): IndicatorEvidence {
+function indicatorEvidence(
+  condition: IndicatorCondition, catalogue: IndicatorCatalogue | undefined, pcode: string, c: Compared, words: string, holds: boolean, season?: Series['season'],
+): IndicatorEvidence {
   const used = c.reading.used;
   const last = used[used.length - 1];
   const evidence: IndicatorEvidence = {
@@ -740,6 +758,8 @@ function indicatorEvidence(condition: IndicatorCondition, pcode: string, c: Comp
     source: last.source, knownAt: used.reduce((latest, v) => (Date.parse(v.knownAt) > Date.parse(latest) ? v.knownAt : latest), last.knownAt),
     test: words, holds,
   };
+  const ranges = declaredRanges(condition, catalogue);
+  if (ranges.length > 0) evidence.plausibility = plausibilityChecks(last.indicator, ranges, used.length);
   if (c.reading.method) {
     evidence.window = {
       method: c.reading.method,
@@ -762,6 +782,7 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
     return null;
   }
   const { pcode, values, season } = found;
+  for (const text of context.index.implausible.get(condition)?.get(`${pcode}|${condition.status ?? 'final'}`) ?? []) context.evidence.push({ kind: 'note', text });
   if (values.length === 0) {
     context.evidence.push({ kind: 'note', text: `no ${condition.name} value from ${condition.source} for ${pcode} known by ${context.input.asOf} (${condition.status ?? 'final'})` });
     return null;
@@ -786,7 +807,7 @@ function evaluateIndicator(condition: IndicatorCondition, context: Context): Tru
       result = result === false ? false : null;
       continue;
     }
-    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, seasonWords(season, outcome.test), outcome.holds, season));
+    context.evidence.push(indicatorEvidence(condition, context.input.catalogue, pcode, outcome.compared, seasonWords(season, outcome.test), outcome.holds, season));
     if (!outcome.holds) return false;
   }
   return result;
@@ -842,7 +863,7 @@ function evaluateIssues(condition: IndicatorCondition, pcode: string, values: St
       unknown(`${condition.name} for ${pcode} ${period}, ${issued}: ${outcome.test}`);
       continue;
     }
-    context.evidence.push(indicatorEvidence(condition, pcode, outcome.compared, `${issued}: ${outcome.test}`, outcome.holds));
+    context.evidence.push(indicatorEvidence(condition, context.input.catalogue, pcode, outcome.compared, `${issued}: ${outcome.test}`, outcome.holds));
     if (!outcome.holds) result = false;
   }
   return result;
@@ -864,7 +885,7 @@ function evaluateInBand(trigger: string, bands: string[], context: Context): Tru
   const outcome = test(condition, found.pcode, found.values, index, context);
   if (outcome.holds === null || outcome.compared === null) return null;
   const holds = outcome.band !== null && bands.includes(outcome.band);
-  context.evidence.push(indicatorEvidence(condition, found.pcode, outcome.compared, seasonWords(found.season, outcome.test), outcome.holds, found.season));
+  context.evidence.push(indicatorEvidence(condition, context.input.catalogue, found.pcode, outcome.compared, seasonWords(found.season, outcome.test), outcome.holds, found.season));
   return holds;
 }
 

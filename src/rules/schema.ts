@@ -270,7 +270,12 @@ export const indicatorConditionSchema = z.strictObject({
   name: indicatorName().describe('Indicator code as stored, e.g. vci3m, spi3, glofas_discharge, ipc_p3plus_share.'),
   source: text().describe('Who publishes the figures, as stored with them, e.g. NDMA.'),
   version: text().describe('Version pin of the data product, e.g. "GloFAS v4"; "any" accepts every version.'),
-  unit: text().describe('Unit of the values, e.g. "VCI 0-100", "m3/s", "% of population".'),
+  unit: text().describe('Unit of the values, e.g. "VCI (0-100)", "m3/s", "% of population"; a range in brackets, "(0-100)", is the plausible range unless `range` gives one.'),
+  range: z
+    .strictObject({ min: z.number({ error: 'must be a number' }).optional(), max: z.number({ error: 'must be a number' }).optional() })
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { error: 'min is above max' })
+    .optional()
+    .describe('Plausible values, inclusive (e.g. { min: 0, max: 100 } for VCI): a value outside is never evidence. The indicator catalogue (data/indicators.yaml) applies as well.'),
   spatial_unit: spatialUnitSchema,
   period: z.enum(['daily', 'dekadal', 'weekly', 'monthly', 'seasonal', 'analysis']),
   aggregation: aggregationSchema.optional(),

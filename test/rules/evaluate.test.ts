@@ -78,6 +78,8 @@ describe('HSNP bands on VCI-3M, values exactly on the edges', () => {
       {
         kind: 'indicator', trigger: 'vci', pcode: 'KE023001', indicator: 'vci3m', periodStart: '2025-02-01', periodEnd: '2025-02-28',
         value: 10, status: 'final', source: 'NDMA', knownAt: '2025-03-05T09:00:00Z', test: '10 ≤ 10 < 20 → severe (triggering)', holds: true,
+        // The rule's unit "VCI (0-100)" is the range the value was checked against.
+        plausibility: [{ indicator: 'vci3m', range: { min: 0, max: 100 }, source: 'rule', checked: 1 }],
       },
     ]);
 

@@ -107,6 +107,8 @@ describe('ke-hsnp-vci-severe', () => {
     expect(indicatorEvidence(d)[0]).toEqual({
       kind: 'indicator', trigger: 'vci', pcode: 'KE023001', indicator: 'vci3m', periodStart: '2024-12-01', periodEnd: '2024-12-31', value: 10,
       status: 'final', source: 'NDMA', knownAt: '2025-01-05T09:00:00Z', test: '10 ≤ 10 < 20 → severe (triggering)', holds: true,
+      // The rule's unit "VCI (0-100)" is the range the value was checked against.
+      plausibility: [{ indicator: 'vci3m', range: { min: 0, max: 100 }, source: 'rule', checked: 1 }],
     });
   });
 
@@ -701,7 +703,7 @@ describe('ne-wrsi-end-of-season', () => {
   const baseline = (pcode: string, days: '10-11' | '10-21', values: number[]) => values.map((v, i) => dekad(pcode, 2016 + i, days, v));
   const indicators = [
     // Tillabéri commune: the last dekad of October has median 100 over 2016–2020; an earlier dekad must not be read.
-    ...baseline('NE0060101', '10-21', [100, 90, 110, 100, 95]),
+    ...baseline('NE0060101', '10-21', [100, 90, 100, 100, 95]), // WRSI is 0-100 (the rule's unit): 110 would be left out as implausible
     dekad('NE0060101', 2023, '10-11', 50), dekad('NE0060101', 2023, '10-21', 88),
     dekad('NE0060101', 2024, '10-21', 74), dekad('NE0060101', 2025, '10-21', 95),
     // Dosso commune with its own calendar: its season ends 20 October, so the second dekad is read.

@@ -56,3 +56,14 @@ tiers:
   - { id: severe, severity: 1, when: { in_band: { trigger: vci, bands: [severe] } } }
   - { id: extreme, severity: 2, when: { in_band: { trigger: vci, bands: [extreme] } } }
 `;
+
+/** A flat monthly top-up for the enrolled households of CT, once, within a large envelope: the `response` and `budget` blocks. */
+export const CT_TOP_UP = `response:
+  - mode: vertical
+    households: { eligibility: { enrolled_in: [CT] } }
+    benefit: { kind: flat, amount: 1000, currency: KES }
+    payments: { frequency: monthly, count: 1, start: { days_after_activation: 7 } }
+budget:
+  envelope: { amount: 100000000, currency: KES, per: activation }
+  over_budget: [stop_when_exhausted]
+`;

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { numberOf } from '../decode.ts';
+import { readFeedNumber } from '../strict-number.ts';
 import { PayloadError, emptyResult, type Adapter, type IndicatorValue, type ParseResult, type Rejection } from '../model.ts';
 
 /**
@@ -153,8 +153,9 @@ function readCanonicalRow(row: Row, line: number, header: string[], result: Pars
   if (periodStart && periodEnd && periodEnd < periodStart) {
     problem('period_end', `period_end ${periodEnd} is before period_start ${periodStart}`);
   }
-  const value = numberOf(row.value);
-  if (value === null) problem('value', row.value ? `value "${row.value}" is not a number` : 'value is empty');
+  const number = readFeedNumber(row.value ?? '');
+  const value = number.value ?? null;
+  if (number.problem) problem('value', row.value ? `value ${number.problem}` : 'value is empty');
   const status = statusOf(row.status);
   if (!status) problem('status', `status "${row.status}" is neither final nor forecast`);
   const source = row.source;
@@ -219,7 +220,7 @@ function readRainfallRow(
   for (const { column, indicator, period, kind } of valueColumns) {
     const cell = row[column];
     if (cell === undefined || cell === '') continue;
-    const value = numberOf(cell);
+    const value = readFeedNumber(cell).value ?? null;
     if (value === null || value < 0) {
       const what = kind === 'mm' ? 'a rainfall in mm' : 'an anomaly in %';
       result.rejected.push({ where: where(column), reason: `${columnLabel(header, column)} "${cell}" is not ${what}` });
