@@ -40,7 +40,9 @@ async function behindTheBack(sql: string, params: unknown[] = []): Promise<void>
 
 describe('an intact log', () => {
   it('an empty log verifies', async () => {
-    expect(await verifyAudit(t.store)).toEqual({ rows: 0, ok: true, firstBroken: null, lastHash: '0'.repeat(64) });
+    expect(await verifyAudit(t.store)).toEqual({
+      rows: 0, ok: true, firstBroken: null, lastId: 0, lastHash: '0'.repeat(64), signatures: { key: null, signed: 0, unsigned: 0 }, checkpoint: null,
+    });
   });
 
   it('entries appended in several transactions verify, read page by page', async () => {
@@ -54,7 +56,7 @@ describe('an intact log', () => {
     expect(result).toMatchObject({ rows: 5, ok: true, firstBroken: null });
     const last = await t.store.transaction(({ raw }) => raw.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1'));
     expect(result.lastHash).toBe(last.rows[0].hash);
-    expect(await verifyAudit(t.store, 2)).toEqual(result);
+    expect(await verifyAudit(t.store, { pageSize: 2 })).toEqual(result);
   });
 
   it('an entry rolled back with its transaction leaves no row, and the gap in ids is no break', async () => {
@@ -100,7 +102,7 @@ describe('edits behind the database’s back', () => {
   it('a changed row is found by its hash', async () => {
     await appendEntries(4);
     await behindTheBack(`UPDATE audit_log SET details = '{"n": 20}' WHERE id = 2`);
-    expect(await verifyAudit(t.store)).toEqual({
+    expect(await verifyAudit(t.store)).toMatchObject({
       rows: 4,
       ok: false,
       firstBroken: { id: 2, reason: expect.stringMatching(/^hash mismatch: the content of the row/) },
@@ -149,7 +151,7 @@ describe('asp audit', () => {
       const ok = await runAsp([...t.cliArgs, 'audit', 'verify']);
       expect(ok.stderr).toBe('');
       expect(ok.code).toBe(0);
-      expect(ok.stdout).toMatch(/^audit log intact: 3 row\(s\), last hash [0-9a-f]{64}\n$/);
+      expect(ok.stdout).toMatch(/^audit log intact: 3 row\(s\), last hash [0-9a-f]{64}\n {2}signatures: not checked, no deployment key \(0 row\(s\) signed, 3 unsigned\)\n$/);
       const list = await runAsp([...t.cliArgs, 'audit', 'list', '--subject', 'list:2']);
       expect(list.code).toBe(0);
       expect(list.stdout).toMatch(/^#2 {2}\S+Z {2}user2@test {2}list\.approved {2}list:2 {2}\{"n":2\}\n$/);
@@ -163,7 +165,7 @@ describe('asp audit', () => {
     try {
       const broken = await runAsp([...t.cliArgs, 'audit', 'verify']);
       expect(broken.code).toBe(1);
-      expect(broken.stdout).toMatch(/^audit log BROKEN at row 2: hash mismatch: .* \(3 row\(s\) read\)\n$/);
+      expect(broken.stdout).toMatch(/^audit log BROKEN at row 2: hash mismatch: .* \(3 row\(s\) read\)\n {2}signatures: not checked/);
       const json = await runAsp([...t.cliArgs, '--json', 'audit', 'verify']);
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout)).toMatchObject({ rows: 3, ok: false, firstBroken: { id: 2 } });
