@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { audit, auditHash, type AuditEntry } from '../../src/audit/audit.ts';
+import { audit, auditHash } from '../../src/audit/audit.ts';
 import { listAudit, verifyAudit } from '../../src/audit/verify.ts';
 import { runAsp } from '../support/cli.ts';
+import { appendAuditEntries, auditEntry, behindTheBack as behindTheBackOf, emptyAuditLog } from '../support/audit-log.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -15,28 +16,11 @@ beforeAll(async () => {
   t = await createTestDatabase();
 });
 afterAll(() => t?.drop());
-beforeEach(async () => {
-  await behindTheBack('DELETE FROM audit_log');
-  await t.store.transaction(({ raw }) => raw.query('ALTER TABLE audit_log ALTER COLUMN id RESTART'));
-});
+beforeEach(() => emptyAuditLog(t.store));
 
-const entry = (n: number, details: Record<string, unknown> = {}): AuditEntry => ({
-  actor: `user${n}@test`, action: 'list.approved', subject: `list:${n}`, details: { n, ...details },
-});
-
-/** Writes `count` entries, each in its own transaction. */
-async function appendEntries(count: number): Promise<void> {
-  for (let n = 1; n <= count; n++) await t.store.transaction(({ raw }) => audit(raw, entry(n)));
-}
-
-/** Runs SQL on audit_log with its append-only trigger disabled, as a DBA could. */
-async function behindTheBack(sql: string, params: unknown[] = []): Promise<void> {
-  await t.store.transaction(async ({ raw }) => {
-    await raw.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
-    await raw.query(sql, params);
-    await raw.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
-  });
-}
+const entry = auditEntry;
+const appendEntries = (count: number) => appendAuditEntries(t.store, count);
+const behindTheBack = (sql: string, params: unknown[] = []) => behindTheBackOf(t.store, sql, params);
 
 describe('an intact log', () => {
   it('an empty log verifies', async () => {
