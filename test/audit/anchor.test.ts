@@ -3,13 +3,24 @@ import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { grantAppRole } from '../../src/audit/app-role.ts';
 import { auditHash, GENESIS_HASH } from '../../src/audit/audit.ts';
 import { createCheckpoint, readCheckpoint, writeCheckpoint, type AuditCheckpoint } from '../../src/audit/checkpoint.ts';
 import { generateAuditKey, loadAuditKey, rowSignedText, signText, useAuditKey, type AuditKey } from '../../src/audit/signing-key.ts';
 import { listAudit, verifyAudit } from '../../src/audit/verify.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { openStore } from '../../src/db/store.ts';
+import { approveList } from '../../src/lists/lifecycle.ts';
 import { appendAuditEntries, behindTheBack, emptyAuditLog } from '../support/audit-log.ts';
+import { serverAdminUrl, testBackend } from '../support/backend.ts';
 import { runAsp } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { loadDemoAreas } from '../support/demo-areas.ts';
+import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
+import { adminQuery } from '../support/global-setup.ts';
+import { insertHouseholds } from '../support/households.ts';
+import { generateCycle } from '../support/list-cycle.ts';
+import { approveRuleText } from '../support/rules.ts';
 
 /**
  * Audit you can anchor: rows signed with the deployment key as they are appended, and a signed
@@ -287,3 +298,125 @@ describe('checkpoint files', () => {
     await expect(loadAuditKey(path.join(keyDir, 'ec.pem'), { required: false })).rejects.toThrow(/not an ed25519 private key in PEM/);
   });
 });
+
+describe('asp audit keygen, checkpoint and verify', () => {
+  it('make a key, sign rows, checkpoint them, and find a cut tail: exit 0 intact, 1 tampered, 2 a bad file', async () => {
+    const keyFile = path.join(keyDir, 'cli.pem');
+    const env = { ASP_AUDIT_KEY_FILE: keyFile };
+    const missing = await runAsp([...t.cliArgs, 'audit', 'public-key'], env);
+    expect(missing).toMatchObject({ code: 2, stderr: `error: audit key ${keyFile}: no such file (create it with \`asp audit keygen\`)\n` });
+    const keygen = await runAsp([...t.cliArgs, '--json', 'audit', 'keygen'], env);
+    expect(keygen.code).toBe(0);
+    const made = JSON.parse(keygen.stdout) as { file: string; key: string; publicKey: string };
+    expect(made).toMatchObject({ file: keyFile, key: expect.stringMatching(/^[0-9a-f]{16}$/), publicKey: expect.stringMatching(/^-----BEGIN PUBLIC KEY-----/) });
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect((await runAsp([...t.cliArgs, 'audit', 'keygen'], env)).code).toBe(2);
+
+    // The process that acts (e.g. the server) signs with the same key file.
+    useAuditKey(await loadAuditKey(keyFile, { required: true }));
+    await append(3);
+    const checkpointFile = path.join(keyDir, 'cli-checkpoint.json');
+    const notJson = path.join(keyDir, 'not-a-checkpoint.json');
+    await writeFile(notJson, 'lastId=3');
+    await t.store.close();
+    try {
+      const written = await runAsp([...t.cliArgs, 'audit', 'checkpoint', '--out', checkpointFile], env);
+      expect(written.code).toBe(0);
+      expect(written.stdout).toMatch(new RegExp(`^checkpoint written to ${checkpointFile}: 3 row\\(s\\) up to row 3, signed with key ${made.key}`));
+      const { checkpoint } = await readCheckpoint(checkpointFile);
+      const intact = await runAsp([...t.cliArgs, 'audit', 'verify', '--checkpoint', checkpointFile], env);
+      expect(intact).toEqual({
+        code: 0,
+        stderr: '',
+        stdout:
+          `audit log intact: 3 row(s), last hash ${checkpoint.lastHash}\n` +
+          `  signatures: 3 row(s) signed, checked with key ${made.key}\n` +
+          `  checkpoint of ${checkpoint.at} (key ${made.key}): row 3 and the 3 row(s) up to it match\n`,
+      });
+      const bad = await runAsp([...t.cliArgs, 'audit', 'verify', '--checkpoint', notJson], env);
+      expect(bad).toMatchObject({ code: 2, stderr: `error: checkpoint ${notJson}: not JSON (write one with \`asp audit checkpoint\`)\n` });
+    } finally {
+      await t.reopen();
+    }
+    await behindTheBack(t.store, 'DELETE FROM audit_log WHERE id > 1');
+    await t.store.close();
+    try {
+      const cut = await runAsp([...t.cliArgs, 'audit', 'verify', '--checkpoint', checkpointFile], env);
+      expect(cut.code).toBe(1);
+      expect(cut.stdout).toMatch(/^audit log BROKEN against the checkpoint: row 3, the checkpoint's last, is missing: the log ends at row 1: rows were cut off its end \(1 row\(s\) read\)\n/);
+      expect(cut.stdout).toMatch(/\n {2}checkpoint of .*: DOES NOT MATCH: row 3, the checkpoint's last, is missing/);
+    } finally {
+      await t.reopen();
+    }
+  }, 900_000);
+});
+
+describe('the app role', () => {
+  if (testBackend() === 'server') {
+    const role = `asp_app_${process.pid}_${Date.now()}`;
+    afterAll(async () => {
+      await t.drop();
+      await adminQuery(serverAdminUrl(), `DROP ROLE IF EXISTS ${role}`);
+    });
+
+    it('runs the engine and appends to the audit log, but may not UPDATE, DELETE or TRUNCATE it, nor disable its trigger', async () => {
+      await t.store.transaction(({ raw }) => raw.query(`CREATE ROLE ${role} LOGIN`));
+      await expect(grantAppRole(t.store, 'postgres')).rejects.toThrow(/is the role running this command, which owns the tables/);
+      await expect(grantAppRole(t.store, 'app; DROP TABLE audit_log')).rejects.toThrow(/give a plain PostgreSQL role name/);
+      await expect(grantAppRole(t.store, 'asp_no_such_role')).rejects.toThrow(/role asp_no_such_role does not exist: create it first/);
+      const granted = await runAsp([...t.cliArgs, 'db', 'grant-app-role', role]);
+      expect(granted.code).toBe(0);
+      expect(granted.stdout).toMatch(new RegExp(`^${role} may read and write the engine's tables, and only read and append to: .*\\baudit_log\\b`));
+
+      const appUrl = new URL(t.env.DATABASE_URL);
+      appUrl.username = role;
+      const app = await openStore({ url: appUrl.toString() });
+      try {
+        // What every command does first, as the app: nothing is pending, so it needs no DDL.
+        await migrate(app);
+        // The engine's normal flow, audited at each step: an event, a rule, a list, its approval.
+        await loadDemoAreas(t.store);
+        await insertHouseholds(t.store, [
+          { id: 'APP-1', pcode: 'XD02001', pmt: 10, location: [40.2, 3.3] },
+          { id: 'APP-2', pcode: 'XD02001', pmt: 20, location: [40.3, 3.4] },
+        ]);
+        await ingestDroughtEpisode(app, { eventId: 9901401, episode: 1, box: [40.05, 3.05, 40.6, 3.95], fetchedAt: '2026-11-20T09:00:00Z' });
+        const ruleId = await approveRuleText(app, droughtRule('test-app-role', 'XD02', appRoleResponse, appRoleBudget));
+        const list = await generateCycle(app, ruleId, '2026-11-21T00:00:00Z', '2026-11');
+        expect(list.ids).toEqual(['APP-1', 'APP-2']);
+        await approveList(app, list.id, 'checker@test');
+        const actions = (await listAudit(app, { limit: 10 })).map((e) => e.action);
+        expect(actions).toEqual(expect.arrayContaining(['list.generated', 'list.approved']));
+        expect(await verifyAudit(app)).toMatchObject({ ok: true, signatures: { key: deploymentKey.fingerprint, unsigned: 0 } });
+
+        for (const sql of [`UPDATE audit_log SET actor = 'forger@test'`, 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
+          await expect(app.transaction(({ raw }) => raw.query(sql)), sql).rejects.toThrow('permission denied for table audit_log');
+        }
+        await expect(app.transaction(({ raw }) => raw.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only'))).rejects.toThrow(
+          'must be owner of table audit_log',
+        );
+        await expect(app.transaction(({ raw }) => raw.query('DELETE FROM activation_changes'))).rejects.toThrow('permission denied for table activation_changes');
+      } finally {
+        await app.close();
+      }
+    });
+  } else {
+    it('the embedded database has one user: no app role to grant, said plainly', async () => {
+      await expect(grantAppRole(t.store, 'asp_app')).rejects.toMatchObject({
+        name: 'UserError',
+        message: 'the embedded database has a single user: an app role needs the PostgreSQL server (--db URL)',
+      });
+    });
+  }
+});
+
+const appRoleResponse = `  - mode: horizontal
+    households:
+      priority: [{ field: pmt_score, order: ascending }]
+    coverage: { kind: all_eligible }
+    benefit: { kind: flat, amount: 500, currency: KES }
+    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }`;
+
+const appRoleBudget = `budget:
+  envelope: { amount: 100000, currency: KES, per: shock }
+  over_budget: [stop_when_exhausted]`;
