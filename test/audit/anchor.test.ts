@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { grantAppRole } from '../../src/audit/app-role.ts';
 import { auditHash, GENESIS_HASH } from '../../src/audit/audit.ts';
@@ -256,6 +257,90 @@ describe('tampering found against a checkpoint', () => {
     await append(2);
     await behindTheBack(t.store, `UPDATE audit_log SET actor = 'forger@test' WHERE id = 2`);
     expect(await createCheckpoint(t.store, deploymentKey)).toMatchObject({ checkpoint: null, verification: { ok: false, firstBroken: { id: 2 } } });
+  });
+});
+
+describe('any tamper, against a checkpoint (property)', () => {
+  type Tamper =
+    | { kind: 'none' }
+    | { kind: 'cut'; keep: number }
+    | { kind: 'rewrite'; at: number }
+    | { kind: 'swap'; at: number }
+    | { kind: 'delete'; at: number }
+    | { kind: 'forge'; signedBy: 'nobody' | 'other key' };
+  const tampers: fc.Arbitrary<Tamper> = fc.oneof(
+    fc.constant({ kind: 'none' as const }),
+    fc.record({ kind: fc.constant('cut' as const), keep: fc.nat({ max: 7 }) }),
+    fc.record({ kind: fc.constant('rewrite' as const), at: fc.nat({ max: 7 }) }),
+    fc.record({ kind: fc.constant('swap' as const), at: fc.nat({ max: 7 }) }),
+    fc.record({ kind: fc.constant('delete' as const), at: fc.nat({ max: 7 }) }),
+    fc.record({ kind: fc.constant('forge' as const), signedBy: fc.constantFrom('nobody' as const, 'other key' as const) }),
+  );
+
+  /** Applies the tamper (ids 1..total) as an attacker without the key; returns whether it changed anything. */
+  async function applyTamper(tamper: Tamper, total: number): Promise<boolean> {
+    const id = (at: number) => (at % total) + 1;
+    switch (tamper.kind) {
+      case 'none':
+        return false;
+      case 'cut': {
+        const keep = tamper.keep % total;
+        await behindTheBack(t.store, 'DELETE FROM audit_log WHERE id > $1', [keep]);
+        return true;
+      }
+      case 'rewrite':
+        await behindTheBack(t.store, `UPDATE audit_log SET details = details || '{"rewritten": true}' WHERE id = $1`, [id(tamper.at)]);
+        break;
+      case 'swap': {
+        if (total < 2) return false;
+        const a = Math.min(id(tamper.at), total - 1);
+        await behindTheBack(
+          t.store,
+          `UPDATE audit_log x SET actor = y.actor, subject = y.subject, details = y.details, signature = y.signature
+             FROM audit_log y WHERE (x.id, y.id) IN (($1::bigint, $2::bigint), ($2::bigint, $1::bigint))`,
+          [a, a + 1],
+        );
+        break;
+      }
+      case 'delete':
+        await behindTheBack(t.store, 'DELETE FROM audit_log WHERE id = $1', [id(tamper.at)]);
+        break;
+      case 'forge': {
+        const [last] = await listAudit(t.store, { limit: 1 });
+        const row = { at: new Date().toISOString(), actor: 'forger@test', action: 'list.approved', subject: 'list:99', details: { n: 99 } };
+        await forgeAppend(tamper.signedBy === 'nobody' ? null : signText(otherKey, rowSignedText(auditHash(last.hash, row))));
+        return true;
+      }
+    }
+    // The attacker makes the chain link again.
+    await recomputeChain();
+    return true;
+  }
+
+  /**
+   * What no checkpoint can see: rows cut from after it (a cut tail, or the last row deleted) are
+   * indistinguishable from rows never written.
+   */
+  function undetectable(tamper: Tamper, checkpointed: number, total: number): boolean {
+    if (tamper.kind === 'cut') return tamper.keep % total >= checkpointed;
+    if (tamper.kind === 'delete') return (tamper.at % total) + 1 === total && total > checkpointed;
+    return false;
+  }
+
+  it('verify finds every tamper that reaches the checkpointed rows or adds a row, and passes an untouched log', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 3 }), tampers, async (checkpointed, after, tamper) => {
+        await emptyAuditLog(t.store);
+        await append(checkpointed);
+        const anchor = await checkpointNow();
+        await append(checkpointed + after, checkpointed + 1);
+        const total = checkpointed + after;
+        const changed = await applyTamper(tamper, total);
+        const result = await verifyAudit(t.store, { checkpoint: anchor });
+        expect(result.ok).toBe(!changed || undetectable(tamper, checkpointed, total));
+      }),
+      { seed: Number(process.env.FC_SEED ?? 20261207), numRuns: 40 },
+    );
   });
 });
 
