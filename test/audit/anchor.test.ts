@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +22,7 @@ import { droughtRule, ingestDroughtEpisode } from '../support/drought-event.ts';
 import { adminQuery } from '../support/global-setup.ts';
 import { insertHouseholds } from '../support/households.ts';
 import { generateCycle } from '../support/list-cycle.ts';
+import { projectRoot } from '../support/paths.ts';
 import { approveRuleText } from '../support/rules.ts';
 
 /**
@@ -485,6 +487,43 @@ describe('the app role', () => {
         await app.close();
       }
     });
+
+    it('a command killed (SIGKILL) while it appends to the log leaves neither its act nor a row, and the signed chain goes on', async () => {
+      await emptyAuditLog(t.store);
+      await append(2);
+      const anchor = await checkpointNow();
+      const countPartners = async () =>
+        (await t.store.transaction(({ raw }) => raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM partners WHERE id = 'crash-partner'`))).rows[0].n;
+      const activity = async (sql: string) => (await t.store.transaction(({ raw }) => raw.query<{ n: number }>(sql))).rows[0].n;
+      // Holding the audit log's lock stops the command inside its transaction: its partner row
+      // written, its audit row waiting for the lock. Then it is killed there.
+      const holder = await t.store.connect();
+      let child: ChildProcess | undefined;
+      try {
+        await holder.query(`SELECT pg_advisory_lock(hashtext('asp-engine:audit'))`);
+        child = spawn(
+          process.execPath,
+          [path.join(projectRoot, 'bin/asp.js'), ...t.cliArgs, 'partners', 'add', 'crash-partner', '--name', 'Crash test', '--role', 'coordination', '--fields', 'pseudonymous_id,amount', '--by', 'admin@test'],
+          { cwd: projectRoot, env: { ...process.env, LOG_LEVEL: 'warn', ASP_AUDIT_KEY_FILE: path.join(keyDir, 'deployment.pem') }, stdio: 'ignore' },
+        );
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once('exit', (_code, signal) => resolve(signal)));
+        await waitUntil(async () => (await activity(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)) === 1);
+        child.kill('SIGKILL');
+        expect(await exited).toBe('SIGKILL');
+      } finally {
+        child?.kill('SIGKILL');
+        await holder.query(`SELECT pg_advisory_unlock(hashtext('asp-engine:audit'))`);
+        holder.release();
+      }
+      // Its server backend finds the client gone once it gets the lock, and rolls back.
+      await waitUntil(async () => (await activity(`SELECT count(*)::int AS n FROM pg_stat_activity
+                              WHERE datname = current_database() AND query LIKE '%pg_advisory_xact_lock%' AND pid <> pg_backend_pid()`)) === 0);
+      expect(await countPartners()).toBe(0);
+      expect(await verifyAudit(t.store, { checkpoint: anchor })).toMatchObject({ rows: 2, ok: true, lastId: 2 });
+      await append(3, 3);
+      expect(await verifyAudit(t.store, { checkpoint: anchor })).toMatchObject({ rows: 3, ok: true, signatures: { signed: 3, unsigned: 0 } });
+    });
   } else {
     it('the embedded database has one user: no app role to grant, said plainly', async () => {
       await expect(grantAppRole(t.store, 'asp_app')).rejects.toMatchObject({
@@ -494,6 +533,14 @@ describe('the app role', () => {
     });
   }
 });
+
+/** Polls until `condition` holds (a minute at most). */
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 100) {
+    if (waited > 60_000) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 const appRoleResponse = `  - mode: horizontal
     households:

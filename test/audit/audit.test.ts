@@ -156,5 +156,6 @@ describe('asp audit', () => {
     } finally {
       await t.reopen();
     }
-  });
+  // Five CLI runs: each cold-starts the embedded database.
+  }, 600_000);
 });
