@@ -72,14 +72,18 @@ async function recomputeChain(): Promise<void> {
   }
 }
 
-/** Appends a row by plain SQL with a correctly computed chain hash, and the given signature. */
-async function forgeAppend(signature: string | null): Promise<void> {
+/**
+ * Appends a row by plain SQL with a correctly computed chain hash, unsigned or signed by a key
+ * that is not the deployment's (the best a forger can do).
+ */
+async function forgeAppend(signWith: AuditKey | null): Promise<void> {
   const [last] = await listAudit(t.store, { limit: 1 });
   const row = { at: new Date().toISOString(), actor: 'forger@test', action: 'list.approved', subject: 'list:99', details: { n: 99 } };
+  const hash = auditHash(last.hash, row);
   await t.store.transaction(({ raw }) =>
     raw.query(
       `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash, signature) VALUES ($1::timestamptz, $2, $3, $4, $5::jsonb, $6, $7, $8)`,
-      [row.at, row.actor, row.action, row.subject, JSON.stringify(row.details), last.hash, auditHash(last.hash, row), signature],
+      [row.at, row.actor, row.action, row.subject, JSON.stringify(row.details), last.hash, hash, signWith && signText(signWith, rowSignedText(hash))],
     ),
   );
 }
@@ -120,10 +124,8 @@ describe('signed rows', () => {
 
   it('a forged append signed with another key is found', async () => {
     await append(3);
-    const [last] = await listAudit(t.store, { limit: 1 });
     // The signature the forger can make: over the right text, with the wrong key.
-    const row = { at: new Date().toISOString(), actor: 'forger@test', action: 'list.approved', subject: 'list:99', details: { n: 99 } };
-    await forgeAppend(signText(otherKey, rowSignedText(auditHash(last.hash, row))));
+    await forgeAppend(otherKey);
     expect((await verifyAudit(t.store)).firstBroken).toMatchObject({ id: 4, reason: expect.stringMatching(/^signature does not verify with key/) });
   });
 
@@ -307,12 +309,9 @@ describe('any tamper, against a checkpoint (property)', () => {
       case 'delete':
         await behindTheBack(t.store, 'DELETE FROM audit_log WHERE id = $1', [id(tamper.at)]);
         break;
-      case 'forge': {
-        const [last] = await listAudit(t.store, { limit: 1 });
-        const row = { at: new Date().toISOString(), actor: 'forger@test', action: 'list.approved', subject: 'list:99', details: { n: 99 } };
-        await forgeAppend(tamper.signedBy === 'nobody' ? null : signText(otherKey, rowSignedText(auditHash(last.hash, row))));
+      case 'forge':
+        await forgeAppend(tamper.signedBy === 'nobody' ? null : otherKey);
         return true;
-      }
     }
     // The attacker makes the chain link again.
     await recomputeChain();
