@@ -156,6 +156,6 @@ describe('asp audit', () => {
     } finally {
       await t.reopen();
     }
-  // Five CLI runs: each cold-starts the embedded database.
-  }, 600_000);
+  // Five CLI runs, each cold-starting the embedded database: minutes on a loaded machine.
+  }, 900_000);
 });
