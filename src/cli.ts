@@ -31,7 +31,8 @@ import { registerListCommands } from './cli/list-commands.ts';
 import { registerNamedListCommands } from './cli/named-list-commands.ts';
 import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
-import { registerAuditCommands, registerReconcileCommands } from './cli/reconcile-commands.ts';
+import { registerReconcileCommands } from './cli/reconcile-commands.ts';
+import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -349,6 +350,7 @@ export function buildCli(): Command {
   registerNamedListCommands(lists);
   registerPartnerCommands(program);
   registerAuditCommands(program);
+  registerDbCommands(program);
 
   program
     .command('demo')

@@ -13,6 +13,11 @@ const configSchema = z.object({
    * first use and kept in the database (engine_settings), which suits a single installation.
    */
   ASP_PSEUDONYM_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  /**
+   * The deployment's ed25519 audit key (PEM), which signs audit rows and checkpoints; default
+   * audit-key.pem in the data folder. Named here, it must exist (`asp audit keygen` creates it).
+   */
+  ASP_AUDIT_KEY_FILE: z.string().min(1).optional(),
   /** A payment list whose total exceeds this needs a second approver (four eyes become six). */
   ASP_SECOND_APPROVAL_ABOVE: z.coerce.number().min(0).default(10_000_000),
   /** An optional map tile server for the dashboard (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png); none by default, so it works offline. */

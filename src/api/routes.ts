@@ -280,7 +280,7 @@ export function apiRoutes(version: string): RouteSpec[] {
       handler: async ({ store, query }) => ({ audit: await listAudit(store, { subject: query.subject as string | undefined, limit: query.limit as number }) }),
     }),
     route({
-      method: 'get', path: '/audit/verify', tag: 'audit', summary: 'recompute the audit hash chain; names the first broken link (admin)', roles: [],
+      method: 'get', path: '/audit/verify', tag: 'audit', summary: 'recompute the audit hash chain and check the row signatures with the server key; names the first broken link (admin)', roles: [],
       handler: async ({ store }) => verifyAudit(store),
     }),
   ];

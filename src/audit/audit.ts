@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { RawConnection } from '../db/raw.ts';
+import { activeAuditKey, rowSignedText, signText } from './signing-key.ts';
 
 /**
  * The audit log: every act on money (generation, approval, release, export, download,
  * reconciliation, cancellation) by whom, on what, with details — never personal data. Rows are
  * append-only (the database refuses UPDATE and DELETE) and hash-chained: each row's hash covers its
  * content and the previous row's hash, so an edit made behind the database's back is found by
- * `asp audit verify`.
+ * `asp audit verify`. With a deployment key (signing-key.ts) each row's hash is also signed, so a
+ * row forged or rewritten by someone with database access but without the key is found too, and
+ * a signed checkpoint kept elsewhere (checkpoint.ts) finds a truncated or recomputed chain.
  */
 
 export interface AuditEntry {
@@ -38,9 +41,12 @@ export async function audit(raw: RawConnection, entry: AuditEntry): Promise<void
   const at = new Date().toISOString();
   const details = entry.details ?? {};
   const hash = auditHash(prevHash, { at, actor: entry.actor, action: entry.action, subject: entry.subject, details });
+  const key = activeAuditKey();
+  const signature = key ? signText(key, rowSignedText(hash)) : null;
   await raw.query(
-    `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES ($1::timestamptz, $2, $3, $4, $5::jsonb, $6, $7)`,
-    [at, entry.actor, entry.action, entry.subject, JSON.stringify(details), prevHash, hash],
+    `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash, signature)
+     VALUES ($1::timestamptz, $2, $3, $4, $5::jsonb, $6, $7, $8)`,
+    [at, entry.actor, entry.action, entry.subject, JSON.stringify(details), prevHash, hash, signature],
   );
 }
 

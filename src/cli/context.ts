@@ -1,3 +1,4 @@
+import { auditKeyFile, loadAuditKey, useAuditKey } from '../audit/signing-key.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openStore, type Store } from '../db/store.ts';
@@ -11,10 +12,12 @@ export interface GlobalOptions {
 /**
  * Opens the database the way every command does: `--db URL`, else `DATABASE_URL`, else the
  * embedded database in `--data-dir` / `ASP_DATA_DIR` (default `.asp-data`); then migrates, so
- * that any command works on a fresh database.
+ * that any command works on a fresh database. The deployment's audit key, if there is one, is
+ * loaded too, so that every audit row the command or server writes is signed.
  */
 export async function openMigratedStore(options: GlobalOptions): Promise<Store> {
   const config = loadConfig();
+  useAuditKey(await loadAuditKey(auditKeyFile(config, options.dataDir), { required: config.ASP_AUDIT_KEY_FILE !== undefined }));
   const store = await openStore({
     url: options.db ?? config.DATABASE_URL,
     dataDir: options.dataDir ?? config.ASP_DATA_DIR,

@@ -1,12 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { listAudit, verifyAudit, type AuditRow } from '../audit/verify.ts';
 import { reconcileList, type PaymentTotals } from '../lists/reconcile.ts';
 import { withStore, type GlobalOptions } from './context.ts';
 import { report } from './output.ts';
 
 const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
-const wholeNumber = (what: string) => (value: string) => {
+/** A commander parser of ids and counts (1, 2, …). */
+export const wholeNumber = (what: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what} is a whole number of at least 1`);
   return Number(value);
 };
@@ -42,41 +42,6 @@ export function registerReconcileCommands(lists: Command): void {
           ...(result.ignoredColumns.length ? [`  columns ignored: ${result.ignoredColumns.join(', ')}`] : []),
           ...describePaymentTotals(result.totals),
         ]);
-      });
-    });
-}
-
-const describeEntry = (e: AuditRow) => `#${e.id}  ${e.at}  ${e.actor}  ${e.action}  ${e.subject}  ${JSON.stringify(e.details)}`;
-
-/** `asp audit verify` and `asp audit list`. */
-export function registerAuditCommands(program: Command): void {
-  const auditGroup = program.command('audit').description('the append-only, hash-chained log of every act on money');
-  auditGroup
-    .command('verify')
-    .description('recompute the hash chain; exit 1 naming the first broken row (an edit behind the database’s back)')
-    .action(async (_opts, cmd: Command) => {
-      const g = globals(cmd);
-      await withStore(g, async (store) => {
-        const result = await verifyAudit(store);
-        report(g.json, result, () =>
-          result.firstBroken
-            ? [`audit log BROKEN at row ${result.firstBroken.id}: ${result.firstBroken.reason} (${result.rows} row(s) read)`]
-            : [`audit log intact: ${result.rows} row(s), last hash ${result.lastHash}`],
-        );
-        // Not the user's input at fault but the data: exit 1, not 2.
-        if (!result.ok) process.exitCode = 1;
-      });
-    });
-  auditGroup
-    .command('list')
-    .description('audit entries, newest first')
-    .option('--subject <subject>', 'only this subject, e.g. list:12')
-    .option('--limit <n>', 'how many', wholeNumber('--limit'), 50)
-    .action(async (opts, cmd: Command) => {
-      const g = globals(cmd);
-      await withStore(g, async (store) => {
-        const entries = await listAudit(store, { subject: opts.subject, limit: opts.limit });
-        report(g.json, entries, () => (entries.length ? entries.map(describeEntry) : ['no audit entries']));
       });
     });
 }
