@@ -51,7 +51,12 @@ export function parseXmlPayload(bytes: Buffer, arrays: readonly string[] = []): 
     trimValues: true,
     isArray: (name) => arraySet.has(name),
   });
-  return parser.parse(text) as Record<string, unknown>;
+  try {
+    return parser.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    // The validator passes some documents the parser then refuses (nesting past its limit).
+    throw new PayloadError(`not readable XML: ${(error as Error).message}`);
+  }
 }
 
 /** Text content of an element that may carry attributes (`{ '#text': 'x', '@_unit': 'M' }`). */
