@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { parseRuleText } from '../../src/rules/load.ts';
+import { runAsp } from '../support/cli.ts';
+import { tempFile } from '../support/files.ts';
+import { yamlAliasBomb, yamlDeepFlow } from '../support/hostile-yaml.ts';
+
+// Issue 11, defect 8: rule files written to hurt the reader get a clear problem, never a crash.
+
+describe('a hostile rule file is a problem with its place, never a crash', () => {
+  it('an alias bomb ("billion laughs") is refused at its first alias, at once', () => {
+    const text = `id: bomb\ntitle: laughs\n${yamlAliasBomb()}\n`;
+    const started = Date.now();
+    const { problems, rule } = parseRuleText(text, 'bomb.yaml');
+    expect(rule).toBeUndefined();
+    expect(problems).toEqual([
+      expect.objectContaining({ line: 4, column: 10, message: expect.stringMatching(/aliases \(\*name\) expand past 100 copies, as an alias bomb/) }),
+    ]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('`asp rules check` on an alias bomb prints file:line:column and exits 2, without a stack trace', async () => {
+    const file = await tempFile('laughs.yaml', `id: bomb\n${yamlAliasBomb()}\n`);
+    const result = await runAsp(['rules', 'check', file]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/laughs\.yaml:3:\d+: not a usable rule: its YAML aliases/);
+    expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('nesting thousands of levels deep is "nested too deeply", with the line', () => {
+    const { problems } = parseRuleText(`id: deep\nareas: ${yamlDeepFlow(5000)}\n`, 'deep.yaml');
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]).toMatchObject({ line: 2, message: expect.stringMatching(/nested too deeply to read/) });
+  });
+
+  it('nesting that YAML reads but no rule has is refused before the checks walk it', () => {
+    const { problems } = parseRuleText(`id: deep\nareas: ${yamlDeepFlow(300)}\n`, 'deep.yaml');
+    expect(problems).toEqual([expect.objectContaining({ message: expect.stringMatching(/nested more than 32 levels deep/) })]);
+  });
+});
