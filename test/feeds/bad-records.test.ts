@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
 import { ingestOnce } from '../../src/feeds/run-feed.ts';
-import { runAsp } from '../support/cli.ts';
+import { runAspOn } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempFile } from '../support/files.ts';
 import { sharedData } from '../support/paths.ts';
@@ -135,13 +135,7 @@ describe('a payload no parser can read is quarantined whole, never a crash', () 
   it('deeply nested XML in a CAP alert: quarantined with the reason, `asp ingest` exits 2 without a stack trace', async () => {
     const text = await readFile(feed('cap/rscap_airnow.xml'), 'utf8');
     const file = await tempFile('cap-deep.xml', text.replace('<info>', `<info>${'<x>'.repeat(50000)}${'</x>'.repeat(50000)}`));
-    await t.store.close();
-    let result;
-    try {
-      result = await runAsp([...t.cliArgs, 'ingest', 'cap', file]);
-    } finally {
-      await t.reopen();
-    }
+    const result = await runAspOn(t, ['ingest', 'cap', file]);
     expect(result.code).toBe(2);
     expect(result.stdout + result.stderr).toMatch(/FAILED: payload unreadable: not readable XML: Maximum nested tags exceeded/);
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
