@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Store, Tx } from '../db/store.ts';
 import { log } from '../log.ts';
 import { PayloadError, type Adapter, type AdapterContext, type HazardEventVersion, type IndicatorValue, type SourceName } from './model.ts';
-import { printable, storableCopy, storageProblem } from './storable.ts';
+import { printable, storableCopy, storageProblem } from '../db/storable.ts';
 import { describeIssues, hazardEventVersionSchema, indicatorValueSchema } from './validate.ts';
 
 export interface PayloadInput {

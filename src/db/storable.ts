@@ -29,7 +29,7 @@ export function storageProblem(
   keys: Record<string, string | readonly string[] | null | undefined> = {},
   dates: Record<string, string | null | undefined> = {},
 ): string | null {
-  const textProblem = walkProblem(record, 'record', 0);
+  const textProblem = unstorableText(record, 'record');
   if (textProblem) return textProblem;
   for (const [name, value] of Object.entries(keys)) {
     for (const key of typeof value === 'string' ? [value] : (value ?? [])) {
@@ -42,6 +42,14 @@ export function storageProblem(
     if (problem) return `${name}: ${problem}`;
   }
   return null;
+}
+
+/**
+ * The first string (or field name) in `value` that text or jsonb cannot hold, or nesting deeper
+ * than `MAX_DEPTH`, named by its path from `root` (`body.name: contains a NUL character …`).
+ */
+export function unstorableText(value: unknown, root: string): string | null {
+  return walkProblem(value, root, 0);
 }
 
 function walkProblem(value: unknown, path: string, depth: number): string | null {
