@@ -27,6 +27,25 @@ const BASE = Buffer.from([
       `2025-${String(1 + (i % 12)).padStart(2, '0')}-15`].join(',')),
 ].join('\n') + '\n');
 
+/** What only a registry file can get wrong: a header wider than a table, an id longer than an index entry. */
+type RegistryMutation = { kind: 'wide'; columns: number } | { kind: 'long-id'; row: number; length: number };
+const registryMutation: fc.Arbitrary<RegistryMutation> = fc.oneof(
+  fc.record({ kind: fc.constant('wide' as const), columns: fc.constantFrom(1599, 1600, 1700, 5000) }),
+  fc.record({ kind: fc.constant('long-id' as const), row: fc.nat({ max: 29 }), length: fc.constantFrom(1000, 1001, 3000, 10000) }),
+);
+
+function mutateRegistry(mutation: RegistryMutation): Buffer {
+  const [header, ...rows] = BASE.toString('utf8').trimEnd().split('\n');
+  if (mutation.kind === 'wide') {
+    const extra = mutation.columns - header.split(',').length;
+    return Buffer.from([`${header},${Array.from({ length: extra }, (_, i) => `w${i}`).join(',')}`, ...rows.map((r) => `${r}${',1'.repeat(extra)}`)].join('\n') + '\n');
+  }
+  // Incompressible, so that the index entry really is as long as the id.
+  const id = Array.from({ length: mutation.length }, (_, i) => 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'[(i * 7919 + ((i * i) % 29)) % 32]).join('');
+  rows[mutation.row] = rows[mutation.row].replace(/^[^,]+/, id);
+  return Buffer.from([header, ...rows].join('\n') + '\n');
+}
+
 let t: TestDatabase;
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -45,8 +64,10 @@ describe('fuzz: mutated registry files through the import', () => {
     const outcomes = new Outcomes();
     let counter = 0;
     const runs = fcRuns(100, 40);
-    await assertProperty(fc.tuple(mutationArbitrary, fc.boolean()), async ([mutation, skipInvalid]) => {
-      const file = await tempFile(`fuzz-registry-${counter++}.csv`, mutate(BASE, mutation, 'csv'));
+    const anyMutation = fc.oneof({ arbitrary: mutationArbitrary, weight: 4 }, { arbitrary: registryMutation, weight: 1 });
+    await assertProperty(fc.tuple(anyMutation, fc.boolean()), async ([mutation, skipInvalid]) => {
+      const bytes = mutation.kind === 'wide' || mutation.kind === 'long-id' ? mutateRegistry(mutation) : mutate(BASE, mutation, 'csv');
+      const file = await tempFile(`fuzz-registry-${counter++}.csv`, bytes);
       const before = await counts();
       let report;
       try {
