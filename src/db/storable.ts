@@ -49,24 +49,38 @@ export function storageProblem(
  * than `MAX_DEPTH`, named by its path from `root` (`body.name: contains a NUL character …`).
  */
 export function unstorableText(value: unknown, root: string): string | null {
-  return walkProblem(value, root, 0);
+  const found = findUnstorable(value);
+  if (!found) return null;
+  const path = found.path.reduce<string>((text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : `${text}.${printable(segment)}`), root);
+  return `${path}${found.inFieldName ? ' (a field name)' : ''}: ${found.problem}`;
 }
 
-function walkProblem(value: unknown, path: string, depth: number): string | null {
-  if (typeof value === 'string') return stringProblem(value, path);
+/** The same check, with the path as segments (to point at a line of the file it came from). */
+export function findUnstorable(value: unknown): { path: (string | number)[]; problem: string; inFieldName: boolean } | null {
+  return walkProblem(value, [], 0);
+}
+
+type Found = { path: (string | number)[]; problem: string; inFieldName: boolean };
+
+function walkProblem(value: unknown, path: (string | number)[], depth: number): Found | null {
+  if (typeof value === 'string') {
+    const problem = stringProblem(value);
+    return problem ? { path, problem, inFieldName: false } : null;
+  }
   if (value === null || typeof value !== 'object') return null;
-  if (depth >= MAX_DEPTH) return `${path}: nested deeper than ${MAX_DEPTH} levels`;
+  if (depth >= MAX_DEPTH) return { path, problem: `nested deeper than ${MAX_DEPTH} levels`, inFieldName: false };
   for (const [key, child] of Object.entries(value)) {
-    const childPath = Array.isArray(value) ? `${path}[${key}]` : `${path}.${printable(key)}`;
-    const problem = (Array.isArray(value) ? null : stringProblem(key, `${path} (a field name)`)) ?? walkProblem(child, childPath, depth + 1);
-    if (problem) return problem;
+    const keyProblem = Array.isArray(value) ? null : stringProblem(key);
+    if (keyProblem) return { path, problem: keyProblem, inFieldName: true };
+    const found = walkProblem(child, [...path, Array.isArray(value) ? Number(key) : key], depth + 1);
+    if (found) return found;
   }
   return null;
 }
 
-function stringProblem(text: string, path: string): string | null {
-  if (text.includes(NUL)) return `${path}: contains a NUL character (\\u0000), which the database cannot store as text`;
-  if (LONE_SURROGATE.test(text)) return `${path}: contains an unpaired UTF-16 surrogate, which is not valid Unicode`;
+function stringProblem(text: string): string | null {
+  if (text.includes(NUL)) return 'contains a NUL character (\\u0000), which the database cannot store as text';
+  if (LONE_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
   return null;
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { findUnstorable } from '../db/storable.ts';
 import { plainWords, suggestion, withValue, yamlProblemWords, type KnownFields } from './messages.ts';
 import { isRealDate, ruleSchema, type EventCondition, type IndicatorCondition, type Rule } from './schema.ts';
 
@@ -145,6 +146,12 @@ export function parseRuleText(
   // A rule is a few levels deep; the checks below walk it recursively.
   if (depthOf(data, MAX_RULE_DEPTH) > MAX_RULE_DEPTH) {
     return { problems: [{ file, line: 1, column: 1, path: '', message: `the rule is nested more than ${MAX_RULE_DEPTH} levels deep; no rule field is` }] };
+  }
+
+  // A rule is stored as text and jsonb, which hold no NUL (YAML writes one as "\0").
+  const unstorable = findUnstorable(data);
+  if (unstorable) {
+    return { problems: [{ file, ...locate(document, unstorable.path, undefined, at), path: formatPath(unstorable.path), message: unstorable.problem }] };
   }
 
   const knownFields: KnownFields = new WeakMap();

@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRuleText } from '../../src/rules/load.ts';
-import { runAsp } from '../support/cli.ts';
+import { runAsp, runAspOn } from '../support/cli.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { projectRoot } from '../support/paths.ts';
 import { tempFile } from '../support/files.ts';
 import { yamlAliasBomb, yamlDeepFlow } from '../support/hostile-yaml.ts';
 
@@ -35,5 +39,24 @@ describe('a hostile rule file is a problem with its place, never a crash', () =>
   it('nesting that YAML reads but no rule has is refused before the checks walk it', () => {
     const { problems } = parseRuleText(`id: deep\nareas: ${yamlDeepFlow(300)}\n`, 'deep.yaml');
     expect(problems).toEqual([expect.objectContaining({ message: expect.stringMatching(/nested more than 32 levels deep/) })]);
+  });
+
+  it('a NUL in a rule (YAML writes it "\\0") is a problem at its line; `asp rules load` exits 2 and stores nothing', async () => {
+    const severe = await readFile(path.join(projectRoot, 'rules/examples/ke-hsnp-vci-severe.yaml'), 'utf8');
+    const text = severe.replace(/^title: (.*)$/m, 'title: "$1 \\0 x"');
+    const titleLine = text.split('\n').findIndex((l) => l.startsWith('title:')) + 1;
+    expect(parseRuleText(text, 'nul.yaml').problems).toEqual([
+      expect.objectContaining({ line: titleLine, path: 'title', message: expect.stringMatching(/contains a NUL character/) }),
+    ]);
+    const t = await createTestDatabase();
+    try {
+      const result = await runAspOn(t, ['rules', 'load', await tempFile('ke-nul.yaml', text), '--by', 'author@test']);
+      expect(result.code).toBe(2);
+      expect(result.stdout + result.stderr).toMatch(new RegExp(`ke-nul\\.yaml:${titleLine}:\\d+: .*contains a NUL character`));
+      expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
+      expect(await t.store.db.selectFrom('rule_versions').select('id').execute()).toEqual([]);
+    } finally {
+      await t.drop();
+    }
   });
 });
