@@ -92,6 +92,35 @@ describe('a record the database cannot store is quarantined alone', () => {
     expect((await quarantineOf(`file://${file}`)).map((q) => q.reason)).toContainEqual(expect.stringMatching(/bytes long \(at most 1000/));
   });
 
+  it('an epoch time past what a date can hold (1e300 ms) in one earthquake: quarantined alone, the other 17 land', async () => {
+    let ids: string[] = [];
+    const file = await usgsSummary((features) => {
+      ids = renamed(features, '-t');
+      features[2].properties.time = 1e300;
+    });
+    const run = await ingestOnce(t.store, 'usgs', file);
+    expect(run).toMatchObject({ status: 'success', eventsAdded: 17, quarantined: 1, payloadErrors: [] });
+    expect(await eventIds(ids)).not.toContain(ids[2]);
+    const [refused] = await quarantineOf(`file://${file}`);
+    expect(refused.location).toContain(ids[2]);
+  });
+
+  it('a GeometryCollection nested 20,000 deep in one GDACS feature: that feature is quarantined, its siblings land', async () => {
+    const text = (await readFile(feed('gdacs/api/dr-1016449-ep7-geometry.json'), 'utf8')).replace(/^\uFEFF/, '');
+    const depth = 20000;
+    const nested = text
+      .replace(/"episodeid":\s*7/g, '"episodeid": 77')
+      .replace(/"geometry":\s*\{/, `"geometry":${'{"type":"GeometryCollection","geometries":['.repeat(depth)}{"type":"Point","coordinates":[1,2]}${']}'.repeat(depth)},"x":{`);
+    const file = await tempFile('gdacs-deep.json', nested);
+    const run = await ingestOnce(t.store, 'gdacs', file);
+    expect(run).toMatchObject({ status: 'success', payloadErrors: [], quarantined: 1 });
+    expect((await quarantineOf(`file://${file}`)).map((q) => q.reason)).toEqual([expect.stringMatching(/nested too deeply/)]);
+    const footprints = await query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM hazard_footprints f JOIN raw_payloads p ON p.id = f.payload_id WHERE p.source_url = $1`, [`file://${file}`]);
+    expect(footprints[0].n).toBeGreaterThan(0);
+    expect((await storedBody(`file://${file}`)).length).toBe(Buffer.byteLength(nested));
+  });
+
   it('a year-0000 date in one CHIRPS row: that row is quarantined, every other row lands', async () => {
     const text = await readFile(feed('climate/wfp_chirps_rainfall_moz-adm2-5ytd_extract.csv'), 'utf8');
     const [header, ...rows] = text.trimEnd().split('\n');
@@ -121,17 +150,6 @@ describe('a record the database cannot store is quarantined alone', () => {
 });
 
 describe('a payload no parser can read is quarantined whole, never a crash', () => {
-  it('a deeply nested GeometryCollection in a GDACS geometry', async () => {
-    const text = (await readFile(feed('gdacs/api/dr-1016449-ep7-geometry.json'), 'utf8')).replace(/^\uFEFF/, '');
-    const depth = 20000;
-    const nested = text.replace(/"geometry":\s*\{/, `"geometry":${'{"type":"GeometryCollection","geometries":['.repeat(depth)}{"type":"Point","coordinates":[1,2]}${']}'.repeat(depth)},"x":{`);
-    const file = await tempFile('gdacs-deep.json', nested);
-    const run = await ingestOnce(t.store, 'gdacs', file);
-    expect(run.status).toBe('failed');
-    expect(run.payloadErrors).toEqual(['the payload is nested too deeply to read']);
-    expect((await storedBody(`file://${file}`)).length).toBe(Buffer.byteLength(nested));
-  });
-
   it('deeply nested XML in a CAP alert: quarantined with the reason, `asp ingest` exits 2 without a stack trace', async () => {
     const text = await readFile(feed('cap/rscap_airnow.xml'), 'utf8');
     const file = await tempFile('cap-deep.xml', text.replace('<info>', `<info>${'<x>'.repeat(50000)}${'</x>'.repeat(50000)}`));

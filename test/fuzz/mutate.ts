@@ -3,7 +3,7 @@ import fc from 'fast-check';
 /**
  * Mutations of a real payload, as a broken source or an attacker would send it: a flipped byte,
  * a cut, a NUL (raw or JSON-escaped), nesting thousands deep, numbers no source means (1e999,
- * hex, 400 digits), a year 0000, an entity or alias bomb. Each is plain data, so a failing case
+ * hex, 400 digits), a year 0000, swapped coordinates, an entity or alias bomb. Each is plain data, so a failing case
  * prints what was done and where.
  */
 export type Mutation =
@@ -13,6 +13,7 @@ export type Mutation =
   | { kind: 'nest'; at: number; depth: number }
   | { kind: 'number'; nth: number; text: string }
   | { kind: 'year0'; nth: number }
+  | { kind: 'swap'; nth: number }
   | { kind: 'bomb' };
 
 const HOSTILE_NUMBERS = ['1e999', '-1e300', '0x5', '-5', '1e308', '9'.repeat(400), 'NaN', '1e-400', '-0'];
@@ -24,6 +25,7 @@ export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('nest' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), depth: fc.constantFrom(100, 1000, 20000) }),
   fc.record({ kind: fc.constant('number' as const), nth: fc.nat({ max: 400 }), text: fc.constantFrom(...HOSTILE_NUMBERS) }),
   fc.record({ kind: fc.constant('year0' as const), nth: fc.nat({ max: 100 }) }),
+  fc.record({ kind: fc.constant('swap' as const), nth: fc.nat({ max: 400 }) }),
   fc.constant({ kind: 'bomb' as const }),
 );
 
@@ -84,6 +86,12 @@ export function mutate(bytes: Buffer, mutation: Mutation, format: Format): Buffe
     }
     case 'number':
       return Buffer.from(replaceNth(text(), /-?\d+(\.\d+)?([eE][-+]?\d+)?/g, mutation.nth, mutation.text));
+    case 'swap':
+      // Two decimal numbers side by side ([lon, lat], "lat lon", a CSV's lat,lon): swapped.
+      return Buffer.from(replaceNth(text(), /(-?\d+\.\d+)(\s*,\s*|\s+)(-?\d+\.\d+)/g, mutation.nth, (match) => {
+        const [, first, between, second] = /^(-?\d+\.\d+)(\s*,\s*|\s+)(-?\d+\.\d+)$/.exec(match)!;
+        return `${second}${between}${first}`;
+      }));
     case 'year0':
       return Buffer.from(replaceNth(text(), /\d{4}(-\d{2}-\d{2})/g, mutation.nth, (match) => `0000${match.slice(4)}`));
     case 'bomb': {
