@@ -1,10 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
-import express, { Router, type ErrorRequestHandler, type Request } from 'express';
+import express, { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { loadConfig } from '../config.ts';
 import type { Store } from '../db/store.ts';
+import { unstorableText } from '../db/storable.ts';
 import { ConflictError, ForbiddenError, isUserError, NotFoundError } from '../errors.ts';
 import { log } from '../log.ts';
 import { webRouter } from '../web/serve.ts';
@@ -59,6 +60,7 @@ export function createApp(store: Store): express.Express {
   const api = Router();
   api.use(express.json({ limit: '1mb' }));
   api.use(express.text({ type: ['text/csv', 'text/yaml', 'application/yaml', 'text/plain'], limit: '20mb' }));
+  api.use(refuseUnstorableBody);
   api.use(
     rateLimit({
       windowMs: 60_000,
@@ -105,6 +107,20 @@ async function authorise(store: Store, spec: RouteSpec, req: Request): Promise<C
   return caller;
 }
 
+/**
+ * A body the database could not store (a NUL character, an unpaired surrogate) or nested deeper
+ * than any request of this API is refused before a handler sees it: 400 with the field's path.
+ */
+const refuseUnstorableBody: RequestHandler = (req, _res, next) => {
+  const problem = req.body === undefined ? null : unstorableText(req.body, 'body');
+  if (!problem) return next();
+  const split = problem.indexOf(': ');
+  next(new RequestError([{ path: problem.slice(0, split), message: problem.slice(split + 2) }]));
+};
+
+/** PostgreSQL's data exceptions (SQLSTATE class 22: out of range, invalid text, bad encoding). */
+const isDataException = (error: unknown): boolean => /^22[0-9A-Z]{3}$/.test(String((error as { code?: unknown })?.code ?? ''));
+
 const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const send = (status: number, code: string, message: string, details?: unknown) =>
     res.status(status).json({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
@@ -122,6 +138,13 @@ const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const status = (error as { status?: number; type?: string }).status;
   if (status === 413) return void send(413, 'payload_too_large', 'the request body is too large');
   if (status === 400) return void send(400, 'bad_request', 'the request body is not valid JSON');
+  // The body parser's other refusals (an unsupported charset or encoding) are the client's to fix.
+  if (status && status >= 400 && status < 500 && (error as { expose?: boolean }).expose) return void send(status, 'bad_request', (error as Error).message);
+  if (isDataException(error)) {
+    // What the checks before did not foresee: a value the database refuses is still the request's.
+    log.warn({ err: { code: (error as { code: string }).code }, method: req.method, path: req.route?.path ?? req.path }, 'request refused by the database');
+    return void send(400, 'bad_request', `a value of the request cannot be stored: ${(error as Error).message.split('\n')[0]}`);
+  }
   // Never the request body or its values in the log: they may hold personal data.
   log.error({ err: { message: (error as Error).message }, method: req.method, path: req.route?.path ?? req.path }, 'request failed');
   if (!res.headersSent) send(500, 'internal', 'internal error');

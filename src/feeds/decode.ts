@@ -52,7 +52,12 @@ export function parseXmlPayload(bytes: Buffer, arrays: readonly string[] = []): 
     trimValues: true,
     isArray: (name) => arraySet.has(name),
   });
-  return parser.parse(text) as Record<string, unknown>;
+  try {
+    return parser.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    // The validator passes some documents the parser then refuses (nesting past its limit).
+    throw new PayloadError(`not readable XML: ${(error as Error).message}`);
+  }
 }
 
 /** Text content of an element that may carry attributes (`{ '#text': 'x', '@_unit': 'M' }`). */
@@ -81,7 +86,10 @@ export function asArray<T>(value: T | T[] | undefined | null): T[] {
  */
 export function isoTime(value: unknown): string | null {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? new Date(value).toISOString() : null;
+  if (typeof value === 'number') {
+    const date = new Date(value); // past ±8.64e15 ms a Date is invalid, and toISOString would throw
+    return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  }
   const text = String(value).trim();
   const noZone = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text);
   const date = new Date(noZone ? (text.length === 10 ? `${text}T00:00:00Z` : `${text}Z`) : text);
@@ -96,3 +104,15 @@ export const isObject = (value: unknown): value is Json =>
 
 /** Inside an adapter: one record cannot be read; the message becomes its Rejection reason. */
 export class RecordError extends Error {}
+
+/**
+ * Why one record could not be read, for its Rejection. A RecordError says so; anything else an
+ * adapter's code throws on a hostile record (an impossible date, a stack exhausted by nesting) is
+ * about that record too, so its siblings still land.
+ */
+export function recordProblem(error: unknown): string {
+  if (error instanceof RecordError) return error.message;
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return 'the record is nested too deeply to read';
+  if (error instanceof Error) return `the record could not be read: ${error.message}`;
+  throw error;
+}

@@ -7,6 +7,7 @@ import { checkFootprints, loadHazardLimits } from './footprint-checks.ts';
 import { loadIndicatorCatalogue } from './indicator-catalogue.ts';
 import { namedPlaceExtents } from './named-places.ts';
 import { implausibleIndicator, indicatorLocation } from './plausibility.ts';
+import { printable, storableCopy, storageProblem } from '../db/storable.ts';
 import { describeIssues, hazardEventVersionSchema, indicatorValueSchema } from './validate.ts';
 
 export interface PayloadInput {
@@ -80,11 +81,15 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
     }
     const payloadId = inserted.rows[0].id;
     summary.payloadId = payloadId;
+    // What was refused is kept as evidence even when it holds what the database cannot store.
     const quarantine = async (location: string, reason: string, record?: unknown) => {
       summary.quarantined++;
       await tx.raw.query(
         `INSERT INTO quarantine (run_id, payload_id, source, location, reason, record) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [input.runId ?? null, payloadId, input.source, location, reason, record === undefined ? null : JSON.stringify(record)],
+        [
+          input.runId ?? null, payloadId, input.source, shortened(printable(location), 500), shortened(printable(reason), 2000),
+          record === undefined ? null : JSON.stringify(storableCopy(record)),
+        ],
       );
     };
 
@@ -92,9 +97,9 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
     try {
       parsed = adapter.parse(input.bytes, context);
     } catch (error) {
-      if (!(error instanceof PayloadError)) throw error;
-      summary.payloadError = error.message;
-      await quarantine('payload', error.message);
+      const reason = unreadableReason(error);
+      summary.payloadError = shortened(printable(reason), 2000);
+      await quarantine('payload', reason);
       return summary;
     }
     for (const rejection of parsed.rejected) await quarantine(rejection.where, rejection.reason);
@@ -102,6 +107,13 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
 
     for (const [index, event] of parsed.events.entries()) {
       const where = `event ${index} (${event?.externalId ?? '?'} version ${event?.version ?? '?'})`;
+      const refused = storageProblem(event, { externalId: event?.externalId, aliases: event?.aliases, version: event?.version }, {
+        validFrom: event?.validFrom, validTo: event?.validTo, issuedAt: event?.issuedAt,
+      });
+      if (refused) {
+        await quarantine(where, refused, event);
+        continue;
+      }
       const checked = hazardEventVersionSchema.safeParse(event);
       if (!checked.success) {
         await quarantine(where, describeIssues(checked.error), event);
@@ -127,18 +139,39 @@ export async function ingestPayload(store: Store, adapter: Adapter, input: Paylo
       }
     }
 
-    const indicators: IndicatorValue[] = [];
+    const indicators: LocatedIndicator[] = [];
     for (const [index, value] of parsed.indicators.entries()) {
-      const checked = indicatorValueSchema.safeParse(value);
-      const problem = checked.success ? implausibleIndicator(catalogue, checked.data) : describeIssues(checked.error);
-      if (problem === null) indicators.push(checked.data!);
-      else await quarantine(indicatorLocation(index, value), problem, value);
+      const where = indicatorLocation(index, value);
+      const refused = storageProblem(value, { pcode: value?.pcode, indicator: value?.indicator, source: value?.source }, {
+        periodStart: value?.periodStart, periodEnd: value?.periodEnd, issuedAt: value?.issuedAt,
+      });
+      const checked = refused ? null : indicatorValueSchema.safeParse(value);
+      const problem = refused ?? (checked!.success ? implausibleIndicator(catalogue, checked!.data) : describeIssues(checked!.error));
+      if (problem === null) indicators.push({ where, value: checked!.data! });
+      else await quarantine(where, problem, value);
     }
-    summary.indicatorsAdded = await storeIndicatorValues(tx, indicators, payloadId, fetchedAt);
+    summary.indicatorsAdded = await storeIndicatorValues(tx, indicators, payloadId, fetchedAt, quarantine);
     return summary;
   });
   log.info({ source: input.source, url: input.url, ...summary }, 'payload ingested');
   return summary;
+}
+
+/**
+ * Why a payload could not be read. An adapter says so with a PayloadError; anything else it throws
+ * on hostile input (a parser's own error, a stack exhausted by deep nesting) still only means the
+ * payload is unreadable: it is quarantined, never a crash.
+ */
+function unreadableReason(error: unknown): string {
+  if (error instanceof PayloadError) return error.message;
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return 'the payload is nested too deeply to read';
+  log.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message } }, 'adapter failed on a payload');
+  return `the payload could not be read: ${(error as Error)?.message ?? String(error)}`;
+}
+
+/** A reason short enough to read (a parser may quote a whole document). */
+function shortened(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 /** The area code table, read once per payload (it is small: codes, never households). */
@@ -306,61 +339,96 @@ async function applyLineage(tx: Tx, event: HazardEventVersion, eventId: number):
  * `knownAt`, unless the latest stored issue already gives the same value (the same forecast
  * fetched again is not a new issue).
  */
-async function storeIndicatorValues(tx: Tx, values: IndicatorValue[], payloadId: number, knownAt: Date): Promise<number> {
+async function storeIndicatorValues(
+  tx: Tx,
+  values: LocatedIndicator[],
+  payloadId: number,
+  knownAt: Date,
+  quarantine: (where: string, reason: string, record: unknown) => Promise<void>,
+): Promise<number> {
   let changed = 0;
   for (let start = 0; start < values.length; start += 5000) {
     const batch = values.slice(start, start + 5000);
-    const columns = [
-      batch.map((v) => v.pcode), batch.map((v) => v.indicator), batch.map((v) => v.periodStart),
-      batch.map((v) => v.periodEnd), batch.map((v) => v.status), batch.map((v) => v.source),
-      batch.map((v) => v.value), batch.map((v) => v.issuedAt ?? null), payloadId, knownAt,
-    ];
-    const finals = await tx.raw.query<{ n: number }>(
-      `WITH input AS (
-         -- The same key twice in one payload: the later row wins.
-         SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source) *
-           FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
-             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
-          WHERE status = 'final'
-          ORDER BY pcode, indicator, period_start, period_end, source, n DESC
-       ), upserted AS (
-         INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
-         SELECT pcode, indicator, period_start, period_end, status, source, value, $9, $10, coalesce(issued_at, $10) FROM input
-         ON CONFLICT (pcode, indicator, period_start, period_end, source) WHERE status = 'final'
-         DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at, issued_at = excluded.issued_at
-          WHERE iv.value IS DISTINCT FROM excluded.value
-         RETURNING 1
-       )
-       SELECT count(*)::int AS n FROM upserted`,
-      columns,
-    );
-    const forecasts = await tx.raw.query<{ n: number }>(
-      `WITH input AS (
-         -- The same issue twice in one payload: the later row wins.
-         SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source, issued_at) *
-           FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
-             WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
-          WHERE status = 'forecast'
-          ORDER BY pcode, indicator, period_start, period_end, source, issued_at, n DESC
-       ), upserted AS (
-         INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
-         SELECT i.pcode, i.indicator, i.period_start, i.period_end, i.status, i.source, i.value, $9, $10, coalesce(i.issued_at, $10)
-           FROM input i
-          WHERE i.issued_at IS NOT NULL
-             OR i.value IS DISTINCT FROM (
-                  SELECT latest.value FROM indicator_values latest
-                   WHERE latest.status = 'forecast' AND latest.pcode = i.pcode AND latest.indicator = i.indicator
-                     AND latest.period_start = i.period_start AND latest.period_end = i.period_end AND latest.source = i.source
-                   ORDER BY latest.issued_at DESC LIMIT 1)
-         ON CONFLICT (pcode, indicator, period_start, period_end, source, issued_at) WHERE status = 'forecast'
-         DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at
-          WHERE iv.value IS DISTINCT FROM excluded.value
-         RETURNING 1
-       )
-       SELECT count(*)::int AS n FROM upserted`,
-      columns,
-    );
-    changed += finals.rows[0].n + forecasts.rows[0].n;
+    // A batch the database refuses is stored again value by value, each under its own savepoint,
+    // so that only the refused values are quarantined (the checks before storage make this rare).
+    await tx.raw.query('SAVEPOINT indicator_batch');
+    try {
+      changed += await storeIndicatorBatch(tx, batch.map((v) => v.value), payloadId, knownAt);
+      await tx.raw.query('RELEASE SAVEPOINT indicator_batch');
+      continue;
+    } catch {
+      await tx.raw.query('ROLLBACK TO SAVEPOINT indicator_batch');
+    }
+    for (const { where, value } of batch) {
+      await tx.raw.query('SAVEPOINT indicator_value');
+      try {
+        changed += await storeIndicatorBatch(tx, [value], payloadId, knownAt);
+        await tx.raw.query('RELEASE SAVEPOINT indicator_value');
+      } catch (error) {
+        await tx.raw.query('ROLLBACK TO SAVEPOINT indicator_value');
+        await quarantine(where, `the database refused it: ${(error as Error).message}`, value);
+      }
+    }
   }
   return changed;
+}
+
+/** An indicator value with where it was in its payload, for the quarantine. */
+interface LocatedIndicator {
+  where: string;
+  value: IndicatorValue;
+}
+
+async function storeIndicatorBatch(tx: Tx, batch: IndicatorValue[], payloadId: number, knownAt: Date): Promise<number> {
+  const columns = [
+    batch.map((v) => v.pcode), batch.map((v) => v.indicator), batch.map((v) => v.periodStart),
+    batch.map((v) => v.periodEnd), batch.map((v) => v.status), batch.map((v) => v.source),
+    batch.map((v) => v.value), batch.map((v) => v.issuedAt ?? null), payloadId, knownAt,
+  ];
+  const finals = await tx.raw.query<{ n: number }>(
+    `WITH input AS (
+       -- The same key twice in one payload: the later row wins.
+       SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source) *
+         FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
+           WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
+        WHERE status = 'final'
+        ORDER BY pcode, indicator, period_start, period_end, source, n DESC
+     ), upserted AS (
+       INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
+       SELECT pcode, indicator, period_start, period_end, status, source, value, $9, $10, coalesce(issued_at, $10) FROM input
+       ON CONFLICT (pcode, indicator, period_start, period_end, source) WHERE status = 'final'
+       DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at, issued_at = excluded.issued_at
+        WHERE iv.value IS DISTINCT FROM excluded.value
+       RETURNING 1
+     )
+     SELECT count(*)::int AS n FROM upserted`,
+    columns,
+  );
+  const forecasts = await tx.raw.query<{ n: number }>(
+    `WITH input AS (
+       -- The same issue twice in one payload: the later row wins.
+       SELECT DISTINCT ON (pcode, indicator, period_start, period_end, source, issued_at) *
+         FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], $5::text[], $6::text[], $7::float8[], $8::timestamptz[])
+           WITH ORDINALITY AS t(pcode, indicator, period_start, period_end, status, source, value, issued_at, n)
+        WHERE status = 'forecast'
+        ORDER BY pcode, indicator, period_start, period_end, source, issued_at, n DESC
+     ), upserted AS (
+       INSERT INTO indicator_values AS iv (pcode, indicator, period_start, period_end, status, source, value, payload_id, known_at, issued_at)
+       SELECT i.pcode, i.indicator, i.period_start, i.period_end, i.status, i.source, i.value, $9, $10, coalesce(i.issued_at, $10)
+         FROM input i
+        WHERE i.issued_at IS NOT NULL
+           OR i.value IS DISTINCT FROM (
+                SELECT latest.value FROM indicator_values latest
+                 WHERE latest.status = 'forecast' AND latest.pcode = i.pcode AND latest.indicator = i.indicator
+                   AND latest.period_start = i.period_start AND latest.period_end = i.period_end AND latest.source = i.source
+                 ORDER BY latest.issued_at DESC LIMIT 1)
+       ON CONFLICT (pcode, indicator, period_start, period_end, source, issued_at) WHERE status = 'forecast'
+       DO UPDATE SET value = excluded.value, payload_id = excluded.payload_id, known_at = excluded.known_at
+        WHERE iv.value IS DISTINCT FROM excluded.value
+       RETURNING 1
+     )
+     SELECT count(*)::int AS n FROM upserted`,
+    columns,
+  );
+  return finals.rows[0].n + forecasts.rows[0].n;
 }

@@ -8,6 +8,9 @@ import { UserError } from '../errors.ts';
  * problems a person can fix — a nameless or repeated column — with the line and column.
  * A file that cannot be read, is empty, or has no readable header line is refused at once.
  */
+/** Columns a staging table can hold beside its own record number (PostgreSQL allows 1,600 in all). */
+export const MAX_COLUMNS = 1599;
+
 export async function readCsvHeader(file: string): Promise<{ columns: { name: string; key: string; staging: string }[]; problems: string[] }> {
   let firstBytes: Buffer;
   try {
@@ -33,6 +36,9 @@ export async function readCsvHeader(file: string): Promise<{ columns: { name: st
     throw new UserError(`${file}: line 1: the header is not valid CSV: ${(error as Error).message}`);
   }
   const problems: string[] = [];
+  if (names.length > MAX_COLUMNS) {
+    problems.push(`line 1: the header has ${names.length} columns; at most ${MAX_COLUMNS} can be read (the staging table adds one to PostgreSQL's limit of 1,600)`);
+  }
   const columns: { name: string; key: string; staging: string }[] = [];
   const seen = new Set<string>();
   names.forEach((name, i) => {

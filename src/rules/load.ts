@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { findUnstorable } from '../db/storable.ts';
 import { plainWords, suggestion, withValue, yamlProblemWords, type KnownFields } from './messages.ts';
 import { isRealDate, ruleSchema, type EventCondition, type IndicatorCondition, type Rule } from './schema.ts';
 
@@ -132,9 +133,25 @@ export function parseRuleText(
 
   if (document.errors.length > 0) return { problems: yamlProblems(document, text, file, lineCounter) };
 
-  const data = document.toJS({ maxAliasCount: 100 }) as unknown;
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (error) {
+    return { problems: [{ file, ...firstAliasAt(document, at), path: '', message: aliasProblemWords(error) }] };
+  }
   if (data === null || data === undefined) {
     return { problems: [{ file, line: 1, column: 1, path: '', message: 'the file is empty; a rule starts with "id:", "title:", …' }] };
+  }
+
+  // A rule is a few levels deep; the checks below walk it recursively.
+  if (depthOf(data, MAX_RULE_DEPTH) > MAX_RULE_DEPTH) {
+    return { problems: [{ file, line: 1, column: 1, path: '', message: `the rule is nested more than ${MAX_RULE_DEPTH} levels deep; no rule field is` }] };
+  }
+
+  // A rule is stored as text and jsonb, which hold no NUL (YAML writes one as "\0").
+  const unstorable = findUnstorable(data);
+  if (unstorable) {
+    return { problems: [{ file, ...locate(document, unstorable.path, undefined, at), path: formatPath(unstorable.path), message: unstorable.problem }] };
   }
 
   const knownFields: KnownFields = new WeakMap();
@@ -164,6 +181,45 @@ export function parseRuleText(
 
   if (problems.length > 0 || !parsed.success) return { problems, id };
   return { rule: parsed.data, hash: ruleHash(parsed.data), problems, id };
+}
+
+/**
+ * How many times a file may repeat an anchored value through aliases (`*name`) in all: plenty for
+ * a rule that reuses a block, far too few for a "billion laughs" that expands to gigabytes.
+ */
+const MAX_ALIAS_COUNT = 100;
+/** Deeper than any rule field (a condition inside `all`/`any` inside a trigger is about 8). */
+const MAX_RULE_DEPTH = 32;
+
+function aliasProblemWords(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  return /excessive alias count/i.test(message)
+    ? `not a usable rule: its YAML aliases (*name) expand past ${MAX_ALIAS_COUNT} copies, as an alias bomb ("billion laughs") does; write the values out instead`
+    : `not valid YAML: ${message}`;
+}
+
+/** Where the first alias of the document is, to point the reader at it. */
+function firstAliasAt(document: Document, at: (offset: number) => { line: number; column: number }): { line: number; column: number } {
+  let offset = 0;
+  visit(document, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return at(offset);
+}
+
+/** How deep `value` nests, counted no further than `limit + 1`. */
+function depthOf(value: unknown, limit: number): number {
+  if (value === null || typeof value !== 'object') return 0;
+  if (limit < 0) return 1; // deep enough to refuse: no need to walk further
+  let deepest = 0;
+  for (const child of Object.values(value)) {
+    deepest = Math.max(deepest, 1 + depthOf(child, limit - 1));
+    if (deepest > limit) break;
+  }
+  return deepest;
 }
 
 /**

@@ -151,6 +151,8 @@ const YAML_WORDS: Record<string, string> = {
 /** A YAML syntax error in plain words, keeping the parser's own wording after it. */
 export function yamlProblemWords(code: string, message: string): string {
   const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  // The parser gives up on nesting thousands of levels deep with its stack exhausted.
+  if (/call stack/i.test(first)) return 'not valid YAML: nested too deeply to read (no rule field is more than a few levels deep)';
   const words = YAML_WORDS[code];
   return words ? `not valid YAML: ${words} (${first})` : `not valid YAML: ${first}`;
 }

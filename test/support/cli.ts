@@ -54,3 +54,19 @@ export function stopAsp(child: ChildProcess): Promise<number | null> {
     child.kill('SIGTERM');
   });
 }
+
+/**
+ * Runs `asp ARGS` on a test database as a user would. The embedded database admits one process at
+ * a time, so the test's store is closed meanwhile and reopened after.
+ */
+export async function runAspOn(
+  database: { store: { close(): Promise<void> }; cliArgs: string[]; reopen(): Promise<unknown> },
+  args: string[],
+): Promise<CliResult> {
+  await database.store.close();
+  try {
+    return await runAsp([...database.cliArgs, ...args]);
+  } finally {
+    await database.reopen();
+  }
+}

@@ -44,3 +44,10 @@ export async function serveApi(store: Store): Promise<{ base: string; close(): P
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** Serves `app` (the engine's express app) on a free port of 127.0.0.1: its server and base URL. */
+export async function listenLocally(app: { listen(port: number, host: string): import('node:http').Server }): Promise<{ server: import('node:http').Server; base: string }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}

@@ -1,5 +1,5 @@
 import type { Geometry, Position } from 'geojson';
-import { asArray, isoTime, numberOf, parseJsonPayload, parseXmlPayload, payloadText, textOf, isObject, RecordError, type Json } from '../decode.ts';
+import { asArray, isoTime, numberOf, parseJsonPayload, parseXmlPayload, payloadText, textOf, isObject, RecordError, recordProblem, type Json } from '../decode.ts';
 import {
   ALERT_LEVELS,
   PayloadError,
@@ -346,8 +346,7 @@ function parseRss(bytes: Buffer): ParseResult {
       if (!isObject(item)) throw new RecordError('the item is empty');
       result.events.push(rssItem(item, where, result.rejected));
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      result.rejected.push({ where, reason: error.message });
+      result.rejected.push({ where, reason: recordProblem(error) });
     }
   });
   return result;
@@ -400,16 +399,14 @@ function rssItem(item: Json, where: string, rejected: Rejection[]): HazardEventV
     const point = rssPoint(item);
     if (point) footprints.push({ class: 'Point_Centroid', geometry: point, label: 'Centroid', value: null, unit: null });
   } catch (error) {
-    if (!(error instanceof RecordError)) throw error;
-    rejected.push({ where: `${where} point`, reason: error.message });
+    rejected.push({ where: `${where} point`, reason: recordProblem(error) });
   }
   const bbox = firstText(item.bbox);
   if (bbox !== null) {
     try {
       footprints.push({ class: 'bbox', geometry: bboxGeometry(bbox), label: null, value: null, unit: null });
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      rejected.push({ where: `${where} bbox`, reason: error.message });
+      rejected.push({ where: `${where} bbox`, reason: recordProblem(error) });
     }
   }
 
@@ -495,8 +492,7 @@ function parseFeatures(features: unknown[], fixedKind: PayloadKind | null, where
       group.entries.push({ index, where, feature, props, cls });
       groups.set(key, group);
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      result.rejected.push({ where, reason: error.message });
+      result.rejected.push({ where, reason: recordProblem(error) });
     }
   });
   const kind: PayloadKind =
@@ -537,8 +533,7 @@ function apiVersion(id: Identity, entries: Entry[], kind: PayloadKind, rejected:
       const date = isoTime(e.props.polygondate);
       if (date && (!polygonDate || date > polygonDate)) polygonDate = date;
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      rejected.push({ where: e.where, reason: error.message });
+      rejected.push({ where: e.where, reason: recordProblem(error) });
     }
   }
 

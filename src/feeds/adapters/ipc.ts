@@ -1,6 +1,6 @@
 import type { Geometry, Position } from 'geojson';
 import { positionProblem } from '../../geo/polygonal.ts';
-import { numberOf, parseJsonPayload, isObject, RecordError, type Json } from '../decode.ts';
+import { numberOf, parseJsonPayload, isObject, RecordError, recordProblem, type Json } from '../decode.ts';
 import {
   PayloadError,
   emptyResult,
@@ -452,8 +452,7 @@ function parseAreasGeoJson(doc: Json): ParseResult {
       }
       group.footprints.push({ class: 'phase', geometry: feature.geometry as Geometry, label: title, value: phase, unit: 'ipc_phase' });
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      result.rejected.push({ where, reason: error.message });
+      result.rejected.push({ where, reason: recordProblem(error) });
     }
   }
 

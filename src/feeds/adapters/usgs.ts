@@ -3,7 +3,7 @@ import { area, booleanPointInPolygon, booleanPointOnLine, difference, featureCol
 // The clipping engine of @turf/union and @turf/difference; used directly for its n-way XOR.
 import * as polyclip from 'polyclip-ts';
 import { positionProblem } from '../../geo/polygonal.ts';
-import { isoTime, numberOf, parseJsonPayload, isObject, RecordError, type Json } from '../decode.ts';
+import { isoTime, numberOf, parseJsonPayload, isObject, RecordError, recordProblem, type Json } from '../decode.ts';
 import {
   ALERT_LEVELS,
   PayloadError,
@@ -110,8 +110,7 @@ function parseSummary(doc: Json): ParseResult {
       if (feedUrl) event.properties.feed = feedUrl;
       result.events.push(event);
     } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      result.rejected.push({ where, reason: error.message });
+      result.rejected.push({ where, reason: recordProblem(error) });
     }
   }
   return result;
@@ -125,8 +124,7 @@ function parseDetail(doc: Json): ParseResult {
     addProducts(event, (doc.properties as Json).products);
     result.events.push(event);
   } catch (error) {
-    if (!(error instanceof RecordError)) throw error;
-    result.rejected.push({ where, reason: error.message });
+    result.rejected.push({ where, reason: recordProblem(error) });
   }
   return result;
 }
