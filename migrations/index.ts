@@ -10,6 +10,7 @@ import * as namedLists from './0008-named-lists.ts';
 import * as forecastIssuesAndSeasons from './0009-forecast-issues-and-seasons.ts';
 import * as keyExpiry from './0010-key-expiry.ts';
 import * as runRunner from './0011-run-runner.ts';
+import * as approvalHash from './0012-approval-hash.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '0009-forecast-issues-and-seasons': forecastIssuesAndSeasons,
   '0010-key-expiry': keyExpiry,
   '0011-run-runner': runRunner,
+  '0012-approval-hash': approvalHash,
 };
