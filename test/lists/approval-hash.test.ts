@@ -139,13 +139,10 @@ describe('the hash on the CLI and the API', () => {
       const unnamed = await runAsp([...t.cliArgs, 'lists', 'approve', String(now.id), '--by', 'checker@test']);
       expect(unnamed.code).toBe(2);
       expect(unnamed.stderr).toMatch(/--sha256/);
-      const stale = await runAsp([...t.cliArgs, 'lists', 'approve', String(now.id), '--sha256', reviewed.sha256!, '--by', 'checker@test']);
+      const stale = await runAsp([...t.cliArgs, 'lists', 'approve', String(now.id), '--sha256', reviewed.sha256!, '--list-version', String(reviewed.version), '--by', 'checker@test']);
       expect(stale.code).toBe(2);
-      expect(stale.stderr).toContain('is not the content you reviewed');
+      expect(stale.stderr).toContain(`list ${now.id} was regenerated since you reviewed it: you reviewed version ${reviewed.version}, it is version ${now.version} now`);
       expect(stale.stderr).not.toMatch(/\n\s+at /);
-      const oldVersion = await runAsp([...t.cliArgs, 'lists', 'approve', String(now.id), '--sha256', now.sha256!, '--list-version', String(reviewed.version), '--by', 'checker@test']);
-      expect(oldVersion.code).toBe(2);
-      expect(oldVersion.stderr).toContain('was regenerated since you reviewed it');
       const ok = await runAsp([...t.cliArgs, 'lists', 'approve', String(now.id), '--sha256', now.sha256!, '--list-version', String(now.version), '--by', 'checker@test']);
       expect(ok.stderr).toBe('');
       expect(ok.code).toBe(0);
@@ -154,7 +151,7 @@ describe('the hash on the CLI and the API', () => {
       await t.reopen();
     }
     expect(await storedList(t.store, now.id)).toMatchObject({ status: 'approved', contentSha256: now.sha256, entriesHashNow: now.sha256 });
-  });
+  }, 480_000); // three cold starts of the CLI on the embedded database, slow on a loaded machine
 
   it('POST /api/lists/:id/approve needs the hash (400), refuses a stale one (409) and approves the one shown', async () => {
     const reviewed = await freshDraft();
