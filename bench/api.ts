@@ -65,9 +65,10 @@ export async function main(args: string[]): Promise<void> {
     }
     if (lists.length === 0) throw new Error('the demo produced no payment list');
     const listId = lists[0].id;
+    const { entriesSha256 } = lists[0] as unknown as { entriesSha256: string };
     const post = (path: string, body?: unknown) =>
       fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${approverKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
-    await post(`/api/lists/${listId}/approve`);
+    await post(`/api/lists/${listId}/approve`, { sha256: entriesSha256 });
     await post(`/api/lists/${listId}/release`, { partnerId: 'demo-wfp', purpose: 'bench', expiresOn: '2099-12-31' });
 
     console.log(`load: ${options.connections} clients for ${options.seconds} s against ${base}`);

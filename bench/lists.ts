@@ -330,7 +330,7 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
     // Four eyes, six above the threshold.
     let approvals = 0;
     for (const approver of APPROVERS) {
-      const approved = await approveList(opened, list.id, approver);
+      const approved = await approveList(opened, list.id, approver, list);
       approvals++;
       if (!approved.needsSecondApproval) break;
     }

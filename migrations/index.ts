@@ -10,6 +10,7 @@ import * as namedLists from './0008-named-lists.ts';
 import * as forecastIssuesAndSeasons from './0009-forecast-issues-and-seasons.ts';
 import * as keyExpiry from './0010-key-expiry.ts';
 import * as runRunner from './0011-run-runner.ts';
+import * as approvalHash from './0012-approval-hash.ts';
 import * as auditAnchor from './0013-audit-anchor.ts';
 
 /**
@@ -28,5 +29,6 @@ export const migrations: Record<string, Migration> = {
   '0009-forecast-issues-and-seasons': forecastIssuesAndSeasons,
   '0010-key-expiry': keyExpiry,
   '0011-run-runner': runRunner,
+  '0012-approval-hash': approvalHash,
   '0013-audit-anchor': auditAnchor,
 };

@@ -221,8 +221,10 @@ export function apiRoutes(version: string): RouteSpec[] {
       handler: async ({ store, body, caller }) => ({ namedList: await recordNamedList(store, body as { name: string; source: string; registryIds: string[]; shockKey?: string; cycle?: string }, actor(caller)) }),
     }),
     route({
-      method: 'post', path: '/lists/:id/approve', tag: 'lists', summary: 'approve a draft list (four eyes; a second approver above the threshold)', roles: ['approver'], params: idParams,
-      handler: async ({ store, params, caller }) => ({ list: await approveList(store, params.id as number, actor(caller)) }),
+      method: 'post', path: '/lists/:id/approve', tag: 'lists', params: idParams, roles: ['approver'],
+      summary: 'approve a draft list as reviewed: its content hash (entriesSha256) and version; 409 if it changed since (four eyes; a second approver above the threshold)',
+      body: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'the content hash you reviewed (entriesSha256): 64 hexadecimal characters' }), version: z.number().int().positive().optional() }),
+      handler: async ({ store, params, body, caller }) => ({ list: await approveList(store, params.id as number, actor(caller), body as { sha256: string; version?: number }) }),
     }),
     route({
       method: 'post', path: '/lists/:id/cancel', tag: 'lists', summary: 'cancel a list with the reason', roles: ['approver', 'coordinator'], params: idParams, body: reasonBody,

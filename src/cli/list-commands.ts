@@ -17,7 +17,7 @@ const money = (amount: number, currency: string | null) => `${currency ?? ''} ${
 
 export function describeList(list: ListRow): string {
   const approvals = [list.approvedBy, list.secondApprovedBy].filter(Boolean).join(' and ');
-  return `#${list.id}  ${list.ruleId} component ${list.component} (${list.kind}, ${list.programme})  cycle ${list.cycle}  ${list.status}` +
+  return `#${list.id}  ${list.ruleId} component ${list.component} (${list.kind}, ${list.programme})  cycle ${list.cycle}  version ${list.version}  ${list.status}` +
     `  ${list.households.toLocaleString('en-US')} households, ${money(list.totalAmount, list.currency)}` +
     `${approvals ? `  approved by ${approvals}` : ''}${list.contentSha256 ? `  sha256 ${list.contentSha256.slice(0, 16)}…` : ''}` +
     `${list.cancelledReason ? `  cancelled: ${list.cancelledReason}` : ''}`;
@@ -52,11 +52,13 @@ export function registerListCommands(program: Command): Command {
   lists
     .command('approve <listId>')
     .description('approve a draft list (not by the one who generated it; a second approver above the threshold)')
+    .requiredOption('--sha256 <hash>', 'the content hash of the list you reviewed (asp lists show prints it); refused if the list changed since')
+    .option('--list-version <n>', 'the list version you reviewed (refused if it was regenerated since)', wholeNumber('--list-version'))
     .requiredOption('--by <name>', 'who approves (recorded)')
     .action(async (listId: string, opts, cmd: Command) => {
       const g = globals(cmd);
       await withStore(g, async (store) => {
-        const list = await approveList(store, wholeNumber('the list id')(listId), opts.by);
+        const list = await approveList(store, wholeNumber('the list id')(listId), opts.by, { sha256: opts.sha256, version: opts.listVersion });
         report(g.json, list, () => [describeList(list), ...(list.needsSecondApproval ? ['  first approval recorded: the total is above the threshold, a second approver is needed'] : [])]);
       });
     });
@@ -105,6 +107,9 @@ export function registerListCommands(program: Command): Command {
         const totals = await paymentTotals(store, list.id);
         report(g.json, { ...list, payments: totals }, () => [
           describeList(list),
+          ...(list.status === 'draft' && list.entriesSha256
+            ? [`  version ${list.version}, content sha256 ${list.entriesSha256}: once reviewed, asp lists approve ${list.id} --sha256 ${list.entriesSha256} --list-version ${list.version} --by NAME`]
+            : []),
           ...Object.entries(list.excluded).map(([reason, n]) => `  left out: ${n} ${reason}`),
           ...list.cuts.map((c) => `  cut in ${c.pcode}: ${c.households} households, ${money(c.amount, list.currency)} (${c.reason})`),
           ...describePaymentTotals(totals),

@@ -7,9 +7,11 @@ import { ConflictError, ForbiddenError, NotFoundError, UserError } from '../erro
 /**
  * A payment list's life: draft → approved → released → closed, or cancelled with a reason.
  * Four eyes: whoever generated a list cannot approve it; above a configured total
- * (ASP_SECOND_APPROVAL_ABOVE) a second, different approver is needed. At approval a sha256 over
- * the canonical entries is stored; every export carries it, and the database refuses any change
- * to an approved list's entries.
+ * (ASP_SECOND_APPROVAL_ABOVE) a second, different approver is needed. Each generation raises the
+ * list's version and records the sha256 of its canonical entries, which the reviewer is shown; an
+ * approval names the hash reviewed, and the database refuses it at commit unless the entries still
+ * hash to it (migrations/0012-approval-hash.ts). Every export carries the hash, and the database
+ * refuses any change to an approved list's entries.
  */
 
 export interface ListRow {
@@ -32,7 +34,12 @@ export interface ListRow {
   approvedAt: Date | null;
   secondApprovedBy: string | null;
   secondApprovedAt: Date | null;
+  /** The approved content's sha256 (set by the first approval). */
   contentSha256: string | null;
+  /** Raised by each regeneration. */
+  version: number;
+  /** The sha256 of the entries as generated: what a reviewer is shown and names when approving. */
+  entriesSha256: string | null;
   cancelledBy: string | null;
   cancelledReason: string | null;
 }
@@ -41,7 +48,7 @@ const COLUMNS = `l.id, l.rule_id AS "ruleId", v.hash AS "ruleHash", l.component,
   l.currency, l.households, l.total_amount::float8 AS "totalAmount", l.excluded, l.cuts, l.generated_by AS "generatedBy",
   l.generated_at AS "generatedAt", l.approved_by AS "approvedBy", l.approved_at AS "approvedAt",
   l.second_approved_by AS "secondApprovedBy", l.second_approved_at AS "secondApprovedAt", l.content_sha256 AS "contentSha256",
-  l.cancelled_by AS "cancelledBy", l.cancelled_reason AS "cancelledReason"`;
+  l.version, l.entries_sha256 AS "entriesSha256", l.cancelled_by AS "cancelledBy", l.cancelled_reason AS "cancelledReason"`;
 const FROM = `payment_lists l JOIN rule_versions v ON v.id = l.rule_version_id`;
 
 export async function findList(raw: RawConnection, id: number): Promise<ListRow> {
@@ -68,22 +75,11 @@ export async function listLists(store: Store, filter: { status?: string; ruleId?
  * The sha256 of a list's content: a header line (rule version hash, component, kind, programme,
  * cycle, currency) and one line per entry in (area, rank, registry id) order with the registry id,
  * the household's area, the matched area, tier, rank, amount with two decimals, currency, number
- * of payments, first payment date, payment channel and account, joined by newlines. Computed inside the database.
+ * of payments, first payment date, payment channel and account, joined by newlines. Computed inside
+ * the database, by the one function its approval check uses too.
  */
 export async function listContentHash(raw: RawConnection, id: number): Promise<string> {
-  const { rows } = await raw.query<{ hash: string }>(
-    `SELECT encode(sha256(convert_to(
-              concat_ws(E'\\n',
-                (SELECT concat_ws('|', v.hash, l.component, l.kind, l.programme_code, l.cycle, l.currency) FROM payment_lists l
-                   JOIN rule_versions v ON v.id = l.rule_version_id WHERE l.id = $1),
-                (SELECT string_agg(concat_ws('|', e.registry_id, e.admin_pcode, e.pcode, coalesce(e.tier, ''), e.rank,
-                                             to_char(e.amount, 'FM999999999990.00'), e.currency, coalesce(e.payments::text, ''),
-                                             coalesce(to_char(e.first_payment, 'YYYY-MM-DD'), ''),
-                                             coalesce(e.payment_channel, ''), coalesce(e.payment_account, '')),
-                                   E'\\n' ORDER BY e.pcode COLLATE "C", e.rank, e.registry_id COLLATE "C")
-                   FROM payment_list_entries e WHERE e.list_id = $1)), 'UTF8')), 'hex') AS hash`,
-    [id],
-  );
+  const { rows } = await raw.query<{ hash: string }>(`SELECT payment_list_content_hash($1) AS hash`, [id]);
   return rows[0].hash;
 }
 
@@ -91,35 +87,67 @@ function requireActor(actor: string): void {
   if (!actor?.trim()) throw new UserError('say who you are: --by NAME (recorded in the audit log)');
 }
 
+/** What an approver reviewed: the list's content hash (required) and its version (checked when given). */
+export interface Reviewed {
+  sha256?: string | null;
+  version?: number | null;
+}
+
+function reviewedHash(id: number, reviewed: Reviewed): string {
+  const hash = reviewed?.sha256?.trim().toLowerCase();
+  if (!hash) throw new UserError(`name the content you reviewed: --sha256 HASH (asp lists show ${id} prints it)`);
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new UserError(`--sha256 ${reviewed.sha256}: a content hash is 64 hexadecimal characters (asp lists show ${id} prints it)`);
+  return hash;
+}
+
 /**
- * Approves a draft list. The generator cannot approve it. Above the second-approval threshold the
- * first approval is recorded and the list stays a draft until a second, different person approves
- * the same content (the hash taken at the first approval must still hold).
+ * Approves a draft list as the approver reviewed it: the hash named must be the list's content now
+ * (and the version, when named, its version), else a ConflictError says to review it again. The
+ * generator cannot approve it. Above the second-approval threshold the first approval is recorded
+ * and the list stays a draft until a second, different person approves the same content. A
+ * regeneration voids a first approval, so a stale one never blocks the list.
+ *
+ * ```ts
+ * const list = await getList(store, 12)
+ * await approveList(store, 12, 'director@example.org', { sha256: list.entriesSha256, version: list.version })
+ * ```
  */
-export async function approveList(store: Store, id: number, actor: string): Promise<ListRow & { needsSecondApproval: boolean }> {
+export async function approveList(store: Store, id: number, actor: string, reviewed: Reviewed): Promise<ListRow & { needsSecondApproval: boolean }> {
   requireActor(actor);
+  const named = reviewedHash(id, reviewed);
   const threshold = loadConfig().ASP_SECOND_APPROVAL_ABOVE;
   return store.transaction(async ({ raw }) => {
-    await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:list-approval:' || $1))`, [id]);
+    // The list's row, held to the end: a regeneration in progress finishes first (and is seen
+    // below), and one that starts now waits for this approval and then sees it.
+    await raw.query(`SELECT 1 FROM payment_lists WHERE id = $1 FOR UPDATE`, [id]);
     const list = await findList(raw, id);
     if (list.status !== 'draft') throw new ConflictError(`list ${id} is ${list.status}: only a draft list can be approved`);
     if (list.generatedBy === actor) throw new ForbiddenError(`list ${id}: ${actor} generated it and cannot also approve it (four eyes)`);
     if (list.households === 0) throw new UserError(`list ${id} is empty: there is nothing to approve`);
+    if (reviewed.version != null && reviewed.version !== list.version) {
+      throw new ConflictError(`list ${id} was regenerated since you reviewed it: you reviewed version ${reviewed.version}, it is version ${list.version} now; review it again`);
+    }
     const hash = await listContentHash(raw, id);
+    if (named !== hash) {
+      throw new ConflictError(`list ${id} (version ${list.version}) is not the content you reviewed: you named sha256 ${named}, its entries hash to ${hash}; review it again`);
+    }
     const needsTwo = list.totalAmount > threshold;
+    const seen = { sha256: hash, version: list.version };
     if (needsTwo && list.approvedBy === null) {
-      await raw.query(`UPDATE payment_lists SET approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, hash]);
-      await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: 'first of two', total: list.totalAmount, threshold, sha256: hash } });
+      await raw.query(`UPDATE payment_lists SET approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, named]);
+      await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: 'first of two', total: list.totalAmount, threshold, ...seen } });
       return { ...(await findList(raw, id)), needsSecondApproval: true };
     }
     if (needsTwo) {
       if (list.approvedBy === actor) throw new ForbiddenError(`list ${id}: ${actor} gave the first approval; the second must come from someone else`);
-      if (list.contentSha256 !== hash) throw new ConflictError(`list ${id} changed since the first approval; it needs approving again`);
-      await raw.query(`UPDATE payment_lists SET status = 'approved', second_approved_by = $2, second_approved_at = now() WHERE id = $1`, [id, actor]);
+      await raw.query(
+        `UPDATE payment_lists SET status = 'approved', second_approved_by = $2, second_approved_at = now(), second_approved_sha256 = $3 WHERE id = $1`,
+        [id, actor, named],
+      );
     } else {
-      await raw.query(`UPDATE payment_lists SET status = 'approved', approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, hash]);
+      await raw.query(`UPDATE payment_lists SET status = 'approved', approved_by = $2, approved_at = now(), content_sha256 = $3 WHERE id = $1`, [id, actor, named]);
     }
-    await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: needsTwo ? 'second of two' : 'single', total: list.totalAmount, sha256: hash } });
+    await audit(raw, { actor, action: 'list.approved', subject: `list:${id}`, details: { approval: needsTwo ? 'second of two' : 'single', total: list.totalAmount, ...seen } });
     return { ...(await findList(raw, id)), needsSecondApproval: false };
   });
 }

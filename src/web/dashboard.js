@@ -399,11 +399,13 @@ function listRow(l) {
     h('tr', { className: 'meta' },
       h('td', { colspan: '4' },
         h('div', { className: 'muted' }, [l.ruleId ? `rule ${l.ruleId}` : null, l.kind, who].filter(Boolean).join(' · ')),
+        l.entriesSha256 ? h('div', { className: 'muted content-hash' }, `version ${l.version} · sha256 ${l.entriesSha256}`) : null,
         buttons.length ? h('div', { className: 'actions' }, buttons) : null)));
 }
 
 async function approveList(l) {
-  const { list } = await api(`/api/lists/${l.id}/approve`, { method: 'POST', body: {} });
+  // Approves the content this row shows (its hash and version): a list regenerated since is refused (409).
+  const { list } = await api(`/api/lists/${l.id}/approve`, { method: 'POST', body: { sha256: l.entriesSha256, version: l.version } });
   showNotice(list.status === 'approved'
     ? `List ${l.id} approved.`
     : `List ${l.id}: first approval recorded; its total is above the threshold, so a second, different approver must approve it too.`);

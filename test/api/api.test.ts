@@ -6,13 +6,13 @@ import { createApp, servedRoutes } from '../../src/api/app.ts';
 import { createApiKey, ROLES, type Role } from '../../src/api/keys.ts';
 import { evaluateActivations, listActivations } from '../../src/engine/activations.ts';
 import { generateLists } from '../../src/engine/targeting/generate-lists.ts';
-import { approveList } from '../../src/lists/lifecycle.ts';
+import { approveList, getList } from '../../src/lists/lifecycle.ts';
 import { addPartner } from '../../src/lists/partners.ts';
 import { releaseList } from '../../src/lists/release.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { insertHouseholds } from '../support/households.ts';
-import { approveRuleText, publishMonth, ruleHeader } from '../support/rules.ts';
+import { approveRuleText, publishMonth, vciTopUpRule } from '../support/rules.ts';
 
 /**
  * The HTTP API over a real server: every route with every role (allowed, 403, or filtered for a
@@ -26,29 +26,14 @@ const keys = {} as Record<Role, string>;
 let releasedList: number;
 let otherList: number;
 
-const RULE = (id: string, programme: string) => `${ruleHeader(id, { title: 'API test rule', programme })}
-areas: { admin_level: 2, within: [XD01001] }
-stages:
-  activation:
-    when:
-      indicator: { name: vci3m, source: NDMA (test), version: any, unit: VCI, spatial_unit: { admin_level: 2 }, period: monthly, threshold: { op: lt, value: 20 } }
-response:
-  - mode: horizontal
-    households: {}
-    coverage: { kind: all_eligible }
-    benefit: { kind: flat, amount: 100, currency: KES }
-    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
-budget:
-  envelope: { amount: 100000, currency: KES, per: activation }
-  over_budget: [stop_when_exhausted]
-`;
+const RULE = (id: string, programme: string) => vciTopUpRule(id, { title: 'API test rule', programme, envelope: 100000 });
 
 async function makeList(ruleId: string, programme: string): Promise<number> {
   await approveRuleText(t.store, RULE(ruleId, programme));
   await evaluateActivations(t.store, { ruleId, asOf: '2026-11-10T00:00:00Z' });
   const [activation] = await listActivations(t.store, { ruleId, status: 'open' });
   const [list] = await generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' });
-  await approveList(t.store, list.id, 'checker@test');
+  await approveList(t.store, list.id, 'checker@test', list);
   return list.id;
 }
 
@@ -143,7 +128,7 @@ describe('errors', () => {
     expect((await call('get', '/api/lists', 'asp_deadbeef00_wrongwrongwrongwrong')).status).toBe(401);
     expect(((await (await call('post', `/api/lists/${releasedList}/approve`, keys.coordinator)).json()) as { error: { code: string } }).error.code).toBe('forbidden');
     expect(((await (await call('get', '/api/activations/424242', keys.coordinator)).json()) as { error: { code: string } }).error.code).toBe('not_found');
-    const again = await call('post', `/api/lists/${releasedList}/approve`, keys.approver);
+    const again = await call('post', `/api/lists/${releasedList}/approve`, keys.approver, { sha256: (await getList(t.store, releasedList)).contentSha256 });
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('conflict');
     expect((await call('get', '/api/no-such-thing', keys.admin)).status).toBe(404);

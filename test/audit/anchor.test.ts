@@ -470,7 +470,7 @@ describe('the app role', () => {
         const ruleId = await approveRuleText(app, droughtRule('test-app-role', 'XD02', appRoleResponse, appRoleBudget));
         const list = await generateCycle(app, ruleId, '2026-11-21T00:00:00Z', '2026-11');
         expect(list.ids).toEqual(['APP-1', 'APP-2']);
-        await approveList(app, list.id, 'checker@test');
+        await approveList(app, list.id, 'checker@test', list);
         const actions = (await listAudit(app, { limit: 10 })).map((e) => e.action);
         expect(actions).toEqual(expect.arrayContaining(['list.generated', 'list.approved']));
         expect(await verifyAudit(app)).toMatchObject({ ok: true, signatures: { key: deploymentKey.fingerprint, unsigned: 0 } });

@@ -16,7 +16,7 @@ import { loadDemoAreas } from '../support/demo-areas.ts';
 import { tempFile } from '../support/files.ts';
 import { insertHouseholds, type TestHousehold } from '../support/households.ts';
 import { projectRoot } from '../support/paths.ts';
-import { approveRuleText, ruleHeader } from '../support/rules.ts';
+import { approveRuleText, flatTopUp, ruleHeader } from '../support/rules.ts';
 
 /**
  * The one footprint selection, on payloads shaped like the real ones: a GDACS cyclone whose weak
@@ -51,16 +51,7 @@ areas: { admin_level: 2, within: [XD01] }
 stages:
   activation:
     when: { event: ${event} }
-response:
-  - mode: horizontal
-    households: {}
-    coverage: { kind: all_eligible }
-    benefit: { kind: flat, amount: 100, currency: KES }
-    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
-budget:
-  envelope: { amount: 100000000, currency: KES, per: activation }
-  over_budget: [stop_when_exhausted]
-`;
+${flatTopUp()}`;
 
 async function listFor(ruleYaml: string, asOf: string): Promise<{ pcodes: string[]; listed: string[]; excluded: Record<string, number> }> {
   const ruleId = await approveRuleText(t.store, ruleYaml);

@@ -33,11 +33,10 @@ export async function createList(
 ): Promise<FixtureList> {
   const n = ++made;
   const approve = options.approve ?? true;
-  const contentSha256 = approve ? createHash('sha256').update(`list ${n} ${Date.now()} ${Math.random()}`).digest('hex') : null;
   const definition = options.suppressBelow
     ? { data_sharing: { aggregates: { hxl_tags: ['#adm2+code'], suppress_below_households: options.suppressBelow } } }
     : {};
-  const listId = await store.transaction(async ({ raw }) => {
+  const created = await store.transaction(async ({ raw }) => {
     const ruleHash = createHash('sha256').update(`rule ${n} ${Math.random()}`).digest('hex');
     const { rows: versions } = await raw.query<{ id: number }>(
       `INSERT INTO rule_versions (rule_id, hash, definition, file, created_by) VALUES ('test-rule', $1, $2::jsonb, 'test-rule.yaml', 'a') RETURNING id`,
@@ -86,15 +85,16 @@ export async function createList(
         entries.map((e) => e.amount),
       ],
     );
-    if (approve) {
-      await raw.query(
-        `UPDATE payment_lists SET status = 'approved', approved_by = 'b', approved_at = now(), content_sha256 = $2 WHERE id = $1`,
-        [id, contentSha256],
-      );
-    }
-    return id;
+    if (!approve) return { id, contentSha256: null };
+    // The database checks at commit that an approved list's hash is that of its entries.
+    const { rows: approved } = await raw.query<{ contentSha256: string }>(
+      `UPDATE payment_lists SET status = 'approved', approved_by = 'b', approved_at = now(), content_sha256 = payment_list_content_hash(id)
+        WHERE id = $1 RETURNING content_sha256 AS "contentSha256"`,
+      [id],
+    );
+    return { id, contentSha256: approved[0].contentSha256 };
   });
-  return { listId, contentSha256, entries };
+  return { listId: created.id, contentSha256: created.contentSha256, entries };
 }
 
 /** `count` households numbered from `from` in one area, written by SQL (fast for tens of thousands). */

@@ -68,7 +68,7 @@ describe('dedupe_by a national ID attribute', () => {
     const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.ids).toEqual(['D-A1', 'D-A2', 'D-A4']);
     expect(november.excluded).toEqual({ 'duplicate national_id': 1 });
-    await approveList(t.store, november.id, 'checker@test');
+    await approveList(t.store, november.id, 'checker@test', november);
 
     await ingestDroughtEpisode(t.store, { eventId: 9900822, episode: 2, box: [38.05, 3.05, 39.3, 3.95], fetchedAt: '2026-12-03T09:00:00Z' });
     const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');

@@ -50,7 +50,7 @@ describe('per shock, a list over two shocks', () => {
     expect(november.ids).toEqual(['SA1', 'SA2', 'SA3', 'SB1', 'SB2', 'SB3']);
     expect(november.totalAmount).toBe(3000);
     expect(november.cuts).toEqual([{ pcode: 'XD01001', step: 'stop', households: 1, amount: 500, reason: 'the envelope ran out' }]);
-    await approveList(t.store, november.id, 'checker@test');
+    await approveList(t.store, november.id, 'checker@test', november);
 
     const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.ids).toEqual([]);
@@ -65,12 +65,12 @@ describe('per year', () => {
     const ruleId = await approveRuleText(t.store, droughtRule('test-per-year', 'XD02', response(100, 'frequency: monthly, count: while_triggered'), envelope(700, 'year')));
     const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.ids).toEqual(['YA1', 'YA2', 'YA3', 'YA4']);
-    await approveList(t.store, november.id, 'checker@test');
+    await approveList(t.store, november.id, 'checker@test', november);
     // 700 − 400 = 300 left in 2026: the three poorest.
     const december = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(december.ids).toEqual(['YA1', 'YA2', 'YA3']);
     expect(december.excluded).toEqual({ 'over budget': 1 });
-    await approveList(t.store, december.id, 'checker@test');
+    await approveList(t.store, december.id, 'checker@test', december);
     const january = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
     expect(january.ids).toEqual(['YA1', 'YA2', 'YA3', 'YA4']);
   });
@@ -83,7 +83,7 @@ describe('count: N across an amendment of the rule', () => {
     const ruleId = await approveRuleText(t.store, rule(2));
     const november = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(november.entries.map((e) => [e.id, e.payments])).toEqual([['VA1', 2], ['VA2', 2], ['VA3', 2], ['VA4', 2]]);
-    await approveList(t.store, november.id, 'checker@test');
+    await approveList(t.store, november.id, 'checker@test', november);
 
     await approveRuleText(t.store, rule(3)); // the ministry extends the response to three payments
     // 9000 − 4 × 1000 × 2 = 1000 left: one more payment for the poorest.

@@ -81,7 +81,7 @@ describe('pk-bisp-flood-relief: PKR 25,000 once per family for the 2022 floods, 
     expect(august.ids).toEqual(['M1', 'M2', 'N1', 'N3']);
     expect(august.excluded).toEqual({ 'duplicate cnic': 1, 'not eligible': 3 });
     expect(august.totalAmount).toBe(100000);
-    await approveList(t.store, august.id, 'bisp.checker@test');
+    await approveList(t.store, august.id, 'bisp.checker@test', august);
   });
 
   it('September: a newly surveyed poorest family is paid; the August families are not paid again; the envelope is what August left', async () => {
@@ -92,7 +92,7 @@ describe('pk-bisp-flood-relief: PKR 25,000 once per family for the 2022 floods, 
     expect(september.excluded).toEqual({ 'already paid 1 of 1 payments for this shock': 4, 'duplicate cnic': 1, 'not eligible': 3 });
     expect(september.totalAmount).toBe(25000);
     expect(september.notes).toContain('envelope per shock (shock declaration:NDMA-FLOOD-2022-08-25): 70000000000 PKR, of which 100000 taken by earlier approved lists of pk-bisp-flood-relief; 69999900000 left for this list');
-    await approveList(t.store, september.id, 'bisp.checker@test');
+    await approveList(t.store, september.id, 'bisp.checker@test', september);
   });
 });
 

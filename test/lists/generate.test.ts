@@ -238,16 +238,18 @@ describe('lifecycle', () => {
     const [again] = await generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' });
     expect(again).toMatchObject({ id: list.id, replaced: true, households: 6 });
     expect(await t.store.transaction(({ raw }) => listContentHash(raw, list.id))).toBe(before);
+    expect(again).toMatchObject({ version: list.version + 1, sha256: before });
+    list = again; // what an approver is shown now
   });
 
   it('the one who generated cannot approve; above the threshold two different approvers are needed; the hash is stored', async () => {
-    await expect(approveList(t.store, list.id, 'maker@test')).rejects.toThrow(/four eyes/);
+    await expect(approveList(t.store, list.id, 'maker@test', list)).rejects.toThrow(/four eyes/);
     process.env.ASP_SECOND_APPROVAL_ABOVE = '5000'; // the list totals 6000
     try {
-      const first = await approveList(t.store, list.id, 'checker@test');
+      const first = await approveList(t.store, list.id, 'checker@test', list);
       expect(first).toMatchObject({ status: 'draft', approvedBy: 'checker@test', needsSecondApproval: true });
-      await expect(approveList(t.store, list.id, 'checker@test')).rejects.toThrow(/second must come from someone else/);
-      const second = await approveList(t.store, list.id, 'director@test');
+      await expect(approveList(t.store, list.id, 'checker@test', list)).rejects.toThrow(/second must come from someone else/);
+      const second = await approveList(t.store, list.id, 'director@test', list);
       expect(second).toMatchObject({ status: 'approved', secondApprovedBy: 'director@test' });
       expect(second.contentSha256).toBe(await t.store.transaction(({ raw }) => listContentHash(raw, list.id)));
     } finally {
@@ -301,7 +303,7 @@ stop:
   it('cancels an activation nobody was told about, and leaves one whose list was approved', async () => {
     await generate(stopRule('test-stop-silent'));
     const [notified] = await generate(stopRule('test-stop-notified'), 'maker@test');
-    await approveList(t.store, notified.id, 'checker@test');
+    await approveList(t.store, notified.id, 'checker@test', notified);
     await publishMonth(t.store, '2026-11', { XD01001: 25, XD01002: 26 }); // the drought breaks, known on 5 December
     await evaluateActivations(t.store, { ruleId: 'test-stop-silent', asOf: '2026-12-10T00:00:00Z' });
     await evaluateActivations(t.store, { ruleId: 'test-stop-notified', asOf: '2026-12-10T00:00:00Z' });

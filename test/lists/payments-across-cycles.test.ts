@@ -80,7 +80,7 @@ describe('a one-off benefit over two cycles of one shock', () => {
     const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.ids).toEqual(['oneOff-A1', 'oneOff-A2', 'oneOff-A3', 'oneOff-A4']);
     expect(first.totalAmount).toBe(2000);
-    await approveList(t.store, first.id, 'checker@test');
+    await approveList(t.store, first.id, 'checker@test', first);
 
     await december(story);
     const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
@@ -110,7 +110,7 @@ describe('count: 3 over several cycles', () => {
     expect(first.entries.map((e) => [e.id, e.amount, e.payments])).toEqual([
       ['countThree-A1', 1000, 3], ['countThree-A2', 1000, 3], ['countThree-A3', 1000, 3], ['countThree-A4', 1000, 3],
     ]);
-    await approveList(t.store, first.id, 'checker@test');
+    await approveList(t.store, first.id, 'checker@test', first);
 
     await december(story);
     // 20000 − 4 × 1000 × 3 = 8000 left: two of the second district's households (3000 each), not the third.
@@ -118,7 +118,7 @@ describe('count: 3 over several cycles', () => {
     expect(second.entries.map((e) => [e.id, e.payments])).toEqual([['countThree-B1', 3], ['countThree-B2', 3]]);
     expect(second.excluded).toEqual({ 'already paid 3 of 3 payments for this shock': 4, 'over budget': 1 });
     expect(second.cuts).toEqual([{ pcode: 'XD02002', step: 'stop', households: 1, amount: 3000, reason: 'the envelope ran out' }]);
-    await approveList(t.store, second.id, 'checker@test');
+    await approveList(t.store, second.id, 'checker@test', second);
 
     // January: everyone listed so far has had three; B3 was cut by the budget and the envelope has 2000 left, less than its 3000.
     const third = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
@@ -157,11 +157,11 @@ describe('while triggered, up to max_count', () => {
     await november(story);
     const first = await generateCycle(t.store, ruleId, '2026-11-21T00:00:00Z', '2026-11');
     expect(first.entries.every((e) => e.payments === 1)).toBe(true);
-    await approveList(t.store, first.id, 'checker@test');
+    await approveList(t.store, first.id, 'checker@test', first);
     await december(story);
     const second = await generateCycle(t.store, ruleId, '2026-12-04T00:00:00Z', '2026-12');
     expect(second.ids).toHaveLength(7); // the first district's second payment, the second district's first
-    await approveList(t.store, second.id, 'checker@test');
+    await approveList(t.store, second.id, 'checker@test', second);
     const third = await generateCycle(t.store, ruleId, '2027-01-04T00:00:00Z', '2027-01');
     expect(third.ids).toEqual(['whileTriggered-B1', 'whileTriggered-B2', 'whileTriggered-B3']);
     expect(third.excluded).toEqual({ 'already paid 2 of 2 payments for this shock': 4 });

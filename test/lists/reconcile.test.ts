@@ -75,8 +75,8 @@ async function makeList(store: Store, setup: ListSetup = {}): Promise<number> {
       );
     }
     await raw.query(
-      `UPDATE payment_lists SET status = 'approved', approved_by = 'approver@test', approved_at = now(), content_sha256 = $2 WHERE id = $1`,
-      [listId, 'b'.repeat(64)],
+      `UPDATE payment_lists SET status = 'approved', approved_by = 'approver@test', approved_at = now(), content_sha256 = payment_list_content_hash(id) WHERE id = $1`,
+      [listId],
     );
     for (const { partner, pseudonymise } of releases) {
       await raw.query(

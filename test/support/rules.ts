@@ -67,3 +67,28 @@ budget:
   envelope: { amount: 100000000, currency: KES, per: activation }
   over_budget: [stop_when_exhausted]
 `;
+
+/** A horizontal top-up of 100 KES once for every registered household of the areas, as rule YAML: the `response` and `budget` blocks. */
+export function flatTopUp(envelope = 100_000_000): string {
+  return `response:
+  - mode: horizontal
+    households: {}
+    coverage: { kind: all_eligible }
+    benefit: { kind: flat, amount: 100, currency: KES }
+    payments: { frequency: once, count: 1, start: { days_after_activation: 3 } }
+budget:
+  envelope: { amount: ${envelope}, currency: KES, per: activation }
+  over_budget: [stop_when_exhausted]
+`;
+}
+
+/** A rule paying `flatTopUp` in the sub-county XD01001 while its VCI-3M (published by `publishMonth`) is below 20. */
+export function vciTopUpRule(id: string, options: { title?: string; programme?: string; envelope?: number } = {}): string {
+  return `${ruleHeader(id, options)}
+areas: { admin_level: 2, within: [XD01001] }
+stages:
+  activation:
+    when:
+      indicator: { name: vci3m, source: NDMA (test), version: any, unit: VCI, spatial_unit: { admin_level: 2 }, period: monthly, threshold: { op: lt, value: 20 } }
+${flatTopUp(options.envelope)}`;
+}

@@ -179,8 +179,36 @@ describe('dashboard', () => {
     await poll(() => a.locator('#map path.area-activation-high').count()).toBe(NORTHAVEN.length);
     // Approvers do not decide activations nor generate lists.
     expect(await a.locator('#activations-panel button').count()).toBe(0);
+    // The approver is shown the list's version and content hash, and approves exactly that: a list
+    // the coordinator regenerates meanwhile is refused (409) until reviewed again.
+    const shown = async (page: Page) => {
+      const match = /^version (\d+) · sha256 ([0-9a-f]{64})$/.exec(await row(page).locator('.content-hash').innerText());
+      return match ? { version: Number(match[1]), sha256: match[2] } : null;
+    };
+    const reviewed = (await shown(a))!;
+    expect(reviewed).toMatchObject({ sha256: expect.any(String) });
+    const approvalsSent: unknown[] = [];
+    a.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith(`/api/lists/${listId}/approve`)) approvalsSent.push(r.postDataJSON());
+    });
+    await c.getByRole('button', { name: /Generate payment list/ }).click();
+    await until('the regenerated list', async () => {
+      const { lists: now } = await apiGet<{ lists: { id: number; version: number }[] }>(keys.coordinator, '/api/lists');
+      return now.find((l) => l.id === Number(listId))!.version > reviewed.version ? true : undefined;
+    });
+    await row(a).getByRole('button', { name: 'Approve' }).click();
+    await poll(() => a.locator('#message').innerText()).toContain(
+      `Error 409 (conflict): list ${listId} was regenerated since you reviewed it: you reviewed version ${reviewed.version}, it is version ${reviewed.version + 1} now; review it again`,
+    );
+    expect(await row(a).locator('.status').innerText()).toBe('draft');
+    await a.click('#refresh');
+    await poll(async () => (await shown(a))?.version).toBe(reviewed.version + 1);
+    const reviewedAgain = (await shown(a))!;
+    const { lists: asListed } = await apiGet<{ lists: { id: number; version: number; entriesSha256: string }[] }>(keys.approver, '/api/lists');
+    expect(asListed.find((l) => l.id === Number(listId))).toMatchObject({ version: reviewedAgain.version, entriesSha256: reviewedAgain.sha256 });
     await row(a).getByRole('button', { name: 'Approve' }).click();
     await poll(() => a.locator('#notice').innerText()).toBe(`List ${listId} approved.`);
+    expect(approvalsSent).toEqual([reviewed, reviewedAgain]);
     await poll(() => row(a).locator('.status').innerText()).toBe('approved');
     expect(await row(a).innerText()).toMatch(/approved by demo approver/);
     await row(a).locator('summary').click();

@@ -18,8 +18,10 @@ export type { Cut } from './job.ts';
  * row passes through Node: households are matched, flagged, ranked and priced by one
  * `INSERT … SELECT` into a temporary table, and the entries, exclusions and cuts are further
  * `INSERT … SELECT`s and aggregates over it, all in one transaction. Ties are broken by the
- * registry id, so the same inputs give the same list. Regenerating a draft replaces it; an approved
- * list is never regenerated (the database refuses it too).
+ * registry id, so the same inputs give the same list. Regenerating a draft replaces it, raises its
+ * version and voids a first approval (audited); it waits for an approval in progress (the list's row
+ * lock) and then refuses if the list was approved: an approved list is never regenerated (the
+ * database refuses it too).
  *
  * Matching: for an activation opened by an event, a household whose point lies in the parts the
  * one footprint selection yields (src/engine/footprint-selection.ts), in the activation's area or
@@ -44,6 +46,10 @@ export interface GeneratedList {
   cuts: Cut[];
   notes: string[];
   replaced: boolean;
+  /** Raised by each regeneration of the same list. */
+  version: number;
+  /** The sha256 of the entries (what an approver names); null for an estimate, which is never stored. */
+  sha256: string | null;
 }
 
 export async function generateLists(
@@ -119,8 +125,10 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   if (component.mode === 'piggyback') notes.push(`piggyback: the list is handed to ${component.partner?.name ?? 'the partner'}, who pays`);
 
   await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:list:' || $1 || ':' || $2 || ':' || $3))`, [job.ruleVersionId, job.index, cycle]);
-  const { rows: existing } = await raw.query<{ id: number; status: string }>(
-    `SELECT id, status FROM payment_lists WHERE rule_version_id = $1 AND component = $2 AND cycle = $3 AND status <> 'cancelled'`,
+  // The row lock serialises this with an approval of the same list (src/lists/lifecycle.ts).
+  const { rows: existing } = await raw.query<{ id: number; status: string; approvedBy: string | null; contentSha256: string | null; version: number }>(
+    `SELECT id, status, approved_by AS "approvedBy", content_sha256 AS "contentSha256", version FROM payment_lists
+      WHERE rule_version_id = $1 AND component = $2 AND cycle = $3 AND status <> 'cancelled' FOR UPDATE`,
     [job.ruleVersionId, job.index, cycle],
   );
   if (existing[0] && existing[0].status !== 'draft') {
@@ -134,11 +142,24 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
     throw new ConflictError(`${rule.id}: ${drafts.join('; ')} is still a draft for the same shock: approve or cancel it first, so that its households and money are deducted from this cycle's list`);
   }
   let listId: number;
+  let version = 1;
   if (existing[0]) {
     listId = existing[0].id;
+    version = existing[0].version + 1;
+    // A first approval is of the entries being replaced: void it first (the database keeps the entries of an approved list frozen).
+    await raw.query(
+      `UPDATE payment_lists SET generated_by = $2, generated_at = now(), approved_by = NULL, approved_at = NULL, content_sha256 = NULL,
+              entries_sha256 = NULL, version = $3 WHERE id = $1`,
+      [listId, job.actor, version],
+    );
+    if (existing[0].approvedBy !== null && !job.estimate) {
+      await audit(raw, {
+        actor: job.actor, action: 'list.approval.voided', subject: `list:${listId}`,
+        details: { approvedBy: existing[0].approvedBy, sha256: existing[0].contentSha256, version: existing[0].version, reason: 'regenerated' },
+      });
+    }
     await raw.query(`DELETE FROM payment_list_entries WHERE list_id = $1`, [listId]);
     await raw.query(`DELETE FROM payment_list_areas WHERE list_id = $1`, [listId]);
-    await raw.query(`UPDATE payment_lists SET generated_by = $2, generated_at = now(), approved_by = NULL, approved_at = NULL, content_sha256 = NULL WHERE id = $1`, [listId, job.actor]);
   } else {
     const { rows } = await raw.query<{ id: number }>(
       `INSERT INTO payment_lists (rule_version_id, rule_id, component, kind, programme_code, cycle, currency, generated_by)
@@ -185,13 +206,20 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   const result: GeneratedList = {
     id: listId, ruleId: rule.id, component: job.index, kind, programme, cycle, currency: benefit.currency,
     households: totals[0].households, totalAmount: Number(totals[0].amount), areas: perArea, excluded, cuts, notes, replaced: Boolean(existing[0]),
+    version, sha256: null,
   };
   if (job.estimate) return result;
+  const { rows: hashed } = await raw.query<{ sha256: string }>(
+    `UPDATE payment_lists SET entries_sha256 = payment_list_content_hash(id) WHERE id = $1 RETURNING entries_sha256 AS sha256`,
+    [listId],
+  );
+  result.sha256 = hashed[0].sha256;
   // Fresh statistics, so that exports page through the new entries with a good plan.
   await raw.query(`ANALYZE payment_list_entries`);
   await audit(raw, {
     actor: job.actor, action: 'list.generated', subject: `list:${listId}`,
     details: { rule: rule.id, ruleVersionId: job.ruleVersionId, component: job.index, cycle, households: totals[0].households, amount: totals[0].amount, replaced: Boolean(existing[0]),
+               version, sha256: result.sha256,
                // What the list was checked against (named lists, earlier lists deducted from the envelope), kept with the act.
                notes },
   });
