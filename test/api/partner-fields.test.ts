@@ -52,7 +52,7 @@ beforeAll(async () => {
     );
     await raw.query(
       `UPDATE payment_lists SET status = 'approved', approved_by = 'checker@ministry', second_approved_by = 'second@ministry',
-              approved_at = now(), second_approved_at = now(), content_sha256 = md5(id::text) || md5(id::text)`,
+              approved_at = now(), second_approved_at = now(), content_sha256 = payment_list_content_hash(id), second_approved_sha256 = payment_list_content_hash(id)`,
     );
   });
   const approved = await t.store.transaction(({ raw }) => raw.query<{ hash: string }>(`SELECT content_sha256 AS hash FROM payment_lists WHERE id = $1`, [list.listId]));

@@ -197,6 +197,10 @@ function quakeEvent(feature: unknown): HazardEventVersion {
 
   const status = typeof props.status === 'string' ? props.status.trim().toLowerCase() : null;
   const time = epochMs(props.time);
+  // An origin time that is there but no date can hold is a broken record, not an event without a time.
+  if (time === null && props.time !== undefined && props.time !== null && props.time !== '') {
+    throw new RecordError(`the origin "time" ${JSON.stringify(props.time)} is not a date`);
+  }
   const magType = textOrNull(props.magType);
   const severity = [
     measure('magnitude', props.mag, magType),
