@@ -1,7 +1,9 @@
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import type { AreaDecision } from '../rules/evaluate.ts';
+import { describeRange, loadIndicatorCatalogue, type IndicatorCatalogue } from '../feeds/indicator-catalogue.ts';
 import { triggerConditions } from '../rules/load.ts';
+import { declaredRanges } from '../rules/plausible-range.ts';
 import type { Rule } from '../rules/schema.ts';
 
 /**
@@ -34,6 +36,8 @@ export async function ruleDataWarnings(raw: RawConnection, rule: Rule): Promise<
     const alternatives = (near.length ? near : rows).slice(0, 3).map((r) => `${r.areas} area(s) have ${r.indicator} from ${r.source}`);
     warnings.push(`no ${c.name} from ${c.source} is stored${alternatives.length ? `; ${alternatives.join('; ')}` : ''}`);
   }
+
+  warnings.push(...thresholdsOutsideRange(rule, await loadIndicatorCatalogue()));
 
   for (const e of triggerConditions(rule, 'event')) {
     const { rows } = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM hazard_events WHERE source = $1 AND hazard = $2`, [e.source, e.hazard]);
@@ -135,4 +139,27 @@ function mainReason(d: AreaDecision): string {
   else if (d.evidence.length === 0) text = 'no value and no event for the area';
   else text = 'the trigger does not hold';
   return text.replaceAll(d.pcode, 'the area').replace(/ known by \S+/, '');
+}
+
+/** Aggregations whose result stays within the range of the values they read. */
+const RANGE_KEEPING = new Set(['as_published', 'mean', 'min', 'max', 'median', 'last', 'end_of_season']);
+
+/**
+ * A threshold no plausible value can cross is a unit mistake (a percentage threshold on a 0–1
+ * share): the rule would never trigger, or always, and nobody would notice.
+ */
+export function thresholdsOutsideRange(rule: Rule, catalogue: IndicatorCatalogue): string[] {
+  const warnings: string[] = [];
+  for (const c of triggerConditions(rule, 'indicator')) {
+    if (!c.threshold || c.relative_to || (c.aggregation && !RANGE_KEEPING.has(c.aggregation.method))) continue;
+    for (const { source, range } of declaredRanges(c, catalogue)) {
+      const below = range.min !== undefined && c.threshold.value < range.min;
+      const above = range.max !== undefined && c.threshold.value > range.max;
+      if (!below && !above) continue;
+      warnings.push(`the threshold ${c.threshold.op} ${c.threshold.value} on ${c.name} is outside its plausible values ${describeRange(range)}`
+        + ` (${source === 'rule' ? "the rule's range" : 'indicator catalogue'}): the condition can never change; check the unit`);
+      break;
+    }
+  }
+  return warnings;
 }

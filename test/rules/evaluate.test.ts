@@ -216,7 +216,7 @@ describe('final against forecast', () => {
   it('a trigger that asks for forecasts reads the projection (Malawi IPC), in its monitoring months only', () => {
     const areas = [{ pcode: 'MW', level: 0, parentPcode: null }, { pcode: 'MW1', level: 1, parentPcode: 'MW' }, { pcode: 'MW101', level: 2, parentPcode: 'MW1' }, { pcode: 'MW102', level: 2, parentPcode: 'MW1' }];
     const ipc = (pcode: string, value: number, status: 'final' | 'forecast'): Value => ({
-      pcode, indicator: 'ipc_p3plus_share', periodStart: '2025-10-01', periodEnd: '2026-03-31', value, status, source: 'MVAC / IPC', knownAt: '2025-07-01T00:00:00Z',
+      pcode, indicator: 'ipc_p3plus_percent', periodStart: '2025-10-01', periodEnd: '2026-03-31', value, status, source: 'MVAC / IPC', knownAt: '2025-07-01T00:00:00Z',
     });
     const current = (pcode: string, value: number): Value => ({ ...ipc(pcode, value, 'final'), periodStart: '2025-04-01', periodEnd: '2025-06-30' });
     const indicators = [ipc('MW101', 10, 'forecast'), current('MW101', 2), ipc('MW102', 9.9, 'forecast'), current('MW102', 40)];

@@ -293,7 +293,7 @@ describe('mw-lean-season-ipc', () => {
   const rule = () => example('mw-lean-season-ipc');
   const MALAWI = tree(['MW', 0, null], ['MW3', 1, 'MW'], ['MW312', 2, 'MW3'], ['MW313', 2, 'MW3'], ['MW314', 2, 'MW3']);
   const ipc = (pcode: string, share: number, knownAt: string, status: 'final' | 'forecast' = 'forecast', period: [string, string] = ['2025-10-01', '2026-03-31']): Value => ({
-    pcode, indicator: 'ipc_p3plus_share', periodStart: period[0], periodEnd: period[1], value: share, status, source: 'MVAC / IPC', knownAt,
+    pcode, indicator: 'ipc_p3plus_percent', periodStart: period[0], periodEnd: period[1], value: share, status, source: 'MVAC / IPC', knownAt,
   });
   const JULY = '2025-07-20T08:00:00Z';
   const indicators = [

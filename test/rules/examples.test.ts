@@ -177,7 +177,7 @@ describe('the fifteen examples of §6', () => {
 
   it('11 Malawi lean season: ≥ 10 % of the population projected in IPC Phase 3+ includes the district', () => {
     const r = rule('mw-lean-season-ipc');
-    expect(indicators(activation(r))[0]).toMatchObject({ name: 'ipc_p3plus_share', spatial_unit: { admin_level: 2 }, status: 'forecast', threshold: { op: 'gte', value: 10 } });
+    expect(indicators(activation(r))[0]).toMatchObject({ name: 'ipc_p3plus_percent', spatial_unit: { admin_level: 2 }, status: 'forecast', threshold: { op: 'gte', value: 10 } });
   });
 
   it('12 Dominica: PAP and foster families topped up, categorical households enrolled after village-council confirmation; EC$240 + per child up to EC$645 for 3 months', () => {
