@@ -48,6 +48,9 @@ export async function start(options: StartOptions): Promise<void> {
       return evaluations;
     };
     const keys = options.demo ? await demoKeys(store) : null;
+    // Data a previous process stored but did not live to evaluate (killed between the two) is
+    // evaluated now: its payloads are duplicates to the feeds, so no run would bring them up again.
+    onNewData().catch((error: Error) => log.error({ err: { message: error.message } }, 'evaluation at start failed'));
     const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [onNewData] });
     const counts = await registryCounts(store);
     log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');

@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { approveDemoRules } from '../src/demo/demo-rules.ts';
+import { loadDemo } from '../src/demo/load-demo.ts';
+import { listActivations } from '../src/engine/activations.ts';
+import { loadFeedsConfig } from '../src/feeds/config.ts';
+import { runFeed } from '../src/feeds/run-feed.ts';
 import { startAsp, stopAsp } from './support/cli.ts';
+import { tempFile } from './support/files.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 
 // What `npm start` promises a newcomer: the demo loads once, /api/health answers with counts,
 // the demo feeds open activations through the approved demo rule, and a restart reuses the same data.
 let t: TestDatabase;
+const DEMO_FEEDS = fileURLToPath(new URL('../data/feeds.yaml', import.meta.url));
 beforeAll(async () => {
   t = await createTestDatabase();
   await t.store.close();
@@ -66,5 +74,39 @@ describe('asp start (npm start)', () => {
     const second = await startAndReadHealth();
     expect(second.activations.map((a) => a.pcode)).toEqual(first.activations.map((a) => a.pcode));
     expect(second.body.counts).toEqual(first.body.counts);
+  });
+});
+
+describe('asp start after a process died between storing feed data and evaluating it', () => {
+  let u: TestDatabase;
+  beforeAll(async () => {
+    u = await createTestDatabase();
+  });
+  afterAll(() => u?.drop());
+
+  it('evaluates what is stored at start, though no feed brings anything new', async () => {
+    // The state such a death leaves: the demo's payloads are stored, the approved rule never ran on them.
+    await loadDemo(u.store);
+    await approveDemoRules(u.store);
+    for (const feed of (await loadFeedsConfig(DEMO_FEEDS)).filter((f) => f.enabled)) {
+      expect((await runFeed(u.store, feed)).status).toBe('success');
+    }
+    expect(await listActivations(u.store, { status: 'open' })).toEqual([]);
+    await u.store.close();
+
+    const noFeeds = await tempFile('feeds.yaml', 'feeds: []\n');
+    const { child, match } = await startAsp(['start'], { ...u.env, PORT: '0', ASP_FEEDS: noFeeds }, /asp-engine is up at (http:\S+)[\s\S]*demo partner key[^\n]*\n/);
+    const key = /demo coordinator key: (\S+)/.exec(match[0])![1];
+    try {
+      let pcodes: string[] = [];
+      for (let attempt = 0; attempt < 120 && pcodes.length === 0; attempt++) {
+        const body = (await (await fetch(`${match[1]}/api/activations?status=open`, { headers: { authorization: `Bearer ${key}` } })).json()) as { activations: { pcode: string }[] };
+        pcodes = body.activations.map((a) => a.pcode);
+        if (pcodes.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(pcodes).toEqual(['XD01001', 'XD01002', 'XD01003', 'XD01004', 'XD01005', 'XD01006']);
+    } finally {
+      expect(await stopAsp(child)).toBe(0);
+    }
   });
 });
