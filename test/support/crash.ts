@@ -18,13 +18,15 @@ export interface KillOutcome {
 /**
  * Runs `asp ARGS` in a child and SIGKILLs it once `ready()` resolves true (polled every 5 ms)
  * and `delayMs` more have passed: a crash at a chosen point of a real command, not a mock.
- * Throws if the child ends before the point is reached (the point was never seen).
+ * If the child ends before the point is reached: throws (the point was never seen), or with
+ * `endedFirst: 'report'` (a point in time that may come too late) reports `killed: false`.
  */
 export async function killAspWhen(
   args: string[],
   env: Record<string, string>,
   ready: (elapsedMs: number) => Promise<boolean> | boolean,
   delayMs = 0,
+  endedFirst: 'throw' | 'report' = 'throw',
 ): Promise<KillOutcome> {
   const started = Date.now();
   const child = spawn(process.execPath, [asp, ...args], { cwd: projectRoot, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
@@ -35,6 +37,7 @@ export async function killAspWhen(
   let ended = false;
   void exited.then(() => (ended = true));
   while (!(await ready(Date.now() - started))) {
+    if (ended && endedFirst === 'report') return { killed: false, atMs: Date.now() - started, output };
     if (ended) throw new Error(`asp ${args.join(' ')} ended (code ${child.exitCode}) before the kill point was reached:\n${output}`);
     await sleep(5);
   }
