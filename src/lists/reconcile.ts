@@ -227,7 +227,7 @@ async function releasedList(raw: RawConnection, listId: number, partnerId: strin
   const list = await raw.query<{ status: string }>('SELECT status FROM payment_lists WHERE id = $1 FOR UPDATE', [listId]);
   if (list.rows.length === 0) throw new NotFoundError(`no payment list ${listId}`);
   const { status } = list.rows[0];
-  if (status !== 'released') throw new UserError(`list ${listId} is ${status}: only a released list can be reconciled`);
+  if (status !== 'released') throw new ConflictError(`list ${listId} is ${status}: only a released list can be reconciled`);
   const releases = await raw.query<{ id: number; partner_id: string; pseudonymised: boolean; expires_on: string; expired: boolean }>(
     `SELECT id, partner_id, pseudonymised, to_char(expires_on, 'YYYY-MM-DD') AS expires_on, expires_on < current_date AS expired
        FROM list_releases WHERE list_id = $1 ORDER BY id`,

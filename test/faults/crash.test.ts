@@ -211,7 +211,10 @@ describe('SIGKILL in the middle of a command', () => {
   it('release to a partner: no release without its pseudonymous ids and the list marked released; the re-run gives the same ids', async () => {
     for (const target of [crashed.cliArgs, reference.args]) {
       const id = target === crashed.cliArgs ? listId : 1;
-      const approve = await runAsp([...target, 'lists', 'approve', String(id), '--by', 'checker'], env);
+      const shown = await runAsp([...target, '--json', 'lists', 'show', String(id)], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      const { entriesSha256 } = JSON.parse(shown.stdout) as { entriesSha256: string };
+      const approve = await runAsp([...target, 'lists', 'approve', String(id), '--sha256', entriesSha256, '--by', 'checker'], env);
       expect(approve.code, approve.stderr).toBe(0);
     }
     await crashAndRerun(

@@ -66,7 +66,8 @@ describe('a whole flow at log level trace', () => {
     const [activation] = JSON.parse(await ok('--json', 'activations', 'list', '--status', 'open')) as { id: number }[];
     const [list] = JSON.parse(await ok('--json', 'lists', 'generate', String(activation.id), '--by', 'maker', '--cycle', '2026-12')) as { id: number }[];
     const id = String(list.id);
-    await ok('lists', 'approve', id, '--by', 'checker');
+    const { entriesSha256 } = JSON.parse(await ok('--json', 'lists', 'show', id)) as { entriesSha256: string };
+    await ok('lists', 'approve', id, '--sha256', entriesSha256, '--by', 'checker');
     await ok('partners', 'add', 'fsp', '--name', 'Mobile money', '--role', 'payment_provider', '--fields', 'pseudonymous_id,name,phone,amount,currency', '--by', 'admin');
     await ok('lists', 'release', id, '--partner', 'fsp', '--purpose', 'log scan', '--expires', '2099-12-31', '--by', 'releaser');
     const exported = await tempFile('log-scan-export.csv', '');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/db/store.ts';
-import { NotFoundError, UserError } from '../../src/errors.ts';
+import { ConflictError, NotFoundError, UserError } from '../../src/errors.ts';
 import { paymentTotals, reconcileList } from '../../src/lists/reconcile.ts';
 import { runAsp } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -352,9 +352,9 @@ describe('which lists can be reconciled', () => {
   it('only a released list', async () => {
     const approved = await makeList(t.store, { releases: [] });
     const file = await tempFile('unreleased.csv', `id,status,amount,reason\nHH-1,paid,1000,\n`);
-    await expect(reconcileList(t.store, approved, file, 'finance@test')).rejects.toThrow(
-      `list ${approved} is approved: only a released list can be reconciled`,
-    );
+    const unreleased = reconcileList(t.store, approved, file, 'finance@test');
+    await expect(unreleased).rejects.toThrow(`list ${approved} is approved: only a released list can be reconciled`);
+    await expect(unreleased).rejects.toBeInstanceOf(ConflictError); // 409 through the API: the list's state, not the file, is wrong
     await expect(reconcileList(t.store, 999_999, file, 'finance@test')).rejects.toBeInstanceOf(NotFoundError);
     const closed = await makeList(t.store, { releases: [{ partner: 'wfp-plain', pseudonymise: false }] });
     await t.store.transaction(({ raw }) => raw.query(`UPDATE payment_lists SET status = 'closed', closed_at = now() WHERE id = $1`, [closed]));
