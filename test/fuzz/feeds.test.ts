@@ -95,7 +95,7 @@ describe('fuzz: mutated real payloads through every feed adapter and the ingest'
       }
       const landed = summary.versionsAdded + summary.versionsUpdated + summary.indicatorsAdded > 0 || Number(stored.n) > 0;
       outcomes.add(landed ? (summary.quarantined > 0 ? 'landed, bad records quarantined' : 'landed') : summary.quarantined > 0 ? 'every record quarantined' : 'nothing in it');
-    }, runs);
+    }, runs, 'fuzz feeds');
     console.info(`[fuzz feeds] ${runs} cases on ${testBackend()} (FC_SEED=${FC_SEED}): ${outcomes}`);
     expect(outcomes.counts.get('payload quarantined')).toBeGreaterThan(0);
     expect((outcomes.counts.get('landed, bad records quarantined') ?? 0) + (outcomes.counts.get('landed') ?? 0)).toBeGreaterThan(0);

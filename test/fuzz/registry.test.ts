@@ -83,7 +83,7 @@ describe('fuzz: mutated registry files through the import', () => {
       expect((await counts()).n).toBe(before.n + report.inserted);
       if (report.rejectsFile) expect((await stat(report.rejectsFile)).mode & 0o077).toBe(0);
       outcomes.add(report.rejected > 0 ? 'imported, bad rows in the rejects file' : 'imported');
-    }, runs);
+    }, runs, 'fuzz registry');
     console.info(`[fuzz registry] ${runs} cases on ${testBackend()} (FC_SEED=${FC_SEED}): ${outcomes}`);
     expect(outcomes.counts.get('refused with a clear error')).toBeGreaterThan(0);
   }, 600_000);

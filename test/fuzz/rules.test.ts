@@ -37,7 +37,7 @@ describe('fuzz: mutated rule files through the loader', () => {
         expect(problem.message).not.toMatch(/\n\s+at /);
       }
       outcomes.add(result.problems.some((p) => /alias/.test(p.message)) ? 'refused: alias bomb' : /nested/.test(result.problems[0].message) ? 'refused: nesting' : 'problems with line and column');
-    }, runs);
+    }, runs, 'fuzz rules');
     console.info(`[fuzz rules] ${runs} cases (FC_SEED=${FC_SEED}): ${outcomes}`);
     expect(outcomes.counts.get('refused: alias bomb')).toBeGreaterThan(0);
   }, 300_000);

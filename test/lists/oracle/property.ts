@@ -20,13 +20,13 @@ export function fcRuns(serverDefault = 1000, embeddedDefault = 100): number {
   return testBackend() === 'server' ? serverDefault : embeddedDefault;
 }
 
-export async function assertProperty<T>(arbitrary: fc.Arbitrary<T>, check: (value: T) => Promise<void>, runs: number): Promise<void> {
+export async function assertProperty<T>(arbitrary: fc.Arbitrary<T>, check: (value: T) => Promise<void>, runs: number, tag = 'oracle'): Promise<void> {
   const started = Date.now();
   // FC_PATH replays one counterexample straight away (the path a failure prints).
   const path = process.env.FC_PATH;
   const details = await fc.check(fc.asyncProperty(arbitrary, check), { seed: FC_SEED, numRuns: runs, endOnFailure: false, ...(path ? { path } : {}) });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.info(`[oracle] ${runs} runs on ${testBackend()} in ${seconds} s (FC_SEED=${FC_SEED})`);
+  console.info(`[${tag}] ${runs} runs on ${testBackend()} in ${seconds} s (FC_SEED=${FC_SEED})`);
   if (details.failed) {
     const report = fc.defaultReportMessage(details) ?? 'failed';
     const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
