@@ -248,7 +248,7 @@ async function report(options: Options, started: Date, minutes: Minute[], slope:
 
 /** Waits for the demo's draft list (the drought the VCI feed reports), approves and releases it. */
 async function approvedAndReleasedList(base: string, coordinatorKey: string, approverKey: string): Promise<number> {
-  let lists: { id: number }[] = [];
+  let lists: { id: number; entriesSha256: string }[] = [];
   for (let attempt = 0; attempt < 600 && lists.length === 0; attempt++) {
     const response = await fetch(`${base}/api/lists`, { headers: { authorization: `Bearer ${coordinatorKey}` } });
     lists = ((await response.json()) as { lists: typeof lists }).lists;
@@ -261,7 +261,8 @@ async function approvedAndReleasedList(base: string, coordinatorKey: string, app
     });
     if (!response.ok) throw new Error(`POST ${route}: ${response.status} ${await response.text()}`);
   };
-  await post(`/api/lists/${lists[0].id}/approve`, {});
+  // The approver names the content it reviewed, as the dashboard does.
+  await post(`/api/lists/${lists[0].id}/approve`, { sha256: lists[0].entriesSha256 });
   await post(`/api/lists/${lists[0].id}/release`, { partnerId: 'demo-wfp', purpose: 'soak bench', expiresOn: '2099-12-31' });
   return lists[0].id;
 }
