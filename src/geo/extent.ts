@@ -16,29 +16,9 @@ import type { Geometry, MultiPolygon, Polygon, Position } from 'geojson';
 /** [west, south, east, north] in degrees, west ≤ east (a box never wraps here). */
 export type Box = [number, number, number, number];
 
-/** Calls `visit` for every position of any GeoJSON geometry. */
-export function eachPosition(geometry: Geometry, visit: (position: Position) => void): void {
-  const walk = (coords: unknown, depth: number) => {
-    if (!Array.isArray(coords)) return;
-    if (depth === 0) visit(coords as Position);
-    else for (const c of coords) walk(c, depth - 1);
-  };
-  switch (geometry.type) {
-    case 'Point': walk(geometry.coordinates, 0); break;
-    case 'MultiPoint': case 'LineString': walk(geometry.coordinates, 1); break;
-    case 'MultiLineString': case 'Polygon': walk(geometry.coordinates, 2); break;
-    case 'MultiPolygon': walk(geometry.coordinates, 3); break;
-    case 'GeometryCollection': for (const g of geometry.geometries) eachPosition(g, visit); break;
-  }
-}
-
-/** The bounding box of every position, or null for a geometry without any. */
+/** The bounding box of every position (turf's), or null for a geometry without any. */
 export function extentOf(geometry: Geometry): Box | null {
-  let [west, south, east, north] = [Infinity, Infinity, -Infinity, -Infinity];
-  eachPosition(geometry, ([lon, lat]) => {
-    west = Math.min(west, lon); east = Math.max(east, lon);
-    south = Math.min(south, lat); north = Math.max(north, lat);
-  });
+  const [west, south, east, north] = turf.bbox(geometry);
   return west <= east ? [west, south, east, north] : null;
 }
 
@@ -47,21 +27,9 @@ export function boxesMeet(a: Box, b: Box, marginDegrees = 0): boolean {
   return a[0] <= b[2] + marginDegrees && a[2] >= b[0] - marginDegrees && a[1] <= b[3] + marginDegrees && a[3] >= b[1] - marginDegrees;
 }
 
-/** The geometry with each position's first two numbers exchanged (what a [lat, lon] writer meant). */
+/** The geometry with each position's first two numbers exchanged (what a [lat, lon] writer meant); a copy. */
 export function swapLatLon<G extends Geometry>(geometry: G): G {
-  const swap = (coords: unknown, depth: number): unknown => {
-    if (!Array.isArray(coords)) return coords;
-    if (depth === 0) return [coords[1], coords[0], ...coords.slice(2)];
-    return coords.map((c) => swap(c, depth - 1));
-  };
-  switch (geometry.type) {
-    case 'Point': return { ...geometry, coordinates: swap(geometry.coordinates, 0) };
-    case 'MultiPoint': case 'LineString': return { ...geometry, coordinates: swap(geometry.coordinates, 1) };
-    case 'MultiLineString': case 'Polygon': return { ...geometry, coordinates: swap(geometry.coordinates, 2) };
-    case 'MultiPolygon': return { ...geometry, coordinates: swap(geometry.coordinates, 3) };
-    case 'GeometryCollection': return { ...geometry, geometries: geometry.geometries.map((g) => swapLatLon(g)) };
-    default: return geometry;
-  }
+  return turf.flip(geometry);
 }
 
 /** The Earth's surface in km² (turf's sphere), for "covers the whole globe". */

@@ -1,4 +1,5 @@
 import type { Geometry, Position } from 'geojson';
+import { extentOf } from '../../geo/extent.ts';
 import { asArray, isoTime, numberOf, parseJsonPayload, parseXmlPayload, payloadText, textOf, isObject, RecordError, recordProblem, type Json } from '../decode.ts';
 import {
   ALERT_LEVELS,
@@ -182,16 +183,6 @@ export function cleanGeometry(raw: unknown): Geometry {
   }
 }
 
-function eachPosition(g: Geometry, visit: (p: Position) => void): void {
-  switch (g.type) {
-    case 'Point': visit(g.coordinates); break;
-    case 'MultiPoint': case 'LineString': g.coordinates.forEach(visit); break;
-    case 'MultiLineString': case 'Polygon': g.coordinates.forEach((l) => l.forEach(visit)); break;
-    case 'MultiPolygon': g.coordinates.forEach((p) => p.forEach((l) => l.forEach(visit))); break;
-    case 'GeometryCollection': g.geometries.forEach((x) => eachPosition(x, visit)); break;
-  }
-}
-
 /**
  * A GeoJSON feature's `bbox` states where its geometry is. When the geometry lies outside that
  * box but its coordinates read as [lat, lon] fall inside it, the pair order is swapped: say so.
@@ -204,11 +195,9 @@ function swappedAgainstBbox(g: Geometry, bbox: unknown): string | null {
   const half = bbox.length / 2;
   const [w, s, e, n] = [b[0]!, b[1]!, b[half]!, b[half + 1]!];
   if (w > e || s > n) return null; // antimeridian box or junk: no verdict
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  eachPosition(g, ([x, y]) => {
-    minX = Math.min(minX, x); maxX = Math.max(maxX, x);
-    minY = Math.min(minY, y); maxY = Math.max(maxY, y);
-  });
+  const extent = extentOf(g);
+  if (!extent) return null;
+  const [minX, minY, maxX, maxY] = extent;
   const tol = 0.01;
   const inside = (x0: number, y0: number, x1: number, y1: number) =>
     x0 >= w - tol && x1 <= e + tol && y0 >= s - tol && y1 <= n + tol;
