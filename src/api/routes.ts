@@ -46,12 +46,16 @@ async function withTempFile<T>(name: string, content: string, work: (file: strin
   }
 }
 
-/** A partner sees a list only once it was released to that partner; to anyone else it does not exist. */
-async function listReleasedTo(store: Store, listId: number, partnerId: string): Promise<boolean> {
+/**
+ * The release of a list to a partner: a partner sees a list only once it was released to it; to
+ * that partner any other list does not exist.
+ */
+async function releaseTo(store: Store, listId: number, partnerId: string): Promise<number> {
   const { rows } = await store.transaction(({ raw }) =>
-    raw.query(`SELECT 1 FROM list_releases WHERE list_id = $1 AND partner_id = $2`, [listId, partnerId]),
+    raw.query<{ id: number }>(`SELECT id FROM list_releases WHERE list_id = $1 AND partner_id = $2`, [listId, partnerId]),
   );
-  return rows.length > 0;
+  if (rows.length === 0) throw new NotFoundError(`payment list ${listId} does not exist`);
+  return Number(rows[0].id);
 }
 
 /**
@@ -63,16 +67,8 @@ const partnerView = (l: ListRow) => ({
   households: l.households, totalAmount: l.totalAmount, contentSha256: l.contentSha256,
 });
 
-/** The release of a list to the calling partner (visibleList has checked that there is one). */
-async function releaseIdOf(store: Store, listId: number, partnerId: string): Promise<number> {
-  const { rows } = await store.transaction(({ raw }) =>
-    raw.query<{ id: number }>(`SELECT id FROM list_releases WHERE list_id = $1 AND partner_id = $2`, [listId, partnerId]),
-  );
-  return Number(rows[0].id);
-}
-
 async function visibleList(store: Store, caller: Caller, id: number): Promise<ListRow> {
-  if (caller.role === 'partner' && !(await listReleasedTo(store, id, caller.partnerId!))) throw new NotFoundError(`payment list ${id} does not exist`);
+  if (caller.role === 'partner') await releaseTo(store, id, caller.partnerId!);
   return getList(store, id);
 }
 
@@ -194,10 +190,11 @@ export function apiRoutes(version: string): RouteSpec[] {
     route({
       method: 'get', path: '/lists/:id', tag: 'lists', summary: 'one list with its payment totals', roles: ['coordinator', 'approver', 'partner'], params: idParams,
       handler: async ({ store, params, caller }) => {
-        const list = await visibleList(store, caller, params.id as number);
-        if (caller.role !== 'partner') return { list, totals: await paymentTotals(store, list.id) };
+        const id = params.id as number;
+        if (caller.role !== 'partner') return { list: await getList(store, id), totals: await paymentTotals(store, id) };
         // A partner's totals count only what it reported itself.
-        return { list: partnerView(list), totals: await paymentTotals(store, list.id, await releaseIdOf(store, list.id, caller.partnerId!)) };
+        const releaseId = await releaseTo(store, id, caller.partnerId!);
+        return { list: partnerView(await getList(store, id)), totals: await paymentTotals(store, id, releaseId) };
       },
     }),
     route({
