@@ -10,7 +10,7 @@ import { log } from './log.ts';
 import { importRegistry } from './registry/import-registry.ts';
 import { listProgrammes, upsertProgramme } from './registry/programmes.ts';
 import { byteProgress, report } from './cli/output.ts';
-import { withStore, type GlobalOptions } from './cli/context.ts';
+import { globals, withStore } from './cli/context.ts';
 import { start } from './main.ts';
 import { loadConfig } from './config.ts';
 import { loadFeedsConfig } from './feeds/config.ts';
@@ -53,7 +53,6 @@ export function buildCli(): Command {
     // Set before the subcommands are added so that they inherit it: usage errors throw
     // (and exit 2 below) instead of calling process.exit(1).
     .exitOverride();
-  const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
   program
     .command('migrate')

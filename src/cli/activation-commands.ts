@@ -7,10 +7,8 @@ import {
 import { listDeclarations, readDeclarationPolygon, recordDeclaration } from '../engine/declarations.ts';
 import { DECLARATION_KINDS } from '../rules/schema.ts';
 import type { Evidence } from '../rules/evaluate.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
 const activationId = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('the activation id is a whole number (asp activations list)');

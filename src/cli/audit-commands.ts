@@ -5,11 +5,8 @@ import { auditKeyFile, generateAuditKey, loadAuditKey, publicKeyPem, type AuditK
 import { listAudit, verifyAudit, type AuditRow, type AuditVerification } from '../audit/verify.ts';
 import { loadConfig } from '../config.ts';
 import { UserError } from '../errors.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { type GlobalOptions, globals, wholeNumber, withStore } from './context.ts';
 import { report } from './output.ts';
-import { wholeNumber } from './reconcile-commands.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
 const describeEntry = (e: AuditRow) => `#${e.id}  ${e.at}  ${e.actor}  ${e.action}  ${e.subject}  ${JSON.stringify(e.details)}`;
 

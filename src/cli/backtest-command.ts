@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { backtestLines, backtestRule, BACKTEST_STEPS, type BacktestStep } from '../engine/backtest.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
 
 /** `asp backtest RULE --from DATE --to DATE [--step S] [--json]`. */
@@ -13,7 +13,7 @@ export function registerBacktestCommand(program: Command): void {
     .requiredOption('--to <date>', 'last day (YYYY-MM-DD)')
     .option('--step <step>', `${BACKTEST_STEPS.join(' | ')} (default the rule's monitoring cadence, else monthly)`)
     .action(async (rule: string, opts: { from: string; to: string; step?: string }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const g = globals(cmd);
       if (opts.step !== undefined && !BACKTEST_STEPS.includes(opts.step as BacktestStep)) {
         throw new UserError(`--step ${opts.step}: use one of ${BACKTEST_STEPS.join(', ')}`);
       }

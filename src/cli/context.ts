@@ -1,3 +1,4 @@
+import { InvalidArgumentError, type Command } from 'commander';
 import { auditKeyFile, loadAuditKey, useAuditKey } from '../audit/signing-key.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
@@ -8,6 +9,15 @@ export interface GlobalOptions {
   dataDir?: string;
   json?: boolean;
 }
+
+/** The global options (`--db`, `--data-dir`, `--json`) as a subcommand's action sees them. */
+export const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+
+/** A commander parser of ids, counts and versions (1, 2, …). */
+export const wholeNumber = (what: string) => (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what} is a whole number of at least 1`);
+  return Number(value);
+};
 
 /**
  * Opens the database the way every command does: `--db URL`, else `DATABASE_URL`, else the

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api/keys.ts';
 import { asOfOption } from './activation-commands.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
 /** `asp keys create|list|revoke`: API keys, shown once and stored hashed. */
 export function registerKeyCommands(program: Command): void {

@@ -1,17 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { generateLists, type GeneratedList } from '../engine/targeting/generate-lists.ts';
 import { approveList, cancelList, closeList, getList, listLists, type ListRow } from '../lists/lifecycle.ts';
 import { paymentTotals } from '../lists/reconcile.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, wholeNumber, withStore } from './context.ts';
 import { describePaymentTotals } from './reconcile-commands.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
-
-const wholeNumber = (what: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what} is a whole number`);
-  return Number(value);
-};
 
 const money = (amount: number, currency: string | null) => `${currency ?? ''} ${amount.toLocaleString('en-US', { maximumFractionDigits: 2 })}`.trim();
 

@@ -2,10 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { recordNamedList } from '../engine/targeting/named-lists.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
 /**
  * The registry ids of a named-list file: a CSV whose header has a `registry_id` column (other

@@ -1,15 +1,7 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { reconcileList, type PaymentTotals } from '../lists/reconcile.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, wholeNumber, withStore } from './context.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
-
-/** A commander parser of ids and counts (1, 2, …). */
-export const wholeNumber = (what: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what} is a whole number of at least 1`);
-  return Number(value);
-};
 
 /** Paid, failed (per reason) and pending households and amounts of a list, one line each. */
 export function describePaymentTotals(t: PaymentTotals): string[] {

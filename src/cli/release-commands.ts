@@ -6,10 +6,8 @@ import { EXPORT_FORMATS, exportList, type ExportFormat } from '../exports/index.
 import { addPartner, listPartners, PARTNER_ROLES, type Partner } from '../lists/partners.ts';
 import { releaseList } from '../lists/release.ts';
 import { SHAREABLE_FIELDS } from '../rules/schema.ts';
-import { withStore, type GlobalOptions } from './context.ts';
+import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
-
-const globals = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 
 const listId = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('the list id is a whole number (asp lists list)');
