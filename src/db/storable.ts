@@ -55,24 +55,27 @@ export function unstorableText(value: unknown, root: string): string | null {
   return `${path}${found.inFieldName ? ' (a field name)' : ''}: ${found.problem}`;
 }
 
-/** The same check, with the path as segments (to point at a line of the file it came from). */
-export function findUnstorable(value: unknown): { path: (string | number)[]; problem: string; inFieldName: boolean } | null {
-  return walkProblem(value, [], 0);
+/**
+ * The same check, with the path as segments (to point at a line of the file it came from); a
+ * caller that knows its data is shallower (a rule) passes its own `maxDepth`.
+ */
+export function findUnstorable(value: unknown, maxDepth = MAX_DEPTH): { path: (string | number)[]; problem: string; inFieldName: boolean } | null {
+  return walkProblem(value, [], 0, maxDepth);
 }
 
 type Found = { path: (string | number)[]; problem: string; inFieldName: boolean };
 
-function walkProblem(value: unknown, path: (string | number)[], depth: number): Found | null {
+function walkProblem(value: unknown, path: (string | number)[], depth: number, maxDepth: number): Found | null {
   if (typeof value === 'string') {
     const problem = stringProblem(value);
     return problem ? { path, problem, inFieldName: false } : null;
   }
   if (value === null || typeof value !== 'object') return null;
-  if (depth >= MAX_DEPTH) return { path, problem: `nested deeper than ${MAX_DEPTH} levels`, inFieldName: false };
+  if (depth >= maxDepth) return { path, problem: `nested more than ${maxDepth} levels deep`, inFieldName: false };
   for (const [key, child] of Object.entries(value)) {
     const keyProblem = Array.isArray(value) ? null : stringProblem(key);
     if (keyProblem) return { path, problem: keyProblem, inFieldName: true };
-    const found = walkProblem(child, [...path, Array.isArray(value) ? Number(key) : key], depth + 1);
+    const found = walkProblem(child, [...path, Array.isArray(value) ? Number(key) : key], depth + 1, maxDepth);
     if (found) return found;
   }
   return null;

@@ -143,13 +143,9 @@ export function parseRuleText(
     return { problems: [{ file, line: 1, column: 1, path: '', message: 'the file is empty; a rule starts with "id:", "title:", …' }] };
   }
 
-  // A rule is a few levels deep; the checks below walk it recursively.
-  if (depthOf(data, MAX_RULE_DEPTH) > MAX_RULE_DEPTH) {
-    return { problems: [{ file, line: 1, column: 1, path: '', message: `the rule is nested more than ${MAX_RULE_DEPTH} levels deep; no rule field is` }] };
-  }
-
-  // A rule is stored as text and jsonb, which hold no NUL (YAML writes one as "\0").
-  const unstorable = findUnstorable(data);
+  // A rule is stored as text and jsonb, which hold no NUL (YAML writes one as "\0"); and it is a
+  // few levels deep, while the checks below walk it recursively.
+  const unstorable = findUnstorable(data, MAX_RULE_DEPTH);
   if (unstorable) {
     return { problems: [{ file, ...locate(document, unstorable.path, undefined, at), path: formatPath(unstorable.path), message: unstorable.problem }] };
   }
@@ -208,18 +204,6 @@ function firstAliasAt(document: Document, at: (offset: number) => { line: number
     },
   });
   return at(offset);
-}
-
-/** How deep `value` nests, counted no further than `limit + 1`. */
-function depthOf(value: unknown, limit: number): number {
-  if (value === null || typeof value !== 'object') return 0;
-  if (limit < 0) return 1; // deep enough to refuse: no need to walk further
-  let deepest = 0;
-  for (const child of Object.values(value)) {
-    deepest = Math.max(deepest, 1 + depthOf(child, limit - 1));
-    if (deepest > limit) break;
-  }
-  return deepest;
 }
 
 /**
