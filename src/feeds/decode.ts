@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PayloadError } from './model.ts';
-import { strictNumber } from './strict-number.ts';
+import { readFeedNumber } from './strict-number.ts';
 
 const UTF8_BOM = '\uFEFF';
 /** A UTF-8 BOM that was itself decoded as Latin-1 and re-encoded (seen in a GDACS RSS copy). */
@@ -69,9 +69,9 @@ export function textOf(node: unknown): string | null {
   return null;
 }
 
-/** A finite number from a number or decimal string ("618615", " 5.8 "), else null: strictNumber's rules (no hex, no 1e300). */
+/** A finite number from a number or decimal string ("618615", " 5.8 "), else null: readFeedNumber's rules (no hex, no 1e300). */
 export function numberOf(value: unknown): number | null {
-  return strictNumber(value);
+  return readFeedNumber(value).value ?? null;
 }
 
 /** Always an array: XML gives one child as an object and many as an array. */

@@ -33,11 +33,6 @@ export function readFeedNumber(raw: unknown): FeedNumber {
   return checkMagnitude(Number(text), quoted);
 }
 
-/** The number, or null when `readFeedNumber` finds a problem. */
-export function strictNumber(raw: unknown): number | null {
-  return readFeedNumber(raw).value ?? null;
-}
-
 function checkMagnitude(n: number, shown: string): FeedNumber {
   if (!Number.isFinite(n)) return { problem: `${shown} is not a finite number` };
   if (Math.abs(n) > MAX_FEED_MAGNITUDE) return { problem: `${shown} is beyond ±1e15, larger than any figure a feed publishes` };

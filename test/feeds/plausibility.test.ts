@@ -6,7 +6,8 @@ import { indicatorsAdapter } from '../../src/feeds/adapters/indicators.ts';
 import { listQuarantine } from '../../src/feeds/health.ts';
 import { loadIndicatorCatalogue } from '../../src/feeds/indicator-catalogue.ts';
 import { ingestPayload } from '../../src/feeds/ingest.ts';
-import { MAX_FEED_MAGNITUDE, readFeedNumber, strictNumber } from '../../src/feeds/strict-number.ts';
+import { numberOf } from '../../src/feeds/decode.ts';
+import { MAX_FEED_MAGNITUDE, readFeedNumber } from '../../src/feeds/strict-number.ts';
 import type { IndicatorEvidence } from '../../src/rules/evaluate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
@@ -26,10 +27,10 @@ describe('the strict feed number parser', () => {
   it('reads back every decimal a number prints as, within the feed magnitude', () => {
     fc.assert(
       fc.property(fc.double({ min: -MAX_FEED_MAGNITUDE, max: MAX_FEED_MAGNITUDE, noNaN: true }), fc.integer({ min: 0, max: 8 }), (n, digits) => {
-        expect(strictNumber(String(n))).toBe(n === 0 ? 0 : n);
-        expect(strictNumber(` ${n.toFixed(digits)}\t`)).toBe(Number(n.toFixed(digits)));
-        expect(strictNumber(n.toExponential(digits))).toBe(Number(n.toExponential(digits)));
-        expect(strictNumber(n)).toBe(n);
+        expect(numberOf(String(n))).toBe(n === 0 ? 0 : n);
+        expect(numberOf(` ${n.toFixed(digits)}\t`)).toBe(Number(n.toFixed(digits)));
+        expect(numberOf(n.toExponential(digits))).toBe(Number(n.toExponential(digits)));
+        expect(numberOf(n)).toBe(n);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -47,7 +48,7 @@ describe('the strict feed number parser', () => {
     const unit = fc.constantFrom(...'0123456789+-.eE xXoObB_,InfityNa\u00A0'.split(''));
     fc.assert(
       fc.property(fc.string({ unit, maxLength: 12 }), (s) => {
-        expect(strictNumber(s)).toBe(reference(s));
+        expect(numberOf(s)).toBe(reference(s));
       }),
       { seed: SEED, numRuns: 20000 },
     );
@@ -71,14 +72,14 @@ describe('the strict feed number parser', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 2n ** 53n }), fc.constantFrom('0x', '0X', '0o', '0b'), fc.constantFrom('', '-', '+'), (n, prefix, sign) => {
         const radix = { x: 16, o: 8, b: 2 }[prefix[1].toLowerCase() as 'x' | 'o' | 'b'];
-        expect(strictNumber(`${sign}${prefix}${n.toString(radix)}`)).toBeNull();
+        expect(numberOf(`${sign}${prefix}${n.toString(radix)}`)).toBeNull();
       }),
       { seed: SEED, numRuns: 500 },
     );
     fc.assert(
       fc.property(fc.double({ noNaN: true }).filter((n) => Math.abs(n) > MAX_FEED_MAGNITUDE), (n) => {
-        expect(strictNumber(String(n))).toBeNull();
-        expect(strictNumber(n)).toBeNull();
+        expect(numberOf(String(n))).toBeNull();
+        expect(numberOf(n)).toBeNull();
       }),
       { seed: SEED, numRuns: 500 },
     );
