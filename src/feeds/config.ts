@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import cron from 'node-cron';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
+import { readYamlFile } from './data-file.ts';
 import { SOURCES } from './model.ts';
 
 const feedSchema = z.object({
@@ -45,32 +44,14 @@ export type FeedConfig = z.infer<typeof feedSchema>;
  * field. Relative paths in `url` resolve against the file's folder and become file:// URLs.
  */
 export async function loadFeedsConfig(file: string): Promise<FeedConfig[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UserError(`${file}: cannot read the feed configuration: ${(error as Error).message}`);
-  }
-  const document = parseDocument(text, { prettyErrors: true });
-  if (document.errors.length > 0) {
-    throw new UserError(`${file}: not valid YAML`, document.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message}`));
-  }
-  const parsed = feedsFileSchema.safeParse(document.toJS());
-  if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => {
-      const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
-      const line = node?.range ? text.slice(0, node.range[0]).split('\n').length : undefined;
-      return `${file}${line ? `:${line}` : ''}: ${issue.path.join('.')}: ${issue.message}`;
-    });
-    throw new UserError(`${file}: the feed configuration is invalid`, details);
-  }
+  const { feeds } = await readYamlFile(file, feedsFileSchema, 'the feed configuration');
   const names = new Set<string>();
-  for (const feed of parsed.data.feeds) {
+  for (const feed of feeds) {
     if (names.has(feed.name)) throw new UserError(`${file}: feed name ${feed.name} is used twice`);
     names.add(feed.name);
   }
   const folder = path.dirname(path.resolve(file));
-  return parsed.data.feeds.map((feed) => ({ ...feed, url: resolveUrl(feed.url, folder) }));
+  return feeds.map((feed) => ({ ...feed, url: resolveUrl(feed.url, folder) }));
 }
 
 function resolveUrl(url: string, folder: string): string {

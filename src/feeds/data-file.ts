@@ -4,9 +4,40 @@ import type { z } from 'zod';
 import { UserError } from '../errors.ts';
 
 /**
- * A reader of one kind of shipped YAML data file (the indicator catalogue, the hazard extents):
- * validated with its zod schema, built once per file (they change with a release, not at run
- * time); an invalid file is a UserError naming the file and each field.
+ * Reads a YAML configuration or data file, validated with its zod schema. Every problem is a
+ * UserError naming the file, the line and the field: `data/feeds.yaml:12: feeds.3.schedule: not a
+ * valid cron expression`.
+ *
+ * ```ts
+ * const data = await readYamlFile('data/feeds.yaml', feedsFileSchema, 'the feed configuration')
+ * ```
+ */
+export async function readYamlFile<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`${file}: cannot read ${what}: ${(error as Error).message}`);
+  }
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new UserError(`${file}: not valid YAML`, document.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message}`));
+  }
+  const parsed = schema.safeParse(document.toJS());
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => {
+      const node = document.getIn(issue.path as (string | number)[], true) as { range?: [number, number] } | undefined;
+      const line = node?.range ? text.slice(0, node.range[0]).split('\n').length : undefined;
+      return `${file}${line ? `:${line}` : ''}: ${issue.path.join('.')}: ${issue.message}`;
+    });
+    throw new UserError(`${file}: ${what} is invalid`, details);
+  }
+  return parsed.data;
+}
+
+/**
+ * A reader of one kind of shipped YAML data file (the indicator catalogue, the hazard extents),
+ * built once per file (they change with a release, not at run time).
  *
  * ```ts
  * const loadLimits = dataFileReader(limitsSchema, 'the hazard extents', (data) => limitsOf(data))
@@ -15,21 +46,10 @@ import { UserError } from '../errors.ts';
  */
 export function dataFileReader<T, R>(schema: z.ZodType<T>, what: string, build: (data: T) => R): (file: string) => Promise<R> {
   const loaded = new Map<string, Promise<R>>();
-  const read = async (file: string): Promise<R> => {
-    const document = parseDocument(await readFile(file, 'utf8'));
-    const parsed = schema.safeParse(document.errors.length > 0 ? null : document.toJS());
-    if (!parsed.success) {
-      const problems = document.errors.length > 0
-        ? document.errors.map((e) => e.message)
-        : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-      throw new UserError(`${file}: ${what} is invalid`, problems);
-    }
-    return build(parsed.data);
-  };
   return (file) => {
     let result = loaded.get(file);
     if (!result) {
-      result = read(file);
+      result = readYamlFile(file, schema, what).then(build);
       result.catch(() => loaded.delete(file));
       loaded.set(file, result);
     }

@@ -101,7 +101,7 @@ describe('the indicator catalogue', () => {
 
   it('refuses a catalogue whose range is upside down, naming the entry', async () => {
     const file = await tempFile('indicators.yaml', 'indicators:\n  - { name: vci3m, min: 100, max: 0, unit: VCI }\n');
-    await expect(loadIndicatorCatalogue(file)).rejects.toMatchObject({ message: `${file}: the indicator catalogue is invalid`, details: ['indicators.0: min is above max'] });
+    await expect(loadIndicatorCatalogue(file)).rejects.toMatchObject({ message: `${file}: the indicator catalogue is invalid`, details: [`${file}:2: indicators.0: min is above max`] });
   });
 });
 
