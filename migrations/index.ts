@@ -12,6 +12,7 @@ import * as keyExpiry from './0010-key-expiry.ts';
 import * as runRunner from './0011-run-runner.ts';
 import * as approvalHash from './0012-approval-hash.ts';
 import * as auditAnchor from './0013-audit-anchor.ts';
+import * as registryConnectors from './0014-registry-connectors.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0011-run-runner': runRunner,
   '0012-approval-hash': approvalHash,
   '0013-audit-anchor': auditAnchor,
+  '0014-registry-connectors': registryConnectors,
 };

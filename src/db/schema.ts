@@ -48,8 +48,30 @@ export interface HouseholdsTable {
   payment_channel: string | null;
   payment_account: string | null;
   attributes: ColumnType<Record<string, string>, string | undefined, string>;
+  head_first_name: string | null;
+  head_last_name: string | null;
+  /** YYYY-MM-DD */
+  head_birth_date: ColumnType<Date | null, string | null | undefined, string | null>;
+  national_id: string | null;
+  phone: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface RegistryPullsTable {
+  id: Generated<number>;
+  registry: string;
+  kind: 'dci' | 'openimis';
+  url: string;
+  mode: 'full' | 'delta';
+  since: Date | null;
+  cursor: Date | null;
+  status: Generated<'running' | 'success' | 'failed'>;
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
+  error: string | null;
+  actor: string;
+  started_at: Timestamp;
+  finished_at: Date | null;
 }
 
 export interface EnrolmentsTable {
@@ -138,5 +160,6 @@ export interface Schema {
   admin_area_ancestors: AdminAreaAncestorsTable;
   programmes: ProgrammesTable;
   households: HouseholdsTable;
+  registry_pulls: RegistryPullsTable;
   enrolments: EnrolmentsTable;
 }
