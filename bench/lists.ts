@@ -22,6 +22,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { openStore, type Store } from '../src/db/store.ts';
 import { evaluateActivations, listActivations } from '../src/engine/activations.ts';
 import { exportList } from '../src/exports/index.ts';
+import { ADMIN_LEVELS_JOIN_SQL, HEAD_BIRTH_DATE_SQL, HEAD_NAME_SQL, NATIONAL_ID_SQL, PHONE_SQL } from '../src/exports/entries.ts';
 import { indicatorsAdapter } from '../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../src/feeds/ingest.ts';
 import { generateLists, type GeneratedList } from '../src/engine/targeting/generate-lists.ts';
@@ -461,8 +462,10 @@ const COPY_COLUMNS: Record<string, string> = {
   content_sha256: 'l.content_sha256',
   household_id: 'e.household_id',
   registry_id: 'e.registry_id',
-  name: `h.attributes ->> 'name'`,
-  phone: `h.attributes ->> 'phone'`,
+  name: HEAD_NAME_SQL,
+  birth_date: HEAD_BIRTH_DATE_SQL,
+  national_id: NATIONAL_ID_SQL,
+  phone: PHONE_SQL,
   admin_pcode: 'e.admin_pcode',
   admin1_pcode: 'adm.adm1',
   admin2_pcode: 'adm.adm2',
@@ -489,12 +492,7 @@ function copySelect(header: string[], listId: number): string {
     FROM payment_list_entries e
     JOIN payment_lists l ON l.id = e.list_id
     JOIN households h ON h.id = e.household_id
-    LEFT JOIN LATERAL (
-      SELECT max(a.pcode) FILTER (WHERE a.level = 1) AS adm1, max(a.pcode) FILTER (WHERE a.level = 2) AS adm2,
-             max(a.pcode) FILTER (WHERE a.level = 3) AS adm3
-        FROM admin_area_ancestors x JOIN admin_areas a ON a.pcode = x.ancestor_pcode
-       WHERE x.pcode = e.admin_pcode
-    ) adm ON true
+    ${ADMIN_LEVELS_JOIN_SQL}
    WHERE e.list_id = ${Number(listId)}
    ORDER BY e.household_id`.replace(/\s+/g, ' ');
 }

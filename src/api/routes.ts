@@ -11,7 +11,7 @@ import {
 } from '../engine/activations.ts';
 import { listDeclarations, recordDeclaration } from '../engine/declarations.ts';
 import { NotFoundError } from '../errors.ts';
-import { EXPORT_FORMATS, exportList } from '../exports/index.ts';
+import { EXPORT_FORMATS, exportContentType, exportFileName, exportList } from '../exports/index.ts';
 import { footprintsGeoJson } from '../feeds/footprint-geojson.ts';
 import { feedHealth, listQuarantine } from '../feeds/health.ts';
 import { generateLists } from '../engine/targeting/generate-lists.ts';
@@ -243,10 +243,10 @@ export function apiRoutes(version: string): RouteSpec[] {
         const id = params.id as number;
         const format = query.format as (typeof EXPORT_FORMATS)[number];
         if (caller.role === 'partner') await visibleList(store, caller, id);
-        const type = format === 'json' ? 'application/json' : format === 'geojson' || format === 'g2p' ? 'application/geo+json' : 'text/csv';
-        res.setHeader('Content-Type', `${format === 'g2p' ? 'application/json' : type}; charset=utf-8`);
-        res.setHeader('Content-Disposition', `attachment; filename="list-${id}.${format === 'hxl' || format === 'openimis' ? 'csv' : format === 'g2p' ? 'json' : format}"`);
-        await exportList(store, id, format, res, { partnerId: caller.role === 'partner' ? caller.partnerId! : undefined }, actor(caller));
+        const partnerId = caller.role === 'partner' ? caller.partnerId! : undefined;
+        res.setHeader('Content-Type', exportContentType(format));
+        res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(id, format, partnerId)}"`);
+        await exportList(store, id, format, res, { partnerId }, actor(caller));
         res.end();
         return undefined;
       },

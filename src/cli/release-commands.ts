@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXPORT_FORMATS, exportList, type ExportFormat } from '../exports/index.ts';
+import type { Store } from '../db/store.ts';
+import { EXPORT_FORMATS, exportFileName, exportList, schemaFileBeside, type ExportFormat, type ExportSummary } from '../exports/index.ts';
 import { addPartner, listPartners, PARTNER_ROLES, type Partner } from '../lists/partners.ts';
 import { releaseList } from '../lists/release.ts';
 import { SHAREABLE_FIELDS } from '../rules/schema.ts';
@@ -79,7 +80,7 @@ export function registerReleaseCommands(lists: Command): void {
     .description(`write a list as ${EXPORT_FORMATS.join(' | ')}; with --partner, what that partner may download`)
     .requiredOption('--format <format>', EXPORT_FORMATS.join(' | '), format)
     .option('--partner <id>', "the partner's download: its pseudonymous ids and whitelisted fields only")
-    .option('--out <file>', 'write to this file (default standard output)')
+    .option('--out [file]', `write to this file; --out alone: the format's own name (${exportFileName(12, 'hxl')}, ${exportFileName(12, 'openimis')}…); without it, standard output. An openimis file gets its benefit-plan schema beside it (f.csv → f.schema.json)`)
     .requiredOption('--by <name>', 'who exports it (recorded)')
     .action(async (id: string, opts, cmd: Command) => {
       const g = globals(cmd);
@@ -89,23 +90,35 @@ export function registerReleaseCommands(lists: Command): void {
           await exportList(store, listId(id), opts.format, process.stdout, { partnerId: opts.partner }, opts.by);
           return;
         }
-        // Personal data: readable by the owner only. Written beside the target and renamed at the
-        // end, so that a refused or failed export neither leaves a partial file nor clobbers one.
-        const partial = `${opts.out}.partial-${process.pid}`;
-        const file = createWriteStream(partial, { mode: 0o600 });
-        try {
-          const summary = await exportList(store, listId(id), opts.format, file, { partnerId: opts.partner }, opts.by);
-          file.end();
-          await finished(file);
-          await rename(partial, opts.out);
-          report(g.json, { ...summary, file: opts.out }, () => [
-            `list ${summary.listId} written to ${opts.out} as ${summary.format}${summary.partnerId ? ` for ${summary.partnerId}` : ''}: ${summary.rows} ${summary.format === 'geojson' ? 'areas' : 'rows'}, content sha256 ${summary.contentSha256}`,
-          ]);
-        } catch (error) {
-          file.destroy();
-          await rm(partial, { force: true });
-          throw error;
-        }
+        const out: string = opts.out === true ? exportFileName(listId(id), opts.format, opts.partner) : opts.out;
+        const summary = await exportToFile(store, listId(id), opts.format, out, opts.partner, opts.by);
+        // openIMIS refuses columns its benefit plan's schema does not declare: the schema travels with the file.
+        const schema = opts.format === 'openimis' ? schemaFileBeside(out) : undefined;
+        if (schema) await exportToFile(store, listId(id), 'openimis-schema', schema, opts.partner, opts.by);
+        report(g.json, { ...summary, file: out, ...(schema ? { schemaFile: schema } : {}) }, () => [
+          `list ${summary.listId} written to ${out} as ${summary.format}${summary.partnerId ? ` for ${summary.partnerId}` : ''}: ${summary.rows} ${summary.format === 'geojson' ? 'areas' : 'rows'}, content sha256 ${summary.contentSha256}`,
+          ...(schema ? [`  its beneficiary_data_schema (for the openIMIS benefit plan): ${schema}`] : []),
+        ]);
       });
     });
+}
+
+/**
+ * Personal data: readable by the owner only. Written beside the target and renamed at the end, so
+ * that a refused or failed export neither leaves a partial file nor clobbers one.
+ */
+async function exportToFile(store: Store, id: number, format: ExportFormat, out: string, partnerId: string | undefined, by: string): Promise<ExportSummary> {
+  const partial = `${out}.partial-${process.pid}`;
+  const file = createWriteStream(partial, { mode: 0o600 });
+  try {
+    const summary = await exportList(store, id, format, file, { partnerId }, by);
+    file.end();
+    await finished(file);
+    await rename(partial, out);
+    return summary;
+  } catch (error) {
+    file.destroy();
+    await rm(partial, { force: true });
+    throw error;
+  }
 }

@@ -2,7 +2,9 @@ import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../db/store.ts';
 import { spreadsheetSafe } from '../spreadsheet-safe.ts';
-import { LIST_COLUMNS, cellText, columnsFor, entryPages, write, type ExportContext } from './source.ts';
+import { LIST_COLUMNS, cellText, columnsFor } from './columns.ts';
+import { entryPages } from './entries.ts';
+import { write, type ExportContext } from './source.ts';
 
 /**
  * CSV: one row per entry. The first two columns, list_id and content_sha256, say which list (and

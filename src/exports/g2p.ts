@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Store } from '../db/store.ts';
 import { listJson } from './json.ts';
-import { entryPages, exportIdOf, write, type EntryRow, type ExportContext } from './source.ts';
+import { entryPages, type EntryRow } from './entries.ts';
+import { exportIdOf, write, type ExportContext } from './source.ts';
 
 /**
  * A G2P Connect disburse request (disburse_core_api v1.0.0): `{ header, message }`, with one
@@ -52,7 +53,7 @@ function disbursement(ctx: ExportContext, e: EntryRow) {
     reference_id: g2pReferenceId(list.id, list.contentSha256, id),
     payer_fa: `programme:${faPart(list.programme)}@asp-engine`,
     payee_fa: payeeFa(ctx, e, id),
-    amount: (e.amount ?? 0).toFixed(2),
+    amount: g2pAmount(e.amount),
     currency_code: e.currency ?? list.currency,
     ...(fields.has('payment_window') && e.firstPayment ? { scheduled_timestamp: `${e.firstPayment}T00:00:00Z` } : {}),
     payer_name: list.programmeName,
@@ -76,6 +77,16 @@ function payeeFa(ctx: ExportContext, e: EntryRow, id: string): string {
     return `${type}:${faPart(e.paymentAccount)}@${faPart(provider)}`;
   }
   return `token:${faPart(id)}@${faPart(ctx.release?.partnerId ?? 'asp-engine')}`;
+}
+
+/**
+ * The spec's amount: a string of up to 13 digits, a point and 1-2 decimals. Entries hold numeric(14,2)
+ * amounts of 0 or more, so this cannot fail for a stored list; it refuses rather than send a wrong figure.
+ */
+function g2pAmount(amount: number | null): string {
+  const text = amount === null ? '' : amount.toFixed(2);
+  if (!/^\d{1,13}\.\d{1,2}$/.test(text)) throw new Error(`an entry's amount ${amount} cannot be written as a G2P Connect amount`);
+  return text;
 }
 
 /** Financial addresses allow letters, digits, dots and hyphens. */

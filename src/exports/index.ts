@@ -6,11 +6,12 @@ import { writeG2p } from './g2p.ts';
 import { writeGeojson } from './geojson.ts';
 import { writeHxl } from './hxl.ts';
 import { writeJson } from './json.ts';
-import { writeOpenImis } from './openimis.ts';
+import { checkOpenImis, writeOpenImis, writeOpenImisSchema } from './openimis.ts';
 import { openExport, type ExportContext, type ExportFormat } from './source.ts';
 
 export { EXPORT_FORMATS, type ExportFormat } from './source.ts';
 export { g2pReferenceId } from './g2p.ts';
+export { exportContentType, exportFileName, schemaFileBeside } from './file-names.ts';
 
 export interface ExportOptions {
   /** Download for this partner: the release's pseudonymous ids and only its whitelisted fields. */
@@ -24,7 +25,7 @@ export interface ExportSummary {
   listId: number;
   format: ExportFormat;
   partnerId: string | null;
-  /** Entries written (areas for geojson). */
+  /** Entries written (areas for geojson, schema properties for openimis-schema). */
   rows: number;
   contentSha256: string;
 }
@@ -35,6 +36,7 @@ const WRITERS: Record<ExportFormat, (store: Store, ctx: ExportContext, out: Writ
   json: writeJson,
   geojson: writeGeojson,
   openimis: writeOpenImis,
+  'openimis-schema': writeOpenImisSchema,
   g2p: writeG2p,
 };
 
@@ -55,7 +57,7 @@ export async function exportList(
   options: ExportOptions,
   actor: string,
 ): Promise<ExportSummary> {
-  const ctx = await openExport(store, listId, format, { partnerId: options.partnerId, pageSize: options.pageSize ?? 1000, onProgress: options.onProgress }, actor);
+  const ctx = await openExport(store, listId, format, { partnerId: options.partnerId, pageSize: options.pageSize ?? 1000, onProgress: options.onProgress, check: checkOpenImis }, actor);
   const rows = await WRITERS[format](store, ctx, out);
   log.info({ list: listId, format, partner: options.partnerId ?? null, rows }, 'list exported');
   return { listId, format, partnerId: options.partnerId ?? null, rows, contentSha256: ctx.list.contentSha256 };

@@ -1,6 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { Store } from '../db/store.ts';
-import { columnsFor, entryPages, write, type ExportContext } from './source.ts';
+import { columnsFor } from './columns.ts';
+import { entryPages } from './entries.ts';
+import { readableFields, write, type ExportContext } from './source.ts';
 
 /**
  * JSON: `{ list, release, exported_at, entries: [...] }`, written as it is read: the header, then
@@ -40,6 +42,8 @@ export function releaseJson({ release }: ExportContext) {
   if (!release) return null;
   return {
     id: release.id, partner: release.partnerId, purpose: release.purpose, expires_on: release.expiresOn,
-    released_at: release.releasedAt.toISOString(), pseudonymised: release.pseudonymised, fields: release.fields,
+    released_at: release.releasedAt.toISOString(), pseudonymised: release.pseudonymised, fields: readableFields(release),
+    // Named in the whitelist but never given to a pseudonymised partner.
+    withheld: release.fields.filter((f) => !readableFields(release).includes(f)),
   };
 }

@@ -42,9 +42,12 @@ export const OVER_BUDGET_STEPS = [
 ] as const;
 
 export const SHAREABLE_FIELDS = [
-  'pseudonymous_id', 'registry_id', 'name', 'phone', 'admin_pcode', 'admin1_pcode', 'admin2_pcode', 'admin3_pcode',
+  'pseudonymous_id', 'registry_id', 'name', 'birth_date', 'national_id', 'phone', 'admin_pcode', 'admin1_pcode', 'admin2_pcode', 'admin3_pcode',
   'size', 'amount', 'currency', 'payment_window', 'payment_channel', 'payment_account',
 ] as const;
+
+/** What identifies a person outright: exports withhold these from a pseudonymised partner, whatever its whitelist says. */
+export const IDENTIFYING_FIELDS = ['name', 'birth_date', 'national_id'] as const satisfies readonly (typeof SHAREABLE_FIELDS)[number][];
 
 const REAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 

@@ -67,7 +67,7 @@ describe('asp partners, asp lists release, asp lists export', () => {
       .toContain('registry ids');
     const listed = JSON.parse(await asp('--json', 'partners', 'list'));
     expect(listed.map((p: { id: string; pseudonymise: boolean }) => [p.id, p.pseudonymise])).toEqual([['bank', false], ['fsp', true]]);
-    await expect(asp('partners', 'add', 'x', '--name', 'X', '--role', 'coordination', '--fields', 'national_id', '--by', 'alice')).rejects.toThrow(UserError);
+    await expect(asp('partners', 'add', 'x', '--name', 'X', '--role', 'coordination', '--fields', 'pmt_score', '--by', 'alice')).rejects.toThrow(UserError);
   });
 
   it('releases a list to a partner', async () => {

@@ -24,6 +24,16 @@ const nextYear = `${new Date().getUTCFullYear() + 1}-12-31`;
 
 const AREAS = ['XD01001', 'XD01001', 'XD01001', 'XD01001', 'XD01001', 'XD01001', 'XD01001', 'XD01002', 'XD01002', 'XD01002', 'XD02001', 'XD02001'];
 const registryId = (i: number) => `EXP-${String(i + 1).padStart(3, '0')}`;
+/** openIMIS village codes of the areas (area code table, scheme openimis). */
+const OPENIMIS_CODES: Record<string, string> = { XD01001: 'R1D1V1', XD01002: 'R1D1V2', XD02001: 'R1D2V1' };
+/**
+ * The head as exports must give it: the first six households have the registry's columns
+ * (migration 0014), the others only what older imports kept in attributes (one name, dob).
+ */
+const head = (i: number) =>
+  i < 6
+    ? { first: 'Zawadi', last: `Otieno Wafula${i}`, dob: `1990-01-1${i}`, nationalId: `NID-${i}`, phone: `+25473300000${i}` }
+    : { first: 'Amina', last: `Hassan${i}`, dob: `1980-05-0${(i % 9) + 1}`, nationalId: null, phone: `+2547220000${String(i).padStart(2, '0')}` };
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -40,6 +50,16 @@ beforeAll(async () => {
     })),
   );
   entries = AREAS.map((pcode, i) => ({ householdId: ids.get(registryId(i))!, registryId: registryId(i), pcode, amount: 1000 + 125.5 * i, size: 1 + (i % 6) }));
+  await db.store.transaction(async ({ raw }) => {
+    for (let i = 0; i < 6; i++) {
+      const h = head(i);
+      await raw.query(
+        `UPDATE households SET head_first_name = $2, head_last_name = $3, head_birth_date = $4, national_id = $5, phone = $6 WHERE registry_id = $1`,
+        [registryId(i), h.first, h.last, h.dob, h.nationalId, h.phone],
+      );
+    }
+    for (const [pcode, code] of Object.entries(OPENIMIS_CODES)) await raw.query(`INSERT INTO area_codes (scheme, code, pcode) VALUES ('openimis', $1, $2)`, [code, pcode]);
+  });
   list = await createList(db.store, entries);
   draft = await createList(db.store, entries.slice(0, 3), { approve: false, cycle: '2027-01' });
   expired = await createList(db.store, entries.slice(0, 3), { cycle: '2027-02' });
@@ -51,7 +71,9 @@ beforeAll(async () => {
   await partner('bank', 'payment_provider', ['registry_id', 'amount', 'currency'], false);
   await partner('maps', 'coordination', ['pseudonymous_id', 'admin2_pcode']);
   await partner('late', 'coordination', ['admin1_pcode']);
-  for (const id of ['fsp', 'ngo', 'bank', 'maps']) {
+  // A partner that runs openIMIS itself: registry ids, names, birth dates and areas.
+  await partner('imis', 'humanitarian_partner', ['registry_id', 'name', 'birth_date', 'admin_pcode', 'amount', 'currency'], false);
+  for (const id of ['fsp', 'ngo', 'bank', 'maps', 'imis']) {
     await releaseList(db.store, list.listId, { partnerId: id, purpose: `DSA with ${id}`, expiresOn: nextYear }, 'carol');
   }
   await releaseList(db.store, expired.listId, { partnerId: 'ngo', purpose: 'old', expiresOn: nextYear }, 'carol');
@@ -80,8 +102,7 @@ function readBack(format: ExportFormat, text: string): { id: string; amount: num
       const [header, tags, ...rows] = parse(text) as string[][];
       const at = (tag: string) => tags.indexOf(tag);
       expect(header).toHaveLength(tags.length);
-      const id = at('#beneficiary+code') >= 0 ? at('#beneficiary+code') : at('#beneficiary+code+registry');
-      return rows.map((r) => ({ id: r[id], amount: Number(r[at('#value')]), hash: r[at('#meta+sha256')] }));
+      return rows.map((r) => ({ id: r[at('#beneficiary+code')], amount: Number(r[at('#value')]), hash: r[at('#meta+code')] }));
     }
     case 'json': {
       const doc = JSON.parse(text);
@@ -118,26 +139,31 @@ describe('the programme’s own export', () => {
     const { text } = await run(list.listId, 'csv');
     const rows = parse(text, { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0])).toEqual([
-      'list_id', 'content_sha256', 'household_id', 'registry_id', 'name', 'phone', 'admin_pcode', 'admin1_pcode', 'admin2_pcode', 'admin3_pcode',
+      'list_id', 'content_sha256', 'household_id', 'registry_id', 'name', 'birth_date', 'national_id', 'phone', 'admin_pcode', 'admin1_pcode', 'admin2_pcode', 'admin3_pcode',
       'pcode', 'tier', 'rank', 'size', 'amount', 'currency', 'cycle', 'first_payment', 'payments', 'payment_channel', 'payment_account', 'reason',
     ]);
     const first = rows.find((r) => r.registry_id === 'EXP-008')!;
     expect(first).toMatchObject({
-      list_id: String(list.listId), household_id: String(entries[7].householdId), name: 'Amina Hassan7', phone: '+254722000007',
+      list_id: String(list.listId), household_id: String(entries[7].householdId), name: 'Amina Hassan7', birth_date: '1980-05-08', national_id: '', phone: '+254722000007',
       admin_pcode: 'XD01002', admin1_pcode: 'XD01', admin2_pcode: 'XD01002', admin3_pcode: '', pcode: 'XD01002', size: '2',
       amount: '1878.50', currency: 'KES', cycle: '2026-11', first_payment: '2026-11-07', payments: '3', payment_channel: 'mobile_money',
       payment_account: '0711000007',
     });
+    // The registry's columns win over older attributes, and the name is the head's first and last name.
+    expect(rows.find((r) => r.registry_id === 'EXP-002')).toMatchObject({
+      name: 'Zawadi Otieno Wafula1', birth_date: '1990-01-11', national_id: 'NID-1', phone: '+254733000001',
+    });
   });
 
-  it('hxl tags every column on the second row', async () => {
+  it('hxl tags the columns on the second row, and leaves those no core hashtag describes untagged', async () => {
     const [header, tags] = parse((await run(list.listId, 'hxl')).text) as string[][];
     const tagOf = Object.fromEntries(header.map((h, i) => [h, tags[i]]));
-    expect(tagOf).toMatchObject({
-      content_sha256: '#meta+sha256', registry_id: '#beneficiary+code+registry', admin1_pcode: '#adm1+code', admin2_pcode: '#adm2+code',
-      amount: '#value', currency: '#currency', first_payment: '#date+start', size: '#targeted+ind',
+    expect(tagOf).toEqual({
+      list_id: '#activity+code', content_sha256: '#meta+code', household_id: '', registry_id: '#beneficiary+code', name: '#beneficiary+name',
+      birth_date: '', national_id: '', phone: '#contact+phone', admin_pcode: '#loc+code', admin1_pcode: '#adm1+code', admin2_pcode: '#adm2+code',
+      admin3_pcode: '#adm3+code', pcode: '', tier: '#severity', rank: '', size: '#targeted+ind', amount: '#value', currency: '#currency+code',
+      cycle: '#date', first_payment: '#date+start', payments: '#output+num', payment_channel: '#modality', payment_account: '', reason: '#description',
     });
-    expect(tags.every((t) => /^#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$/.test(t))).toBe(true);
   });
 
   it('json carries the list header: id, rule, hash, status, totals, currency', async () => {
@@ -150,18 +176,27 @@ describe('the programme’s own export', () => {
     expect(doc.release).toBeNull();
   });
 
-  it('openimis has the beneficiary-upload columns for a benefit plan', async () => {
+  it('openimis has the beneficiary-upload columns, the head from the registry and the village code from the area code table', async () => {
     const rows = parse((await run(list.listId, 'openimis')).text, { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0])).toEqual([
-      'first_name', 'last_name', 'dob', 'location_name', 'location_code', 'id', 'group_code', 'recipient_info', 'individual_role',
-      'household_size', 'phone', 'amount', 'currency', 'payment_channel', 'payment_account', 'first_payment', 'payments',
+      'first_name', 'last_name', 'dob', 'id', 'group_code', 'recipient_info', 'individual_role', 'location_name', 'location_code',
+      'national_id', 'household_size', 'phone', 'amount', 'currency', 'payment_channel', 'payment_account', 'first_payment', 'payments',
       'scaleup_batch_id', 'shock_event_id', 'content_sha256',
     ]);
     expect(rows.find((r) => r.id === 'EXP-001')).toMatchObject({
-      first_name: 'Amina', last_name: 'Hassan0', dob: '1980-05-01', location_code: 'XD01001', group_code: 'EXP-001', recipient_info: '1',
-      individual_role: 'HEAD', amount: '1000.00', scaleup_batch_id: `asp-list-${list.listId}`, shock_event_id: 'indicator:vci3m:2026-10-01',
+      first_name: 'Zawadi', last_name: 'Otieno Wafula0', dob: '1990-01-10', location_code: 'R1D1V1', group_code: 'EXP-001', recipient_info: '1',
+      individual_role: 'HEAD', national_id: 'NID-0', amount: '1000.00', scaleup_batch_id: `asp-list-${list.listId}`, shock_event_id: 'indicator:vci3m:2026-10-01',
     });
-    expect(rows[0].location_name).not.toBe('');
+    // Older registry rows: the one name split at its first space, the dob attribute.
+    expect(rows.find((r) => r.id === 'EXP-012')).toMatchObject({ first_name: 'Amina', last_name: 'Hassan11', dob: '1980-05-03', location_code: 'R1D2V1', national_id: '' });
+    for (const [i, r] of rows.entries()) expect([r.first_name, r.last_name, r.dob, r.location_name], `row ${i}`).not.toContain('');
+  });
+
+  it('openimis-schema declares exactly the columns openIMIS does not require itself', async () => {
+    const schema = JSON.parse((await run(list.listId, 'openimis-schema')).text);
+    const [header] = parse((await run(list.listId, 'openimis')).text) as string[][];
+    expect(schema.$schema).toBe('http://json-schema.org/draft-04/schema#');
+    expect(Object.keys(schema.properties).sort()).toEqual(header.filter((h) => !['first_name', 'last_name', 'dob', 'id'].includes(h)).sort());
   });
 
   it('g2p is a disburse request whose reference ids are stable idempotency keys', async () => {
@@ -176,7 +211,7 @@ describe('the programme’s own export', () => {
     const one = first.message.disbursements.find((d: { meta: { beneficiary_id: string } }) => d.meta.beneficiary_id === 'EXP-002');
     expect(one).toMatchObject({
       reference_id: g2pReferenceId(list.listId, list.contentSha256!, 'EXP-002'), amount: '1125.50', currency_code: 'KES',
-      payee_fa: 'mobile:0711000001@mobile-money', scheduled_timestamp: '2026-11-07T00:00:00Z', payee_name: 'Amina Hassan1',
+      payee_fa: 'mobile:0711000001@mobile-money', scheduled_timestamp: '2026-11-07T00:00:00Z', payee_name: 'Zawadi Otieno Wafula1',
     });
     for (const d of first.message.disbursements) expect(d.amount).toMatch(/^\d{1,13}\.\d{1,2}$/);
   });
@@ -221,7 +256,7 @@ describe('geojson', () => {
 describe('a partner’s download', () => {
   const NGO_COLUMNS = ['pseudonymous_id', 'admin1_pcode', 'admin2_pcode', 'amount', 'currency'];
 
-  for (const format of ['csv', 'hxl', 'json', 'openimis', 'g2p'] as const) {
+  for (const format of ['csv', 'hxl', 'json', 'g2p'] as const) {
     it(`${format}: the release's pseudonymous ids, different per partner, nothing outside the whitelist; audited as list.downloaded`, async () => {
       const ngoIds = await releaseIds(db.store, list.listId, 'ngo');
       const fspIds = await releaseIds(db.store, list.listId, 'fsp');
@@ -234,7 +269,7 @@ describe('a partner’s download', () => {
 
       // Nothing identifying the ngo was not given: no registry id, name, phone, account or household id.
       for (const e of entries) expect(text).not.toContain(e.registryId);
-      expect(text).not.toMatch(/Amina|\+2547|mobile_money|household_id|registry_id/);
+      expect(text).not.toMatch(/Amina|Zawadi|\+2547|mobile_money|household_id|registry_id/);
       for (let i = 0; i < entries.length; i++) expect(text).not.toContain(`0711${String(i).padStart(6, '0')}`);
 
       const audited = await lastAudit(db.store);
@@ -248,7 +283,7 @@ describe('a partner’s download', () => {
     expect(csvHeader).toEqual(['list_id', 'content_sha256', ...NGO_COLUMNS]);
     const [hxlHeader, tags] = parse((await run(list.listId, 'hxl', 'ngo')).text) as string[][];
     expect(hxlHeader).toEqual(csvHeader);
-    expect(tags).toEqual(['#meta+list', '#meta+sha256', '#beneficiary+code', '#adm1+code', '#adm2+code', '#value', '#currency']);
+    expect(tags).toEqual(['#activity+code', '#meta+code', '#beneficiary+code', '#adm1+code', '#adm2+code', '#value', '#currency+code']);
   });
 
   it('json entries have only the whitelisted keys, and the release says what they are for', async () => {
@@ -257,16 +292,34 @@ describe('a partner’s download', () => {
     expect(doc.release).toMatchObject({ partner: 'ngo', purpose: 'DSA with ngo', expires_on: nextYear, pseudonymised: true, fields: NGO_COLUMNS });
   });
 
-  it('openimis keeps the template columns but fills only what was released', async () => {
-    const rows = parse((await run(list.listId, 'openimis', 'ngo')).text, { columns: true }) as Record<string, string>[];
+  it('a pseudonymised partner never receives names, birth dates or national ids, even when its whitelist names them', async () => {
+    // fsp's whitelist says name; its release is pseudonymised.
+    const [header] = parse((await run(list.listId, 'csv', 'fsp')).text) as string[][];
+    expect(header).not.toContain('name');
+    const json = JSON.parse((await run(list.listId, 'json', 'fsp')).text);
+    expect(json.release).toMatchObject({ pseudonymised: true, withheld: ['name'] });
+    expect(json.release.fields).not.toContain('name');
+    const g2p = (await run(list.listId, 'g2p', 'fsp')).text;
+    expect(g2p).not.toMatch(/payee_name|Amina|Zawadi|Otieno|Hassan/);
+  });
+
+  it('openimis is refused to a pseudonymised partner (openIMIS needs names), before anything is written or audited', async () => {
+    for (const partnerId of ['ngo', 'fsp']) {
+      const sink = collector();
+      const error = await exportList(db.store, list.listId, 'openimis', sink.out, { partnerId }, 'dora').catch((e) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.message).toMatch(new RegExp(`^the openimis format needs (name, )?birth_date, admin_pcode .*${partnerId} gets pseudonymous ids, and a pseudonymised partner never receives names or birth dates; use csv or json$`));
+      expect(sink.text()).toBe('');
+    }
+  });
+
+  it('openimis for a partner given registry ids, names, birth dates and areas', async () => {
+    const rows = parse((await run(list.listId, 'openimis', 'imis')).text, { columns: true }) as Record<string, string>[];
     expect(Object.keys(rows[0])).toEqual([
-      'first_name', 'last_name', 'dob', 'location_name', 'location_code', 'id', 'group_code', 'recipient_info', 'individual_role',
+      'first_name', 'last_name', 'dob', 'id', 'group_code', 'recipient_info', 'individual_role', 'location_name', 'location_code',
       'amount', 'currency', 'scaleup_batch_id', 'shock_event_id', 'content_sha256',
     ]);
-    for (const r of rows) expect([r.first_name, r.last_name, r.dob, r.location_name, r.location_code]).toEqual(['', '', '', '', '']);
-    const fsp = parse((await run(list.listId, 'openimis', 'fsp')).text, { columns: true }) as Record<string, string>[];
-    expect(fsp[0].first_name).toBe('Amina');
-    expect(fsp[0].dob).toBe('');
+    expect(rows.find((r) => r.id === 'EXP-008')).toMatchObject({ first_name: 'Amina', last_name: 'Hassan7', dob: '1980-05-08', location_code: 'R1D1V2' });
   });
 
   it('g2p for a partner without accounts addresses payees by token of their pseudonymous id', async () => {
@@ -319,7 +372,7 @@ describe('refusals', () => {
     expect(await attempt(list.listId, 'csv', 'nobody')).toBeInstanceOf(NotFoundError);
     expect(await attempt(999_999, 'csv')).toBeInstanceOf(NotFoundError);
     expect((await attempt(list.listId, 'g2p', 'maps')).message).toBe('the g2p format needs amount among the fields released to maps; use csv or json');
-    expect((await attempt(list.listId, 'xlsx' as ExportFormat)).message).toMatch(/--format xlsx: choose one of csv, hxl, json, geojson, openimis, g2p/);
+    expect((await attempt(list.listId, 'xlsx' as ExportFormat)).message).toMatch(/--format xlsx: choose one of csv, hxl, json, geojson, openimis, openimis-schema, g2p/);
     expect(await auditCount()).toBe(before);
   });
 
