@@ -46,6 +46,8 @@ interface OpenImisColumn {
 
 // Text that may be all digits (codes, phone numbers, accounts) is left untyped: pandas reads "0712…" as a number.
 const TEXT = (description: string) => ({ description });
+// An empty cell reaches the schema as null (pandas): optional columns say so.
+const OPTIONAL = (type: string, rest: Record<string, unknown>) => ({ type: [type, 'null'], ...rest });
 
 /** openIMIS's own required headers: never declared in the schema. */
 const REQUIRED: OpenImisColumn[] = [
@@ -65,19 +67,19 @@ const GROUPING: OpenImisColumn[] = [
 
 const PROPERTIES: OpenImisColumn[] = [
   { name: 'national_id', field: 'national_id', value: (e) => e.nationalId, schema: TEXT("the head's national identity number") },
-  { name: 'household_size', field: 'size', value: (e) => e.size, schema: { type: 'integer', minimum: 1, description: 'members of the household' } },
+  { name: 'household_size', field: 'size', value: (e) => e.size, schema: OPTIONAL('integer', { minimum: 1, description: 'members of the household' }) },
   { name: 'phone', field: 'phone', value: (e) => e.phone, schema: TEXT("the head's phone number") },
   { name: 'amount', field: 'amount', value: (e) => (e.amount === null ? null : e.amount.toFixed(2)), schema: { type: 'number', minimum: 0, description: 'the amount per payment' } },
-  { name: 'currency', field: 'currency', value: (e) => e.currency, schema: { type: 'string', description: 'ISO 4217 code' } },
+  { name: 'currency', field: 'currency', value: (e) => e.currency, schema: OPTIONAL('string', { description: 'ISO 4217 code' }) },
   { name: 'payment_channel', field: 'payment_channel', value: (e) => e.paymentChannel, schema: TEXT('how the household is paid') },
   { name: 'payment_account', field: 'payment_account', value: (e) => e.paymentAccount, schema: TEXT('the account or wallet paid into') },
-  { name: 'first_payment', field: 'payment_window', value: (e) => e.firstPayment, schema: { type: 'string', format: 'date', description: 'YYYY-MM-DD' } },
-  { name: 'payments', field: 'payment_window', value: (e) => e.payments, schema: { type: 'integer', minimum: 1, description: 'payments in the scale-up' } },
+  { name: 'first_payment', field: 'payment_window', value: (e) => e.firstPayment, schema: OPTIONAL('string', { format: 'date', description: 'YYYY-MM-DD' }) },
+  { name: 'payments', field: 'payment_window', value: (e) => e.payments, schema: OPTIONAL('integer', { minimum: 1, description: 'payments in the scale-up' }) },
 ];
 
 const PROVENANCE: OpenImisColumn[] = [
   { name: 'scaleup_batch_id', value: (_e, ctx) => `asp-list-${ctx.list.id}`, schema: { type: 'string', description: 'the asp-engine payment list' } },
-  { name: 'shock_event_id', value: (e) => e.shockKey, schema: { type: 'string', description: "the shock of the household's area" } },
+  { name: 'shock_event_id', value: (e) => e.shockKey, schema: OPTIONAL('string', { description: "the shock of the household's area" }) },
   { name: 'content_sha256', value: (_e, ctx) => ctx.list.contentSha256, schema: TEXT("the approved list's content hash") },
 ];
 
