@@ -7,6 +7,7 @@ import { releaseList } from '../../src/lists/release.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { insertHouseholds } from '../support/households.ts';
+import { contract } from '../support/specs.ts';
 import { collector, createList, lastAudit, releaseIds, type FixtureEntry, type FixtureList } from './list-fixture.ts';
 
 /**
@@ -214,6 +215,29 @@ describe('the programme’s own export', () => {
       payee_fa: 'mobile:0711000001@mobile-money', scheduled_timestamp: '2026-11-07T00:00:00Z', payee_name: 'Zawadi Otieno Wafula1',
     });
     for (const d of first.message.disbursements) expect(d.amount).toMatch(/^\d{1,13}\.\d{1,2}$/);
+  });
+});
+
+describe('the g2p file against the G2P Connect contract', () => {
+  for (const partnerId of [undefined, 'fsp', 'ngo', 'bank']) {
+    it(`${partnerId ? `for ${partnerId}` : 'of the programme'}: a /disburse request body, unsigned, with string amounts`, async () => {
+      const body = JSON.parse((await run(list.listId, 'g2p', partnerId)).text);
+      // The file is unsigned: the sender signs it when it sends it (the spec's signature is optional in the body).
+      expect(body).not.toHaveProperty('signature');
+      expect(contract('disburse').request('/disburse', body)).toEqual([]);
+      expect(body.message.disbursements).toHaveLength(12);
+      for (const d of body.message.disbursements) {
+        expect(typeof d.amount).toBe('string');
+        expect(d.amount).toMatch(/^\d{1,13}\.\d{1,2}$/);
+      }
+      const sum = body.message.disbursements.reduce((s: number, d: { amount: string }) => s + Math.round(Number(d.amount) * 100), 0);
+      expect(sum).toBe(Math.round(entries.reduce((s, e) => s + e.amount, 0) * 100));
+    });
+  }
+
+  it('a pseudonymised partner’s file has no payee_name, though its whitelist says name', async () => {
+    const body = JSON.parse((await run(list.listId, 'g2p', 'fsp')).text);
+    for (const d of body.message.disbursements) expect(d).not.toHaveProperty('payee_name');
   });
 });
 
