@@ -1,4 +1,4 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -28,6 +28,11 @@ beforeAll(async () => {
   entries = await bulkHouseholds(db.store, 'XD02003', 8, 'CLI-');
   list = await createList(db.store, entries);
   draft = await createList(db.store, entries.slice(0, 2), { approve: false, cycle: '2027-05' });
+  // What openIMIS needs: the heads' names and birth dates, the area's village code.
+  await db.store.transaction(async ({ raw }) => {
+    await raw.query(`UPDATE households SET head_first_name = 'Nafula', head_last_name = 'Barasa ' || registry_id, head_birth_date = '1985-03-04' WHERE registry_id LIKE 'CLI-%'`);
+    await raw.query(`INSERT INTO area_codes (scheme, code, pcode) VALUES ('openimis', 'R2D3M1V1', 'XD02003')`);
+  });
   // The commands open the embedded database themselves.
   await db.store.close();
 });
@@ -95,6 +100,31 @@ describe('asp partners, asp lists release, asp lists export', () => {
     expect(rows).toHaveLength(8);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     await rm(file);
+  });
+
+  it('--out alone writes each format under its own name, the partner in it; openimis with its schema beside it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'asp-cli-names-'));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const id = list.listId;
+      const written = JSON.parse(await asp('--json', 'lists', 'export', String(id), '--format', 'openimis', '--out', '--by', 'dora'));
+      expect(written).toMatchObject({ file: `list-${id}-openimis.csv`, schemaFile: `list-${id}-openimis.schema.json`, rows: 8 });
+      await asp('lists', 'export', String(id), '--format', 'hxl', '--partner', 'fsp', '--out', '--by', 'dora');
+      await asp('lists', 'export', String(id), '--format', 'g2p', '--out', '--by', 'dora');
+      expect(readdirSync(dir).sort()).toEqual([`list-${id}-fsp.hxl.csv`, `list-${id}-g2p.json`, `list-${id}-openimis.csv`, `list-${id}-openimis.schema.json`]);
+      for (const file of readdirSync(dir)) expect((await stat(file)).mode & 0o777).toBe(0o600);
+      // The schema declares every column openIMIS does not require itself.
+      const [header] = parse(await readFile(`list-${id}-openimis.csv`, 'utf8')) as string[][];
+      const schema = JSON.parse(await readFile(`list-${id}-openimis.schema.json`, 'utf8'));
+      expect(Object.keys(schema.properties).sort()).toEqual(header.filter((h) => !['first_name', 'last_name', 'dob', 'id'].includes(h)).sort());
+      // --out FILE: the schema beside it, named after it.
+      await asp('lists', 'export', String(id), '--format', 'openimis', '--out', 'plan-upload.csv', '--by', 'dora');
+      expect(readdirSync(dir)).toEqual(expect.arrayContaining(['plan-upload.csv', 'plan-upload.schema.json']));
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a draft or an unknown format, leaving an existing --out file as it was', async () => {
