@@ -72,9 +72,13 @@ describe('a whole flow at log level trace', () => {
     await ok('lists', 'release', id, '--partner', 'fsp', '--purpose', 'log scan', '--expires', '2099-12-31', '--by', 'releaser');
     const exported = await tempFile('log-scan-export.csv', '');
     await ok('lists', 'export', id, '--format', 'csv', '--partner', 'fsp', '--out', exported, '--by', 'exporter');
-    await ok('lists', 'export', id, '--format', 'openimis', '--out', `${exported}.openimis`, '--by', 'exporter');
+    // openIMIS needs the heads' birth dates, which these households lack: refused (exit 2), naming them by id.
+    expect((await asp('lists', 'export', id, '--format', 'openimis', '--out', `${exported}.openimis`, '--by', 'exporter')).code).toBe(2);
     const rows = parse(await readFile(exported, 'utf8'), { columns: true }) as Record<string, string>[];
-    expect(rows.some((r) => seeded.some((h) => r.name === h.name))).toBe(true);
+    // The names went through the programme's own export (a pseudonymised partner never gets them).
+    await ok('lists', 'export', id, '--format', 'csv', '--out', `${exported}.own`, '--by', 'exporter');
+    const own = parse(await readFile(`${exported}.own`, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(own.some((r) => seeded.some((h) => r.name === h.name))).toBe(true);
 
     // A partner's report: the first row's amount is wrong (refused, exit 2), then right with one failure.
     const report = (wrongAmount: boolean) =>

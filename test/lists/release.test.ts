@@ -45,13 +45,13 @@ const query = <R = Record<string, unknown>>(sql: string, params: unknown[] = [])
 
 describe('partners', () => {
   it('refuses fields outside the vocabulary, registry ids for a pseudonymised partner, bad ids and roles, all at once', async () => {
-    const error = await addPartner(db.store, { id: 'Bad Id', name: '', role: 'bank', fields: ['amount', 'national_id', 'registry_id'] }, 'alice').catch((e) => e);
+    const error = await addPartner(db.store, { id: 'Bad Id', name: '', role: 'bank', fields: ['amount', 'pmt_score', 'registry_id'] }, 'alice').catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     const details = (error as UserError).details.join('\n');
     expect(details).toMatch(/id "Bad Id"/);
     expect(details).toMatch(/name: must not be empty/);
     expect(details).toMatch(/role "bank": must be one of payment_provider, humanitarian_partner, coordination/);
-    expect(details).toMatch(/national_id cannot be shared; the fields are pseudonymous_id, registry_id, name, phone/);
+    expect(details).toMatch(/pmt_score cannot be shared; the fields are pseudonymous_id, registry_id, name, birth_date, national_id, phone/);
     expect(details).toMatch(/a pseudonymised partner cannot receive registry_id/);
     expect(await query(`SELECT 1 FROM partners WHERE name = ''`)).toEqual([]);
   });
