@@ -51,6 +51,7 @@ export interface OpenImisUploadPeer {
   close(): Promise<void>;
 }
 
+/** The upload workflow openIMIS registers (social_protection/apps.py `_set_up_workflows`). */
 const WORKFLOW = { name: 'Python Beneficiaries Upload', group: 'socialProtection' };
 const ROLES = ['HEAD', 'SPOUSE', 'SON', 'DAUGHTER', 'GRANDFATHER', 'GRANDMOTHER', 'MOTHER', 'FATHER', 'GRANDSON', 'GRANDDAUGHTER', 'SISTER', 'BROTHER', 'OTHER'];
 const REQUIRED_HEADERS = ['first_name', 'last_name', 'dob', 'id'];
