@@ -9,10 +9,10 @@ import { IDENTIFYING_FIELDS, SHAREABLE_FIELDS } from '../rules/schema.ts';
 import type { EntryRow } from './entries.ts';
 
 /**
- * What every export format shares: the checks and the audit entry before a byte is written, the
- * fields one may see, and the list's entries read page by page (keyset on household_id, one short
- * query per page), so that memory does not grow with the list and the embedded database is free
- * between pages. An approved list never changes, so pages read apart still make one list.
+ * What every export format shares: the checks and the audit entry before a byte is written and the
+ * fields one may see. The entries are read page by page (entries.ts: keyset on household_id, one
+ * short query per page), so that memory does not grow with the list and the embedded database is
+ * free between pages. An approved list never changes, so pages read apart still make one list.
  */
 
 export const EXPORT_FORMATS = ['csv', 'hxl', 'json', 'geojson', 'openimis', 'openimis-schema', 'g2p'] as const;
@@ -80,8 +80,9 @@ export function readableFields(release: Release): ShareableField[] {
 
 /**
  * Checks that the list may be exported (and, for a partner, downloaded: released to it, not
- * expired) and that the format can be written for this reader, then audits the export, all before the first byte goes out: a disclosure that is not
- * recorded must not happen, so an export that later fails is still on record.
+ * expired) and that the format can be written for this reader (`options.check`), then audits the
+ * export, all before the first byte goes out: a disclosure that is not recorded must not happen,
+ * so an export that later fails is still on record; a refused one writes and records nothing.
  */
 export async function openExport(
   store: Store,
