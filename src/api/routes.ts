@@ -244,9 +244,12 @@ export function apiRoutes(version: string): RouteSpec[] {
         const format = query.format as (typeof EXPORT_FORMATS)[number];
         if (caller.role === 'partner') await visibleList(store, caller, id);
         const partnerId = caller.role === 'partner' ? caller.partnerId! : undefined;
-        res.setHeader('Content-Type', exportContentType(format));
-        res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(id, format, partnerId)}"`);
-        await exportList(store, id, format, res, { partnerId }, actor(caller));
+        // Download headers only once the export is allowed: a refusal is an ordinary JSON error, not a file.
+        const onStart = () => {
+          res.setHeader('Content-Type', exportContentType(format));
+          res.setHeader('Content-Disposition', `attachment; filename="${exportFileName(id, format, partnerId)}"`);
+        };
+        await exportList(store, id, format, res, { partnerId, onStart }, actor(caller));
         res.end();
         return undefined;
       },

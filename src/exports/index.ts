@@ -19,6 +19,8 @@ export interface ExportOptions {
   /** Entries read per query (default 1000); memory holds one page. */
   pageSize?: number;
   onProgress?: (written: number, total: number) => void;
+  /** Called once the export is allowed and audited, before the first byte (e.g. to set download headers). */
+  onStart?: () => void;
 }
 
 export interface ExportSummary {
@@ -58,6 +60,7 @@ export async function exportList(
   actor: string,
 ): Promise<ExportSummary> {
   const ctx = await openExport(store, listId, format, { partnerId: options.partnerId, pageSize: options.pageSize ?? 1000, onProgress: options.onProgress, check: checkOpenImis }, actor);
+  options.onStart?.();
   const rows = await WRITERS[format](store, ctx, out);
   log.info({ list: listId, format, partner: options.partnerId ?? null, rows }, 'list exported');
   return { listId, format, partnerId: options.partnerId ?? null, rows, contentSha256: ctx.list.contentSha256 };
