@@ -32,6 +32,7 @@ import { registerNamedListCommands } from './cli/named-list-commands.ts';
 import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
 import { registerReconcileCommands } from './cli/reconcile-commands.ts';
+import { registerDisburseCommands } from './cli/disburse-commands.ts';
 import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
 
 const integer = (name: string) => (value: string) => {
@@ -346,6 +347,7 @@ export function buildCli(): Command {
   const lists = registerListCommands(program);
   registerReleaseCommands(lists);
   registerReconcileCommands(lists);
+  registerDisburseCommands(lists);
   registerNamedListCommands(lists);
   registerPartnerCommands(program);
   registerAuditCommands(program);

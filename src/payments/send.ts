@@ -110,6 +110,8 @@ async function recordAnswer(store: Store, hub: Hub, listId: number, chunk: numbe
         `UPDATE disbursement_messages SET state = $4, answered_at = now(), last_error = NULL WHERE hub = $1 AND list_id = $2 AND chunk = $3`,
         [...key, outcome.kind === 'ack' ? 'acked' : 'nacked'],
       );
+      // Locked in reference_id order, as callbacks lock them (see applyStatuses).
+      await raw.query(`SELECT 1 FROM disbursement_items WHERE hub = $1 AND list_id = $2 AND chunk = $3 ORDER BY reference_id FOR UPDATE`, key);
       await raw.query(`UPDATE disbursement_items SET state = 'sent', updated_at = now() WHERE hub = $1 AND list_id = $2 AND chunk = $3 AND state = 'queued'`, key);
     } else if (outcome.kind === 'retry' && retry !== 'final') {
       await raw.query(

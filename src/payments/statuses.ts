@@ -39,6 +39,9 @@ export async function applyStatuses(
   const incoming = `SELECT DISTINCT ON (reference_id) * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS x(reference_id, status, reason_code, at)
                      ORDER BY reference_id, disbursement_state_rank(status) DESC`;
   const callback = source.kind === 'callback';
+  // Rows are locked in reference_id order, as the acknowledgement's write does: a callback and an
+  // ACK about the same items at once then wait for each other instead of deadlocking.
+  await raw.query(`SELECT 1 FROM disbursement_items WHERE hub = $1 AND reference_id = ANY($2::text[]) ORDER BY reference_id FOR UPDATE`, [hub, params[1]]);
   const moved = await raw.query<{ list_id: number; household_id: number; reference_id: string; amount: string; state: string; reason_code: string | null; status_at: Date | null }>(
     `UPDATE disbursement_items i
         SET state = x.status, reason_code = CASE WHEN x.status = 'rjct' THEN coalesce(x.reason_code, 'rjct') END,
