@@ -61,7 +61,8 @@ async function receive(store: Store, path: 'on-disburse' | 'on-status', req: Req
   const parsed = adapterFor(hub, loadConfig().ASP_PUBLIC_URL ?? '').parseCallback(path, body);
   if (!parsed.ok) return void ack(res, messageId, { code: 'err.request.bad', message: parsed.problem });
   const applied = await store.transaction(({ raw }) =>
-    applyStatuses(raw, hub.name, parsed.statuses, { kind: 'callback', reportedIn: `g2p:${hub.name}:${messageId}` }),
+    // txn/on-status answers our status request: counted with the other answers to it, not as a callback.
+    applyStatuses(raw, hub.name, parsed.statuses, { kind: path === 'on-status' ? 'poll' : 'callback', reportedIn: `g2p:${hub.name}:${messageId}` }),
   );
   log.info({ hub: hub.name, path, statuses: parsed.statuses.length, ...applied }, 'payment callback applied');
   ack(res, messageId);
