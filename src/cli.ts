@@ -33,6 +33,7 @@ import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
 import { registerReconcileCommands } from './cli/reconcile-commands.ts';
 import { registerDisburseCommands } from './cli/disburse-commands.ts';
+import { registerSigningKeyCommands } from './cli/signing-key-commands.ts';
 import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
 
 const integer = (name: string) => (value: string) => {
@@ -348,6 +349,7 @@ export function buildCli(): Command {
   registerReleaseCommands(lists);
   registerReconcileCommands(lists);
   registerDisburseCommands(lists);
+  registerSigningKeyCommands(program);
   registerNamedListCommands(lists);
   registerPartnerCommands(program);
   registerAuditCommands(program);

@@ -2,11 +2,11 @@ import express, { Router, type Request, type Response } from 'express';
 import { loadConfig } from '../config.ts';
 import type { Store } from '../db/store.ts';
 import { verifyEnvelope } from '../interop/envelope-signature.ts';
-import { peerKeys, type PeerKeys } from '../interop/jwks.ts';
 import { jwksOf } from '../interop/signing-keys.ts';
 import { log } from '../log.ts';
 import { adapterFor } from '../payments/adapters.ts';
-import { loadHubs, type Hub } from '../payments/hubs.ts';
+import { verifyFromHub } from '../payments/hub-keys.ts';
+import { loadHubs } from '../payments/hubs.ts';
 import { engineKeyRing } from '../payments/signing.ts';
 import { applyStatuses } from '../payments/statuses.ts';
 
@@ -33,15 +33,6 @@ export function paymentCallbacks(store: Store): Router {
   return router;
 }
 
-/** Keys of each hub's JWKS, kept between callbacks (refetched when a new key id appears). */
-const hubKeys = new Map<string, PeerKeys>();
-const keysOf = (hub: Hub) => {
-  const id = `${hub.name} ${hub.jwks}`;
-  let keys = hubKeys.get(id);
-  if (!keys) hubKeys.set(id, (keys = peerKeys(hub.jwks)));
-  return keys;
-};
-
 const refuse = (res: Response, code: string, message: string) => res.status(401).json({ errors: [{ code, message }] });
 const ack = (res: Response, correlationId: string, error?: { code: string; message: string }) =>
   res.json({ message: { ack_status: error ? 'ERR' : 'ACK', timestamp: new Date().toISOString(), correlation_id: correlationId, ...(error ? { error } : {}) } });
@@ -51,7 +42,7 @@ async function receive(store: Store, path: 'on-disburse' | 'on-status', req: Req
   const hubs = await loadHubs();
   const senderId = body.header?.sender_id;
   const hub = hubs.find((h) => h.hubId === senderId);
-  const verified = await verifyEnvelope(body, async (signer, keyId) => (hub && signer === hub.hubId ? keysOf(hub).keyFor(keyId).catch(() => undefined) : undefined));
+  const verified = hub ? await verifyFromHub(hub, body) : await verifyEnvelope(body, () => undefined);
   if (!verified.ok || !hub) {
     log.warn({ path, reason: verified.ok ? 'unknown sender' : verified.reason }, 'payment callback refused');
     const code = !body.signature ? 'err.signature.missing' : !hub ? 'err.sender_id.invalid' : 'err.signature.invalid';

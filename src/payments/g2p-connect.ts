@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { signEnvelope, type SigningKey } from '../interop/envelope-signature.ts';
 import { readSecret } from '../interop/secrets.ts';
 import { ITEM_STATUSES, type AdapterFactory, type Envelope, type ItemStatus, type ParsedCallback, type SendOutcome } from './adapter.ts';
+import { verifyFromHub } from './hub-keys.ts';
 import type { Hub } from './hubs.ts';
 
 /**
@@ -59,6 +60,9 @@ export const g2pConnectAdapter: AdapterFactory = (hub, { senderId, publicUrl }) 
       }
       const answer = await post(hub, '/disburse/sync/txn/status', statusRequest(transactionId, referenceIds, 'search', key));
       if (answer.kind !== 'answered') throw new Error(`sync txn/status: ${answer.error}`);
+      // The answer decides payments as a callback does: it must be the hub's, signed.
+      const verified = await verifyFromHub(hub, answer.body as { signature?: unknown });
+      if (!verified.ok) throw new Error(`sync txn/status: the answer is not signed by the hub: ${verified.reason}`);
       const parsed = readStatuses((answer.body as { message?: unknown })?.message, 'on-status');
       if (!parsed.ok) throw new Error(`sync txn/status: ${parsed.problem}`);
       return parsed.statuses;
