@@ -41,7 +41,7 @@ export function registerDisburseCommands(lists: Command): void {
           ...describe(result),
           ...(waitSeconds > 0 && !result.complete ? [`  ${result.open} item(s) without a final status after ${waitSeconds} s: run again or look later (asp lists disburse-status)`] : []),
         ]);
-        if (result.sent.errors.length > 0 || (waitSeconds > 0 && !result.complete)) process.exitCode = 1;
+        if (result.sent.errors.length > 0 || result.sent.waiting > 0 || (waitSeconds > 0 && !result.complete)) process.exitCode = 1;
       });
     });
 

@@ -11,14 +11,15 @@ import { applyStatuses } from './statuses.ts';
  * found `sending` was interrupted with its outcome unknown (a crash, a timeout): the hub is asked
  * about its items first, and it is sent again only if the hub holds none of them, so a push killed
  * and run again does not deliver a chunk twice. 5xx and timeouts are retried with exponential
- * back-off; ERR (our message is wrong) and 4xx are not: they are reported.
+ * back-off (a message still undelivered after the hub's attempts waits, `sending`, for the next
+ * run); ERR (our message is wrong) and 4xx are not: they are reported.
  */
 
 export interface SendReport {
   acked: number;
   nacked: number;
   errors: { chunk: number; error: string }[];
-  /** Messages still to be retried after this run's attempts. */
+  /** Messages still undelivered after this run's attempts (5xx, timeouts): the next run tries them again. */
   waiting: number;
 }
 
@@ -63,7 +64,8 @@ type Delivery = 'acked' | 'nacked' | 'waiting' | { error: string };
 async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey, message: MessageRow): Promise<Delivery> {
   let attempts = message.attempts;
   let outcomeUnknown = message.state === 'sending' && attempts > 0;
-  for (;;) {
+  // This run's tries; a message still undelivered after them stays `sending` for the next run.
+  for (let tries = 1; ; tries++) {
     if (outcomeUnknown && hub.status === 'sync' && (await hubHolds(store, hub, listId, adapter, key, message))) {
       await recordAnswer(store, hub, listId, message.chunk, { kind: 'ack' });
       return 'acked';
@@ -76,7 +78,8 @@ async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapt
       ),
     );
     const outcome = await adapter.send(message.body, key);
-    await recordAnswer(store, hub, listId, message.chunk, outcome, attempts >= hub.retry.attempts ? 'final' : backoff(hub, attempts));
+    const pause = backoff(hub, attempts);
+    await recordAnswer(store, hub, listId, message.chunk, outcome, pause);
     if (outcome.kind === 'ack') return 'acked';
     if (outcome.kind === 'nack') return 'nacked';
     if (outcome.kind === 'err' || outcome.kind === 'refused') {
@@ -84,10 +87,10 @@ async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapt
       return { error: outcome.error };
     }
     log.warn({ hub: hub.name, list: listId, chunk: message.chunk, attempt: attempts, error: outcome.error }, 'disbursement message not delivered; retrying');
-    if (attempts >= hub.retry.attempts) return { error: `${outcome.error} (after ${attempts} attempts)` };
+    if (tries >= hub.retry.attempts) return 'waiting';
     // Whatever failed, ask before sending again: even a gateway's 5xx may follow a delivery.
     outcomeUnknown = true;
-    await sleep(backoff(hub, attempts));
+    await sleep(pause);
   }
 }
 
@@ -102,7 +105,7 @@ function backoff(hub: Hub, attempt: number): number {
  * back (a callback may have overtaken the acknowledgement); a retry keeps the message `sending`
  * with its next attempt's time; ERR and refusals are `error` with the hub's words.
  */
-async function recordAnswer(store: Store, hub: Hub, listId: number, chunk: number, outcome: SendOutcome, retry: number | 'final' = 'final'): Promise<void> {
+async function recordAnswer(store: Store, hub: Hub, listId: number, chunk: number, outcome: SendOutcome, retryInMs = 0): Promise<void> {
   const key = [hub.name, listId, chunk];
   await store.transaction(async ({ raw }) => {
     if (outcome.kind === 'ack' || outcome.kind === 'nack') {
@@ -113,10 +116,10 @@ async function recordAnswer(store: Store, hub: Hub, listId: number, chunk: numbe
       // Locked in reference_id order, as callbacks lock them (see applyStatuses).
       await raw.query(`SELECT 1 FROM disbursement_items WHERE hub = $1 AND list_id = $2 AND chunk = $3 ORDER BY reference_id FOR UPDATE`, key);
       await raw.query(`UPDATE disbursement_items SET state = 'sent', updated_at = now() WHERE hub = $1 AND list_id = $2 AND chunk = $3 AND state = 'queued'`, key);
-    } else if (outcome.kind === 'retry' && retry !== 'final') {
+    } else if (outcome.kind === 'retry') {
       await raw.query(
         `UPDATE disbursement_messages SET last_error = $4, next_attempt_at = now() + make_interval(secs => $5::float8 / 1000) WHERE hub = $1 AND list_id = $2 AND chunk = $3`,
-        [...key, outcome.error, retry],
+        [...key, outcome.error, retryInMs],
       );
     } else {
       await raw.query(

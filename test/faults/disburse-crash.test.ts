@@ -107,7 +107,7 @@ async function killHolding(n: number, label: string): Promise<void> {
   await expectConsistent(label);
 }
 
-it(`a push of ${ENTRIES.toLocaleString('en-US')} entries killed while filling the outbox, while the hub holds a message before its Ack, and while statuses are asked: the re-run sends nothing twice and reconciles every entry once`, async () => {
+it(`a push of ${ENTRIES.toLocaleString('en-US')} entries killed while the hub holds a message before its Ack and while statuses are asked (on the server also while the outbox is filled): the re-run sends nothing twice and reconciles every entry once`, async () => {
   if (server) {
     const sessions = serverSessions(serverAdminUrl(), new URL(db.env.DATABASE_URL).pathname.slice(1));
     try {

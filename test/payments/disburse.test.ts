@@ -1,15 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exportList } from '../../src/exports/index.ts';
 import { disburseList } from '../../src/payments/disburse.ts';
 import { disbursementStatus } from '../../src/payments/status-report.ts';
 import { collector } from '../exports/list-fixture.ts';
 import { testBackend } from '../support/backend.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { loadDemoAreas } from '../support/demo-areas.ts';
 import { contract } from '../support/specs.ts';
 import type { G2pHub } from '../peers/g2p-hub.ts';
-import { paymentWorld, releasedList, type PaymentWorld } from './payment-world.ts';
+import { releasedList, usePaymentWorld } from './payment-world.ts';
 
 /**
  * The issue's Done-when for payments: a 100,000-entry list pushed to a G2P Connect hub ends with
@@ -26,22 +24,8 @@ const ENTRIES = server ? 100_000 : 10_000;
 const SLOW = 900_000;
 const FIELDS = ['pseudonymous_id', 'name', 'phone', 'amount', 'currency', 'payment_channel', 'payment_account'];
 
-let db: TestDatabase;
-let world: PaymentWorld;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await loadDemoAreas(db.store);
-  world = await paymentWorld(db.store);
-}, SLOW);
-
-afterAll(async () => {
-  await world?.close();
-  await db?.drop();
-});
-
-const query = async <R>(sql: string, params: unknown[] = []): Promise<R[]> =>
-  (await db.store.transaction(({ raw }) => raw.query(sql, params))).rows as R[];
+const payments = usePaymentWorld(SLOW);
+const { query } = payments;
 
 /** Every request the hub accepted and every callback our API acknowledged, checked against the spec. */
 function expectContract(hub: G2pHub): void {
@@ -63,10 +47,10 @@ const disbursementsSent = (hub: G2pHub) =>
 
 describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed to a G2P Connect hub`, () => {
   it('that drops 10 % of its callbacks: every entry is reconciled once, the lost ones by txn/status', async () => {
-    const { listId, entries } = await releasedList(db.store, ENTRIES, { id: 'fsp-drop', fields: FIELDS });
-    const hub = await world.addHub('drop-hub', 'fsp-drop', { dropShare: 0.1 });
+    const { listId, entries } = await releasedList(payments.db.store, ENTRIES, { id: 'fsp-drop', fields: FIELDS });
+    const hub = await payments.world.addHub('drop-hub', 'fsp-drop', { dropShare: 0.1 });
     const started = Date.now();
-    const report = await disburseList(db.store, listId, 'drop-hub', 'payer', { waitMs: 300_000, pollEveryMs: 250 });
+    const report = await disburseList(payments.db.store, listId, 'drop-hub', 'payer', { waitMs: 300_000, pollEveryMs: 250 });
     const ms = Date.now() - started;
     console.info(`disburse ${ENTRIES} entries (${testBackend()}): ${ms} ms, ${Math.round(ENTRIES / (ms / 1000))} entries/s; polled ${report.polled}`);
     await hub.idle();
@@ -106,7 +90,7 @@ describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed to a G2P Connec
     expect(sent.filter((d) => 'payee_name' in d)).toEqual([]);
     // The push and the list's G2P file for the same partner agree on every item but the name.
     const file = collector();
-    await exportList(db.store, listId, 'g2p', file.out, { partnerId: 'fsp-drop' }, 'auditor');
+    await exportList(payments.db.store, listId, 'g2p', file.out, { partnerId: 'fsp-drop' }, 'auditor');
     const exported = (JSON.parse(file.text()).message.disbursements as Record<string, unknown>[]).map(({ payee_name: _n, ...rest }) => rest);
     expect(exported.length).toBe(ENTRIES);
     const sentByReference = new Map(sent.map((d) => [d.reference_id, d]));
@@ -124,7 +108,7 @@ describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed to a G2P Connec
 
     // Run again: nothing new in the outbox, nothing sent.
     const requests = hub.requests.length;
-    const again = await disburseList(db.store, listId, 'drop-hub', 'payer');
+    const again = await disburseList(payments.db.store, listId, 'drop-hub', 'payer');
     expect(again.sent).toEqual({ acked: 0, nacked: 0, errors: [], waiting: 0 });
     expect(hub.requests.length).toBe(requests);
     const [outbox] = await query<{ messages: number; items: number }>(
@@ -135,12 +119,12 @@ describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed to a G2P Connec
   }, SLOW);
 
   it('that sends each callback twice: reconciled once, every second copy counted as a duplicate', async () => {
-    const { listId } = await releasedList(db.store, ENTRIES, { id: 'fsp-twice', fields: FIELDS });
+    const { listId } = await releasedList(payments.db.store, ENTRIES, { id: 'fsp-twice', fields: FIELDS });
     // No polling here (status_after 10 minutes): every status comes by callback, twice.
-    const hub = await world.addHub('twice-hub', 'fsp-twice', { duplicateCallbacks: true }, { status_after_seconds: 600 });
-    const report = await disburseList(db.store, listId, 'twice-hub', 'payer', { waitMs: 300_000, pollEveryMs: 250 });
+    const hub = await payments.world.addHub('twice-hub', 'fsp-twice', { duplicateCallbacks: true }, { status_after_seconds: 600 });
+    const report = await disburseList(payments.db.store, listId, 'twice-hub', 'payer', { waitMs: 300_000, pollEveryMs: 250 });
     await hub.idle();
-    const status = await disbursementStatus(db.store, listId, 'twice-hub');
+    const status = await disbursementStatus(payments.db.store, listId, 'twice-hub');
     expect(report.complete).toBe(true);
     expect(status.reconciled).toBe(ENTRIES);
     expect(status.polled).toBe(0);

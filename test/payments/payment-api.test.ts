@@ -1,31 +1,17 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createApiKey } from '../../src/api/keys.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { loadDemoAreas } from '../support/demo-areas.ts';
-import { paymentWorld, releasedList, type PaymentWorld } from './payment-world.ts';
+import { releasedList, usePaymentWorld } from './payment-world.ts';
 
 /** The push through the API: an approver or coordinator may push and look; other roles may not. */
 
-let db: TestDatabase;
-let world: PaymentWorld;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await loadDemoAreas(db.store);
-  world = await paymentWorld(db.store);
-});
-
-afterAll(async () => {
-  await world?.close();
-  await db?.drop();
-});
+const payments = usePaymentWorld();
 
 it('POST /api/lists/:id/disburse pushes and waits; GET …/disbursements/:hub tells where it stands; a rule author may not', async () => {
-  const { listId } = await releasedList(db.store, 120, { id: 'fsp-api', fields: ['pseudonymous_id', 'amount', 'currency'] });
-  await world.addHub('api-hub', 'fsp-api', {}, { chunk_size: 50 });
-  const key = async (role: string) => (await createApiKey(db.store, { role, label: `${role} test` }, 'admin')).key;
+  const { listId } = await releasedList(payments.db.store, 120, { id: 'fsp-api', fields: ['pseudonymous_id', 'amount', 'currency'] });
+  await payments.world.addHub('api-hub', 'fsp-api', {}, { chunk_size: 50 });
+  const key = async (role: string) => (await createApiKey(payments.db.store, { role, label: `${role} test` }, 'admin')).key;
   const call = async (method: string, path: string, apiKey: string, body?: unknown) => {
-    const response = await fetch(`${world.api.base}/api${path}`, {
+    const response = await fetch(`${payments.world.api.base}/api${path}`, {
       method, headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
     });
     return { status: response.status, body: (await response.json()) as Record<string, any> };

@@ -1,10 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { Store } from '../../src/db/store.ts';
 import { addPartner } from '../../src/lists/partners.ts';
 import { releaseList } from '../../src/lists/release.ts';
 import { bulkHouseholds, createList, type FixtureEntry } from '../exports/list-fixture.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { loadDemoAreas } from '../support/demo-areas.ts';
 import { serveApi } from '../support/http.ts';
 import { startG2pHub, type G2pHub, type HubOptions } from '../peers/g2p-hub.ts';
 
@@ -70,4 +73,27 @@ export async function releasedList(
   await addPartner(store, { id: partner.id, name: partner.id, role: 'payment_provider', fields: partner.fields, pseudonymise: partner.pseudonymise }, 'admin');
   await releaseList(store, list.listId, { partnerId: partner.id, purpose: 'payment test', expiresOn: '2099-12-31' }, 'releaser');
   return { listId: list.listId, entries };
+}
+
+/**
+ * A test file's database (migrated, with Demoland's areas and programmes) and payment world,
+ * opened before its tests and closed after; `query` reads the database.
+ */
+export function usePaymentWorld(timeoutMs = 180_000) {
+  const context = {
+    db: undefined as unknown as TestDatabase,
+    world: undefined as unknown as PaymentWorld,
+    query: async <R>(sql: string, params: unknown[] = []): Promise<R[]> =>
+      (await context.db.store.transaction(({ raw }) => raw.query(sql, params))).rows as R[],
+  };
+  beforeAll(async () => {
+    context.db = await createTestDatabase();
+    await loadDemoAreas(context.db.store);
+    context.world = await paymentWorld(context.db.store);
+  }, timeoutMs);
+  afterAll(async () => {
+    await context.world?.close();
+    await context.db?.drop();
+  });
+  return context;
 }
