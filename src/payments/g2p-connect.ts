@@ -88,7 +88,8 @@ async function post(hub: Hub, path: string, body: unknown): Promise<Exchange> {
   const text = await response.text().catch(() => '');
   if (response.status >= 500) return { kind: 'retry', error: `${path}: HTTP ${response.status}`, unknown: false };
   if (response.status === 429) return { kind: 'retry', error: `${path}: HTTP 429`, unknown: false };
-  if (response.status >= 400) return { kind: 'refused', error: `${path}: HTTP ${response.status} ${text.slice(0, 300)}` };
+  // Only the spec's error code: a hub's message may quote the request (a payee's address).
+  if (response.status >= 400) return { kind: 'refused', error: `${path}: HTTP ${response.status}${errorCode(text)}` };
   try {
     return { kind: 'answered', body: JSON.parse(text) };
   } catch {
@@ -115,4 +116,15 @@ function readStatuses(message: unknown, path: 'on-disburse' | 'on-status'): Pars
     });
   }
   return { ok: true, transactionId: m.transaction_id, statuses };
+}
+
+/** ` err.…` from an HttpErrorResponse or an Ack's error, or nothing. */
+function errorCode(text: string): string {
+  try {
+    const body = JSON.parse(text) as { errors?: { code?: unknown }[]; message?: { error?: { code?: unknown } } };
+    const code = body.errors?.[0]?.code ?? body.message?.error?.code;
+    return typeof code === 'string' && /^[a-z_.]{1,60}$/.test(code) ? ` ${code}` : '';
+  } catch {
+    return '';
+  }
 }

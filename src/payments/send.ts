@@ -83,7 +83,8 @@ async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapt
     if (outcome.kind === 'ack') return 'acked';
     if (outcome.kind === 'nack') return 'nacked';
     if (outcome.kind === 'err' || outcome.kind === 'refused') {
-      log.warn({ hub: hub.name, list: listId, chunk: message.chunk, error: outcome.error }, 'the hub refused a disbursement message');
+      // The hub's words stay in the outbox (disburse-status shows them): they may quote the message.
+      log.warn({ hub: hub.name, list: listId, chunk: message.chunk, outcome: outcome.kind }, 'the hub refused a disbursement message');
       return { error: outcome.error };
     }
     log.warn({ hub: hub.name, list: listId, chunk: message.chunk, attempt: attempts, error: outcome.error }, 'disbursement message not delivered; retrying');

@@ -100,9 +100,18 @@ export async function startG2pHub(options: HubOptions): Promise<G2pHub> {
       total_count: header.total_count, completed_count: header.total_count, sender_id: options.hubId, receiver_id: header.sender_id, is_msg_encrypted: false,
     };
     const body = { signature: hub.sign({ header: callbackHeader, message }), header: callbackHeader, message };
+    // Delivered as a hub does: tried again (up to three times) when the connection fails or the answer is a 5xx.
     const send = async () => {
-      const response = await fetch(uri, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => null);
-      hub.callbacks.push({ path, body, status: response?.status ?? 0, answer: await response?.json().catch(() => null) });
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(uri, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => null);
+        if ((response === null || response.status >= 500) && attempt < 3) {
+          await response?.arrayBuffer();
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+          continue;
+        }
+        hub.callbacks.push({ path, body, status: response?.status ?? 0, answer: await response?.json().catch(() => null) });
+        return;
+      }
     };
     const run = (async () => {
       await send();
