@@ -46,17 +46,18 @@ export async function disburseList(store: Store, listId: number, hubName: string
   await fillOutbox(store, hub, disbursal, adapter, actor);
   const sent = await sendOutbox(store, hub, listId, adapter, ring.active);
   log.info({ hub: hub.name, list: listId, acked: sent.acked, nacked: sent.nacked, errors: sent.errors.length, waiting: sent.waiting }, 'disbursement sent');
-  const complete = await waitForStatuses(store, hub, listId, options, ring.active);
-  return { ...(await disbursementStatus(store, listId, hub.name)), sent, complete };
+  await waitForStatuses(store, hub, listId, options, ring.active);
+  const status = await disbursementStatus(store, listId, hub.name);
+  return { ...status, sent, complete: status.open === 0 };
 }
 
-async function waitForStatuses(store: Store, hub: Hub, listId: number, options: DisburseOptions, key: Parameters<typeof pollOpenItems>[4]): Promise<boolean> {
+/** Until every delivered item has a final status, or the wait is over. */
+async function waitForStatuses(store: Store, hub: Hub, listId: number, options: DisburseOptions, key: Parameters<typeof pollOpenItems>[4]): Promise<void> {
   const until = Date.now() + (options.waitMs ?? 0);
   const every = options.pollEveryMs ?? Math.min(5000, Math.max(200, hub.statusAfterMs / 4));
   for (;;) {
-    const open = await pollOpenItems(store, hub, listId, adapterFor(hub), key);
-    if (open === 0) return true;
-    if (Date.now() >= until) return false;
+    const awaited = await pollOpenItems(store, hub, listId, adapterFor(hub), key);
+    if (awaited === 0 || Date.now() >= until) return;
     await new Promise((resolve) => setTimeout(resolve, every));
   }
 }

@@ -9,7 +9,8 @@ import { applyStatuses, markIfReconciled } from './statuses.ts';
  * Recovers lost callbacks: the items without a final status whose message was acknowledged (or
  * whose own last status came) more than the hub's `status_after_seconds` ago are asked about with
  * txn/status, a page of reference ids at a time; the answers are applied like callbacks. A NACKed
- * message gets no callback, so its items are asked about at once. Returns the items still open.
+ * message gets no callback, so its items are asked about at once. Returns the items of delivered
+ * messages still without a final status (those of undelivered or refused messages wait for no answer).
  */
 export async function pollOpenItems(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey): Promise<number> {
   let after = '';
@@ -48,12 +49,14 @@ export async function pollOpenItems(store: Store, hub: Hub, listId: number, adap
     }
   }
   return store.transaction(async ({ raw }) => {
-    const { rows } = await raw.query<{ open: number }>(
-      `SELECT count(*)::int AS open FROM disbursement_items WHERE hub = $1 AND list_id = $2 AND disbursement_state_rank(state) < 4`,
+    const { rows } = await raw.query<{ open: number; awaited: number }>(
+      `SELECT count(*)::int AS open, count(*) FILTER (WHERE m.state IN ('acked', 'nacked'))::int AS awaited
+         FROM disbursement_items i JOIN disbursement_messages m ON m.hub = i.hub AND m.list_id = i.list_id AND m.chunk = i.chunk
+        WHERE i.hub = $1 AND i.list_id = $2 AND disbursement_state_rank(i.state) < 4`,
       [hub.name, listId],
     );
     // Two callbacks finishing the last items at once may each have seen the other's item open.
     if (rows[0].open === 0) await markIfReconciled(raw, hub.name, listId);
-    return rows[0].open;
+    return rows[0].awaited;
   });
 }

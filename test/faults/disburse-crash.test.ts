@@ -111,7 +111,7 @@ it(`a push of ${ENTRIES.toLocaleString('en-US')} entries killed while the hub ho
   if (server) {
     const sessions = serverSessions(serverAdminUrl(), new URL(db.env.DATABASE_URL).pathname.slice(1));
     try {
-      const outcome = await killAspWhen(disburse(false), world.env, () => sessions.writing(/disbursement_(messages|items)/), 100);
+      const outcome = await killAspWhen(disburse(false), world.env, () => sessions.writing(/INSERT INTO disbursement_(messages|items)/), 100);
       expect(outcome.killed).toBe(true);
       kills.push(`while the outbox is filled at ${outcome.atMs} ms`);
       await sessions.drained();

@@ -44,6 +44,20 @@ describe('a hub that', () => {
     expect(hub.requests.filter((r) => r.path === '/disburse').length).toBe(2);
   });
 
+  it('answers ERR (our message is invalid): not sent again, reported, and the wait does not wait for it', async () => {
+    const { listId } = await releasedList(payments.db.store, 30, { id: 'fsp-err', fields: FIELDS });
+    await payments.world.addHub('err-hub', 'fsp-err', { answerErr: { code: 'err.request.bad', message: 'total_count does not match' } });
+    const started = Date.now();
+    const report = await disburseList(payments.db.store, listId, 'err-hub', 'payer', wait);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(report).toMatchObject({ complete: false, open: 30, reconciled: 0, messages: { error: 1 }, errors: [{ chunk: 0, error: 'err.request.bad: total_count does not match' }] });
+    expect(report.sent.errors).toEqual([{ chunk: 0, error: 'err.request.bad: total_count does not match' }]);
+    const again = await disburseList(payments.db.store, listId, 'err-hub', 'payer');
+    expect(again.sent).toEqual({ acked: 0, nacked: 0, errors: [], waiting: 0 });
+    const [message] = await query<{ attempts: number }>(`SELECT attempts FROM disbursement_messages WHERE list_id = $1`, [listId]);
+    expect(message.attempts).toBe(1);
+  });
+
   it('calls back before it answers the request: the items found are moved, and the late ACK does not move them back', async () => {
     const { listId } = await releasedList(payments.db.store, 250, { id: 'fsp-early', fields: FIELDS });
     const hub = await payments.world.addHub('early-hub', 'fsp-early', { callbackBeforeAck: true }, { chunk_size: 100, status_after_seconds: 600 });

@@ -34,6 +34,8 @@ export interface HubOptions {
   failFirstAttempts?: number;
   /** Rejection reason for a disbursement, or null to pay it. */
   reject?: (disbursement: Record<string, unknown>) => string | null;
+  /** Answer every disburse request with this ERR (a message the hub finds invalid), keeping nothing. */
+  answerErr?: { code: string; message: string };
   /** Called once a message is recorded, before it is answered (a test may hold the answer here). */
   beforeAnswer?: (messageId: string) => Promise<void>;
 }
@@ -134,6 +136,7 @@ export async function startG2pHub(options: HubOptions): Promise<G2pHub> {
     const attempt = (attempts.get(messageId) ?? 0) + 1;
     attempts.set(messageId, attempt);
     if (attempt <= (options.failFirstAttempts ?? 0)) return json(res, 503, { errors: [{ code: 'err.service.unavailable', message: 'try again' }] });
+    if (options.answerErr) return ack(res, messageId, options.answerErr);
     hub.requests.push({ path: '/disburse', body });
     const fresh: Payment[] = [];
     for (const d of body.message.disbursements as Body[]) {
