@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { serveRoutes } from '../support/http.ts';
 import type { G2pHub } from '../peers/g2p-hub.ts';
-import { paymentWorld, releasedList, type PaymentWorld } from '../payments/payment-world.ts';
+import { expectSpecCompliant, paymentWorld, releasedList, type PaymentWorld } from '../payments/payment-world.ts';
 
 /**
  * `asp lists disburse` SIGKILLed in the middle of a push, at several points, then run again: the
@@ -148,6 +148,7 @@ it(`a push of ${ENTRIES.toLocaleString('en-US')} entries killed while the hub ho
   expect(counts.size).toBe(ENTRIES);
   expect([...counts.values()].every((n) => n === 1)).toBe(true);
   expect(hub.payments.size).toBe(ENTRIES);
+  expectSpecCompliant(hub);
   const [rows] = await inspect((query) => query<{ statuses: number; items: number; final: number; reconciled: number }>(
     `SELECT (SELECT count(*)::int FROM payment_statuses) AS statuses, (SELECT count(*)::int FROM disbursement_items) AS items,
             (SELECT count(*)::int FROM disbursement_items WHERE state = 'succ') AS final,

@@ -1,11 +1,11 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { signEnvelope } from '../../src/interop/envelope-signature.ts';
 import { addSigningKey } from '../../src/interop/signing-keys.ts';
 import { paymentTotals } from '../../src/lists/reconcile.ts';
 import { disburseList } from '../../src/payments/disburse.ts';
 import { contract } from '../support/specs.ts';
-import { releasedList, usePaymentWorld } from './payment-world.ts';
+import { expectSpecCompliant, releasedList, usePaymentWorld } from './payment-world.ts';
 
 /**
  * A hub's bad days, each against a real test hub: a 5xx on every message's first attempt, the
@@ -18,6 +18,11 @@ const payments = usePaymentWorld();
 const { query } = payments;
 
 const wait = { waitMs: 60_000, pollEveryMs: 100 };
+
+// Whatever the hub's mood, every message it accepted and every callback we acknowledged is the spec's.
+afterEach(() => {
+  for (const hub of payments.world.hubs.values()) expectSpecCompliant(hub);
+});
 
 describe('a hub that', () => {
   it('answers 503 to every first attempt: each message is sent again with the same message_id, and nothing is paid twice', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Store } from '../../src/db/store.ts';
 import { addPartner } from '../../src/lists/partners.ts';
 import { releaseList } from '../../src/lists/release.ts';
@@ -9,6 +9,7 @@ import { bulkHouseholds, createList, type FixtureEntry } from '../exports/list-f
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import { serveApi } from '../support/http.ts';
+import { contract } from '../support/specs.ts';
 import { startG2pHub, type G2pHub, type HubOptions } from '../peers/g2p-hub.ts';
 
 /**
@@ -96,4 +97,19 @@ export function usePaymentWorld(timeoutMs = 180_000) {
     await context.db?.drop();
   });
   return context;
+}
+
+/**
+ * Every request the hub accepted and every callback our API acknowledged, checked against the
+ * G2P Connect spec (test/support/specs.ts says the one patched `required` entry).
+ */
+export function expectSpecCompliant(hub: G2pHub): void {
+  const spec = contract('disburse');
+  for (const r of hub.requests) expect(spec.request(r.path, r.body), r.path).toEqual([]);
+  for (const c of hub.callbacks.filter((k) => k.status === 200)) {
+    const path = c.path === '/on-disburse' ? '/on-disburse' : '/disburse/txn/on-status';
+    expect(spec.request(path, c.body), path).toEqual([]);
+    expect(spec.response(path, c.answer), path).toEqual([]);
+    expect((c.answer as { message: { ack_status: string } }).message.ack_status).toBe('ACK');
+  }
 }
