@@ -32,6 +32,8 @@ import { registerNamedListCommands } from './cli/named-list-commands.ts';
 import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
 import { registerReconcileCommands } from './cli/reconcile-commands.ts';
+import { registerDisburseCommands } from './cli/disburse-commands.ts';
+import { registerSigningKeyCommands } from './cli/signing-key-commands.ts';
 import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
 
 const integer = (name: string) => (value: string) => {
@@ -346,6 +348,8 @@ export function buildCli(): Command {
   const lists = registerListCommands(program);
   registerReleaseCommands(lists);
   registerReconcileCommands(lists);
+  registerDisburseCommands(lists);
+  registerSigningKeyCommands(program);
   registerNamedListCommands(lists);
   registerPartnerCommands(program);
   registerAuditCommands(program);

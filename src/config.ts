@@ -25,6 +25,14 @@ const configSchema = z.object({
   ASP_TILE_ATTRIBUTION: z.string().optional(),
   /** Requests per minute per API key (or per address without one). */
   ASP_RATE_LIMIT: z.coerce.number().int().min(1).default(1200),
+  /** The payment hubs configuration (YAML, see docs/payments.md); none configured when unset. */
+  ASP_HUBS: z.string().min(1).optional(),
+  /** The base URL hubs and registries call back, e.g. https://asp.example.org (the API's /g2p/… routes). */
+  ASP_PUBLIC_URL: z.string().url().optional(),
+  /** The engine's ed25519 message signing keys; default signing-keys in the data folder. */
+  ASP_SIGNING_KEY_DIR: z.string().min(1).optional(),
+  /** The engine's sender_id in signed messages (and kidId). */
+  ASP_SENDER_ID: z.string().min(1).default('asp-engine'),
 });
 
 export type Config = z.infer<typeof configSchema>;

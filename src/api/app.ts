@@ -13,6 +13,7 @@ import { docsPage } from './docs.ts';
 import { healthRouter } from './health.ts';
 import { verifyApiKey, type Caller } from './keys.ts';
 import { openApiDocument } from './openapi.ts';
+import { paymentCallbacks } from './payment-callbacks.ts';
 import { mountRoutes, RequestError, type RouteSpec } from './route.ts';
 import { apiRoutes } from './routes.ts';
 
@@ -54,6 +55,7 @@ export function createApp(store: Store): express.Express {
     }),
   );
   app.use(webRouter());
+  app.use(paymentCallbacks(store));
 
   const routes = apiRoutes(VERSION);
   const document = openApiDocument(routes, VERSION);

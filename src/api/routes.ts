@@ -25,6 +25,7 @@ import { dryRunRule } from '../engine/dry-run.ts';
 import { formatProblem, loadRules } from '../rules/load.ts';
 import { approveRuleVersion, listRuleVersions } from '../rules/versions.ts';
 import type { Caller } from './keys.ts';
+import { paymentRoutes } from './payment-routes.ts';
 import { idParams, route, type RouteSpec } from './route.ts';
 
 /** Who did it, for the audit log and the activation history: the key's label and id. */
@@ -285,6 +286,7 @@ export function apiRoutes(version: string): RouteSpec[] {
       method: 'get', path: '/audit/verify', tag: 'audit', summary: 'recompute the audit hash chain and check the row signatures with the server key; names the first broken link (admin)', roles: [],
       handler: async ({ store }) => verifyAudit(store),
     }),
+    ...paymentRoutes(),
   ];
 }
 

@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { loadConfig } from '../config.ts';
+import { UserError } from '../errors.ts';
+import { readYamlFile } from '../feeds/data-file.ts';
+import type { SecretRef } from '../interop/secrets.ts';
+
+/**
+ * The payment hubs a list can be pushed to, from the YAML file named by ASP_HUBS (none when
+ * unset). A hub pays for one partner: a list must be released to that partner, and the release
+ * decides what the hub receives. Problems name the file, line and field, as data/feeds.yaml's do.
+ *
+ * ```yaml
+ * hubs:
+ *   - name: mpesa-hub
+ *     adapter: g2p-connect
+ *     url: https://hub.example.org/g2p        # POST {url}/disburse, {url}/disburse/sync/txn/status
+ *     partner: mpesa
+ *     jwks: https://hub.example.org/.well-known/jwks.json   # or a file; verifies its callbacks
+ *     token: { env: MPESA_HUB_TOKEN }         # optional bearer token, by reference
+ * ```
+ */
+
+const secretRef = z
+  .object({ env: z.string().min(1).optional(), file: z.string().min(1).optional() })
+  .strict()
+  .refine((r) => Boolean(r.env) !== Boolean(r.file), 'name exactly one of env or file');
+
+const hubSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
+    adapter: z.enum(['g2p-connect']),
+    url: z.string().url(),
+    partner: z.string().min(1),
+    /** The hub's public keys: a URL or a file (relative to this file); callbacks must be signed with one. */
+    jwks: z.string().min(1),
+    /** The hub's id in our messages' receiver_id and in its callbacks' sender_id (default: name). */
+    hub_id: z.string().min(1).optional(),
+    token: secretRef.optional(),
+    chunk_size: z.number().int().min(1).max(10_000).default(1000),
+    /** How txn/status is answered: in the response (sync, /disburse/sync/txn/status) or by callback at /g2p/txn/on-status. */
+    status: z.enum(['sync', 'async']).default('sync'),
+    /** An item without a final status this long after its message was acknowledged is asked about. */
+    status_after_seconds: z.number().min(0).default(300),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(50).default(8),
+        base_ms: z.number().int().min(1).default(1000),
+        max_ms: z.number().int().min(1).default(300_000),
+        timeout_ms: z.number().int().min(100).default(60_000),
+      })
+      .strict()
+      .default({ attempts: 8, base_ms: 1000, max_ms: 300_000, timeout_ms: 60_000 }),
+  })
+  .strict();
+
+const hubsFileSchema = z.object({ hubs: z.array(hubSchema) }).strict();
+
+export interface Hub {
+  name: string;
+  adapter: 'g2p-connect';
+  url: string;
+  partnerId: string;
+  jwks: string;
+  hubId: string;
+  token?: SecretRef;
+  chunkSize: number;
+  status: 'sync' | 'async';
+  statusAfterMs: number;
+  retry: { attempts: number; baseMs: number; maxMs: number; timeoutMs: number };
+}
+
+/** The configured hubs (ASP_HUBS, or `file`); an empty list when none is configured. */
+export async function loadHubs(file: string | undefined = loadConfig().ASP_HUBS): Promise<Hub[]> {
+  if (!file) return [];
+  const { hubs } = await readYamlFile(file, hubsFileSchema, 'the payment hubs configuration');
+  const names = new Set<string>();
+  const folder = path.dirname(path.resolve(file));
+  return hubs.map((h) => {
+    if (names.has(h.name)) throw new UserError(`${file}: hub name ${h.name} is used twice`);
+    names.add(h.name);
+    return {
+      name: h.name, adapter: h.adapter, url: h.url.replace(/\/+$/, ''), partnerId: h.partner,
+      jwks: /^https?:\/\//.test(h.jwks) ? h.jwks : path.resolve(folder, h.jwks), hubId: h.hub_id ?? h.name,
+      token: h.token, chunkSize: h.chunk_size, status: h.status, statusAfterMs: h.status_after_seconds * 1000,
+      retry: { attempts: h.retry.attempts, baseMs: h.retry.base_ms, maxMs: h.retry.max_ms, timeoutMs: h.retry.timeout_ms },
+    };
+  });
+}
+
+/** The hub named, or an error naming the configured ones. */
+export async function getHub(name: string, file?: string): Promise<Hub> {
+  const hubs = await loadHubs(file);
+  const hub = hubs.find((h) => h.name === name);
+  if (!hub) {
+    const configured = hubs.map((h) => h.name).join(', ');
+    throw new UserError(`no payment hub ${name}${configured ? ` (configured: ${configured})` : ' (none is configured: set ASP_HUBS to a hubs file, see docs/payments.md)'}`);
+  }
+  return hub;
+}
+
+/** Where hubs call back: ASP_PUBLIC_URL, required to push. */
+export function publicUrl(): string {
+  const url = loadConfig().ASP_PUBLIC_URL;
+  if (!url) throw new UserError('ASP_PUBLIC_URL is not set: a hub needs the base URL it calls back (e.g. https://asp.example.org)');
+  return url.replace(/\/+$/, '');
+}
