@@ -13,6 +13,7 @@ import * as runRunner from './0011-run-runner.ts';
 import * as approvalHash from './0012-approval-hash.ts';
 import * as auditAnchor from './0013-audit-anchor.ts';
 import * as registryConnectors from './0014-registry-connectors.ts';
+import * as dciInbox from './0016-dci-inbox.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '0012-approval-hash': approvalHash,
   '0013-audit-anchor': auditAnchor,
   '0014-registry-connectors': registryConnectors,
+  '0016-dci-inbox': dciInbox,
 };

@@ -33,6 +33,7 @@ import { registerKeyCommands } from './cli/key-commands.ts';
 import { registerPartnerCommands, registerReleaseCommands } from './cli/release-commands.ts';
 import { registerReconcileCommands } from './cli/reconcile-commands.ts';
 import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
+import { registerRegistryCommands } from './cli/registry-commands.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -166,6 +167,8 @@ export function buildCli(): Command {
         ]);
       });
     });
+
+  registerRegistryCommands(registry);
 
   program
     .command('ingest <source> <target>')

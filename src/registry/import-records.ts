@@ -38,6 +38,7 @@ export async function importRecords(
 ): Promise<RegistryImportReport> {
   return store.transaction(async (tx) => {
     if (options.programme) await assertProgramme(tx, options.programme);
+    if (store.backend === 'embedded') source.readWith?.(tx.raw);
     const present = await copyRecords(tx, source, options.onProgress);
     const staged: Staged = {
       names: [...RECORD_FIELDS],

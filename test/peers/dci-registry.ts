@@ -7,7 +7,8 @@
  *   paginated (page_size, page_number; total_count in the answer), signed;
  * - POST /registry/search: ACK, then one signed on-search callback per search_request item to
  *   header.sender_uri (optionally slow, sent twice, or dropped);
- * - POST /registry/txn/status: ACK, then the on-search callbacks again for the reference ids asked;
+ * - POST /registry/txn/status: ACK, then a signed txn-on-status to its sender_uri carrying the
+ *   pages asked for;
  * - GET /.well-known/jwks.json: its public key.
  *
  * It shares no code with the engine (its own canonical JSON, signing and paging, on node:crypto),
@@ -190,14 +191,25 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
   });
   const ack = (res: ServerResponse, correlationId: string, error?: string) =>
     json(res, 200, { message: { ack_status: error ? 'ERR' : 'ACK', timestamp: new Date().toISOString(), correlation_id: correlationId, ...(error ? { error: { code: error, message: error } } : {}) } });
-  const sendCallback = async (url: string, transactionId: string, correlationId: string, item: Json) => {
-    if (callbackMode.drop(String(item.reference_id))) return;
-    await new Promise((resolve) => setTimeout(resolve, callbackMode.delayMs));
-    const body = signed(callbackHeader('on-search', 1), { transaction_id: transactionId, correlation_id: correlationId, search_response: [searchAnswer(item)] });
+  const post = async (url: string, body: Json) => {
     for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
       callbacks.push({ url, body, status: response?.status ?? 0 });
     }
+  };
+  const sendCallback = async (url: string, transactionId: string, correlationId: string, item: Json) => {
+    if (callbackMode.drop(String(item.reference_id))) return;
+    await new Promise((resolve) => setTimeout(resolve, callbackMode.delayMs));
+    await post(url, signed(callbackHeader('on-search', 1), { transaction_id: transactionId, correlation_id: correlationId, search_response: [searchAnswer(item)] }));
+  };
+  /** txn/status is answered at the asker's txn/on-status with the pages asked for (never dropped). */
+  const sendStatus = async (url: string, transactionId: string, correlationId: string, items: Json[]) => {
+    const search_response = items.map(searchAnswer);
+    await post(url, signed(callbackHeader('txn-on-status', items.length), {
+      transaction_id: transactionId,
+      correlation_id: correlationId,
+      txnstatus_response: { txn_type: 'search', txn_status: { transaction_id: transactionId, correlation_id: correlationId, search_response } },
+    }));
   };
   const asked = new Map<string, { url: string; transactionId: string; correlationId: string; items: Map<string, Json> }>();
 
@@ -234,7 +246,10 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
       if (signatureProblem) return ack(res, correlationId, signatureProblem);
       const items = new Map(((message.search_request as Json[]) ?? []).map((i) => [String(i.reference_id), i]));
       const transactionId = String(message.transaction_id);
-      asked.set(transactionId, { url: String(header.sender_uri), transactionId, correlationId, items });
+      // Later batches of the same transaction add their pages to what txn/status can resend.
+      const known = asked.get(transactionId);
+      if (known) for (const [r, i] of items) known.items.set(r, i);
+      else asked.set(transactionId, { url: String(header.sender_uri), transactionId, correlationId, items });
       ack(res, correlationId);
       for (const item of items.values()) void sendCallback(String(header.sender_uri), transactionId, correlationId, item);
       return;
@@ -245,10 +260,8 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
       if (signatureProblem || !known) return ack(res, randomUUID(), signatureProblem ?? 'err.request.not_found');
       ack(res, known.correlationId);
       const wanted = request.attribute_type === 'reference_id_list' ? (request.attribute_value as string[]) : [...known.items.keys()];
-      for (const reference of wanted) {
-        const item = known.items.get(reference);
-        if (item) void sendCallback(known.url, known.transactionId, known.correlationId, item);
-      }
+      const items = wanted.map((r) => known.items.get(r)).filter((i): i is Json => Boolean(i));
+      void sendStatus(String(header.sender_uri ?? known.url), known.transactionId, known.correlationId, items);
       return;
     }
     json(res, 404, { errors: [{ code: 'err.request.not_found', message: path }] });

@@ -24,8 +24,11 @@ export interface DciPullOptions {
   onProgress?: (records: number, expected: number) => void;
   actor: string;
   /** How the records are read: sync/search (default) or async search with callbacks. */
-  source?: (registry: DciRegistry, sender: DciSender, since: Date | null) => RecordSource;
+  source?: (registry: DciRegistry, sender: DciSender, since: Date | null) => PullSource | Promise<PullSource>;
 }
+
+/** A source of records for a pull, with what to tidy once the import is over (stored pages). */
+export type PullSource = RecordSource & { finished?: () => Promise<void> };
 
 export interface DciPullReport extends RegistryImportReport {
   pull: number;
@@ -45,8 +48,9 @@ export async function pullDci(store: Store, registry: DciRegistry, sender: DciSe
   const pull = await startPull(store, { registry: registry.name, kind: 'dci', url: registry.url, mode, since, actor: options.actor });
   const cursor = new Date(startedAt.getTime() - CURSOR_MARGIN_MS);
   try {
-    const source = (options.source ?? syncSearch)(registry, sender, since);
-    const report = await importRecords(store, source, { programme: options.programme, skipInvalid: options.skipInvalid, onProgress: options.onProgress });
+    const source: PullSource = await (options.source ?? syncSearch)(registry, sender, since);
+    const report = await importRecords(store, source, { programme: options.programme, skipInvalid: options.skipInvalid, onProgress: options.onProgress })
+      .finally(() => source.finished?.());
     const { rows, inserted, updated, unchanged, rejected, enrolled } = report;
     await finishPull(store, pull, { status: 'success', counts: { rows, inserted, updated, unchanged, rejected, enrolled }, cursor });
     return { ...report, pull, mode, since, cursor };
