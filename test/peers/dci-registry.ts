@@ -48,6 +48,8 @@ export interface DciPeer {
   failPage(page: number | 'any', status: number, times?: number): void;
   /** How async callbacks behave. */
   callbackMode: { delayMs: number; duplicate: boolean; drop: (referenceId: string) => boolean };
+  /** Resolves once every callback under way has been sent (duplicates included). */
+  settled(): Promise<void>;
   /** The group of household `index` as the registry holds it now. */
   group(index: number): Json;
   /** The household as canonical registry CSV values (for the bench's CSV twin). */
@@ -191,11 +193,16 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
   });
   const ack = (res: ServerResponse, correlationId: string, error?: string) =>
     json(res, 200, { message: { ack_status: error ? 'ERR' : 'ACK', timestamp: new Date().toISOString(), correlation_id: correlationId, ...(error ? { error: { code: error, message: error } } : {}) } });
-  const post = async (url: string, body: Json) => {
-    for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
-      callbacks.push({ url, body, status: response?.status ?? 0 });
-    }
+  const sending = new Set<Promise<void>>();
+  const post = (url: string, body: Json): Promise<void> => {
+    const sent = (async () => {
+      for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) {
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
+        callbacks.push({ url, body, status: response?.status ?? 0 });
+      }
+    })();
+    sending.add(sent);
+    return sent.finally(() => sending.delete(sent));
   };
   const sendCallback = async (url: string, transactionId: string, correlationId: string, item: Json) => {
     if (callbackMode.drop(String(item.reference_id))) return;
@@ -281,6 +288,9 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
     },
     override: (index, change) => void overrides.set(index, change),
     failPage: (page, status, times = Number.POSITIVE_INFINITY) => void failures.push({ page, status, times }),
+    async settled() {
+      while (sending.size > 0) await Promise.all([...sending]);
+    },
     group,
     csvRow(i) {
       const h = household(i);

@@ -46,6 +46,7 @@ describe('an async DCI pull', () => {
     peer.callbackMode.drop = (reference) => reference.endsWith('-p3') && !dropped.has(reference) && Boolean(dropped.add(reference));
     const report = await pullDci(t.store, registry, sender, { actor: 'test', source: asyncSearch(t.store, { waitMs: 4000, pollMs: 50 }) });
     expect(report).toMatchObject({ rows: HOUSEHOLDS, inserted: HOUSEHOLDS, rejected: 0 });
+    await peer.settled();
     const paths = peer.received.map((r) => r.path);
     expect(paths.filter((p) => p === '/registry/search')).toHaveLength(2);
     // The first status request asks for page 3 (on a slow machine it may ask for more, and again).
@@ -54,7 +55,7 @@ describe('an async DCI pull', () => {
     const asked = (statusRequests[0].body.message as { txnstatus_request: { attribute_value: string[] } }).txnstatus_request.attribute_value;
     expect(asked.some((r) => r.endsWith('-p3'))).toBe(true);
     expect(peer.callbacks.filter((c) => c.url.endsWith('/txn/on-status') && c.status === 200).length).toBeGreaterThanOrEqual(2);
-    // Every callback was sent twice; each page was stored once (the import saw each household once).
+    // Every callback was sent twice and accepted twice; each page was stored once (the import saw each household once).
     expect(peer.callbacks.filter((c) => c.url.endsWith('/on-search') && c.status === 200)).toHaveLength(2 * (HOUSEHOLDS / 1000 - 1));
     expect(await inboxRows()).toBe(0);
   });
