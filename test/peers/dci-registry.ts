@@ -134,14 +134,16 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
   };
 
   // --- its own signing: canonical JSON (sorted keys), sha256 digest, ed25519 ---
-  const canonical = (value: unknown): string => {
-    if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-    if (value && typeof value === 'object') {
-      const keys = Object.keys(value).filter((k) => (value as Json)[k] !== undefined).sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Json)[k])}`).join(',')}}`;
-    }
-    return JSON.stringify(value ?? null);
+  // JSON.stringify with every object's keys re-inserted in sorted order: the same text as a
+  // recursive writer, several times faster on pages of a thousand groups (object keys here are
+  // never integer-like, which JavaScript would order first).
+  const sortKeys = (_key: string, value: unknown) => {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+    const sorted: Json = {};
+    for (const k of Object.keys(value).sort()) sorted[k] = (value as Json)[k];
+    return sorted;
   };
+  const canonical = (value: unknown): string => JSON.stringify(value, sortKeys) ?? 'null';
   const signingText = (header: unknown, message: unknown, created: number, expires: number) =>
     `(created): ${created}\n(expires): ${expires}\ndigest: SHA-256=${createHash('sha256').update(canonical({ header, message })).digest('base64')}`;
   const signed = (header: Json, message: Json): Json => {
