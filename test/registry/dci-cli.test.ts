@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAspOn } from '../support/cli.ts';
+import { tempFile } from '../support/files.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
 import type { DciPeer } from '../peers/dci-registry.ts';
@@ -24,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('asp registry pull dci', () => {
-  it('pulls the registry in pages, prints the counts and the cursor, and pulls a delta the second time', { timeout: 300_000 }, async () => {
+  it('pulls the registry in pages, prints the counts and the cursor, and pulls a delta the second time (the registry then named in a configuration file)', { timeout: 300_000 }, async () => {
     const args = ['registry', 'pull', 'dci', peer.url, '--registry', 'county-sr', '--programme', 'CT', '--page-size', '1000',
       '--jwks', `${peer.url}/.well-known/jwks.json`, '--receiver-id', peer.senderId, '--id-type', 'HouseholdID', '--by', 'ops@example.org'];
     const first = await runAspOn(t, args);
@@ -35,8 +36,20 @@ describe('asp registry pull dci', () => {
     expect(cursor).not.toBeNull();
     expect(peer.received.filter((r) => r.path === '/registry/sync/search')).toHaveLength(3);
 
+    // The second time, the registry as named in a configuration file: no URL, no other flag.
+    const config = await tempFile('registries.yaml', [
+      'registries:',
+      '  - name: county-sr',
+      '    kind: dci',
+      `    url: ${peer.url}`,
+      `    receiver_id: ${peer.senderId}`,
+      `    jwks: ${peer.url}/.well-known/jwks.json`,
+      '    page_size: 1000',
+      '    programme: CT',
+      '    id_type: HouseholdID',
+    ].join('\n') + '\n');
     peer.touch([10, 20, 30]);
-    const second = await runAspOn(t, [...args, '--json']);
+    const second = await runAspOn(t, ['registry', 'pull', 'dci', '--registry', 'county-sr', '--config', config, '--by', 'ops@example.org', '--json']);
     expect(second.code).toBe(0);
     const report = JSON.parse(second.stdout);
     expect(report).toMatchObject({ mode: 'delta', since: new Date(cursor![1]).toISOString(), rows: 3, inserted: 0, updated: 3 });
