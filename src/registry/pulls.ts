@@ -20,7 +20,7 @@ export async function startPull(
   return store.transaction(async ({ raw }) => {
     const { rows } = await raw.query<{ id: string }>(
       `INSERT INTO registry_pulls (registry, kind, url, mode, since, actor) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      [pull.registry, pull.kind, pull.url, pull.mode, pull.since, pull.actor],
+      [pull.registry, pull.kind, withoutCredentials(pull.url), pull.mode, pull.since, pull.actor],
     );
     return Number(rows[0].id);
   });
@@ -64,4 +64,17 @@ export async function lastCursor(store: Store, registry: string): Promise<Date |
       [registry],
     ));
   return rows[0] ? new Date(rows[0].cursor) : undefined;
+}
+
+/** A URL as it may be recorded and audited: any `user:password@` in it is dropped. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
