@@ -22,7 +22,7 @@ export interface RegistryImportOptions {
   rejectsFile?: string;
   /** Also enrol every imported household in this programme (active). */
   programme?: string;
-  /** Called as bytes are read, for a progress bar. */
+  /** Called as the source is read, for a progress bar: bytes of a file, records of a registry pull (`importRecords`). */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
 
