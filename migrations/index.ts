@@ -14,6 +14,7 @@ import * as approvalHash from './0012-approval-hash.ts';
 import * as auditAnchor from './0013-audit-anchor.ts';
 import * as registryConnectors from './0014-registry-connectors.ts';
 import * as disbursements from './0015-disbursements.ts';
+import * as dciInbox from './0016-dci-inbox.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '0013-audit-anchor': auditAnchor,
   '0014-registry-connectors': registryConnectors,
   '0015-disbursements': disbursements,
+  '0016-dci-inbox': dciInbox,
 };

@@ -35,6 +35,7 @@ import { registerReconcileCommands } from './cli/reconcile-commands.ts';
 import { registerDisburseCommands } from './cli/disburse-commands.ts';
 import { registerSigningKeyCommands } from './cli/signing-key-commands.ts';
 import { registerAuditCommands, registerDbCommands } from './cli/audit-commands.ts';
+import { registerRegistryCommands } from './cli/registry-commands.ts';
 
 const integer = (name: string) => (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
@@ -168,6 +169,8 @@ export function buildCli(): Command {
         ]);
       });
     });
+
+  registerRegistryCommands(registry);
 
   program
     .command('ingest <source> <target>')

@@ -9,6 +9,7 @@ import { unstorableText } from '../db/storable.ts';
 import { ConflictError, ForbiddenError, isUserError, NotFoundError } from '../errors.ts';
 import { log } from '../log.ts';
 import { webRouter } from '../web/serve.ts';
+import { dciCallbackRouter } from './dci-callbacks.ts';
 import { docsPage } from './docs.ts';
 import { healthRouter } from './health.ts';
 import { verifyApiKey, type Caller } from './keys.ts';
@@ -82,6 +83,7 @@ export function createApp(store: Store): express.Express {
   api.get('/docs', (_req, res) => res.type('html').send(docsPage(document)));
   mountRoutes(api, routes, store, (spec, req) => authorise(store, spec, req));
   api.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such endpoint (see /api/openapi.json)' } }));
+  app.use(dciCallbackRouter(store));
   app.use('/api', api);
   app.use(errorHandler);
   return app;

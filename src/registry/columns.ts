@@ -9,6 +9,11 @@ export const CANONICAL_COLUMNS = [
   'programmes',
   'payment_channel',
   'payment_account',
+  'head_first_name',
+  'head_last_name',
+  'head_birth_date',
+  'national_id',
+  'phone',
 ] as const;
 
 export type CanonicalColumn = (typeof CANONICAL_COLUMNS)[number];

@@ -1,3 +1,5 @@
+import type { RawConnection } from '../db/raw.ts';
+
 /**
  * Households that arrive from a live registry (DCI, openIMIS) rather than a CSV file: each
  * connector turns the registry's records into these, and `importRecords` (import-registry.ts)
@@ -40,4 +42,11 @@ export interface RecordSource {
   records: AsyncIterable<SourcedRecord>;
   /** How many records the registry says it will send (for the progress bar), when it says. */
   expected?: () => number | undefined;
+  /**
+   * For a source whose records already sit in the database (async DCI callbacks in dci_inbox):
+   * on the embedded back end, which has a single connection, `importRecords` hands it the import's
+   * own connection to read them with (between COPY chunks, when the connection is idle). On the
+   * server it is not called: the source reads through a connection of its own.
+   */
+  readWith?: (raw: RawConnection) => void;
 }

@@ -1,0 +1,95 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { UserError } from '../errors.ts';
+import { DEFAULT_MAPPING } from '../registry/dci/group-record.ts';
+import { asyncSearch } from '../registry/dci/async-search.ts';
+import { pullDci } from '../registry/dci/pull.ts';
+import type { DciRegistry } from '../registry/dci/messages.ts';
+import { engineSender } from '../registry/dci/sender.ts';
+import { configuredRegistry } from '../registry/registries-config.ts';
+import { globals, wholeNumber, withStore } from './context.ts';
+import { report } from './output.ts';
+
+const isoTime = (value: string): Date => {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw new InvalidArgumentError('--since is an ISO date or date-time, e.g. 2026-11-30T00:00:00Z');
+  return date;
+};
+
+/** `asp registry pull dci URL ...`, added to the existing `asp registry` command. */
+export function registerRegistryCommands(registry: Command): void {
+  const pull = registry.command('pull').description('pull households from a live registry (recorded; the next pull is a delta)');
+  pull
+    .command('dci [url]')
+    .description('pull Groups from a DCI Social Registry (SR API 1.0.0) at URL: signed sync/search, paged; all or nothing')
+    .option('--registry <name>', 'the name pulls and their cursor are kept under (default: the URL); a registry of that name in the configuration file gives the defaults of every other option')
+    .option('--config <file>', 'the registry configuration (default ASP_REGISTRIES, else data/registries.yaml)')
+    .option('--since <iso>', 'pull groups changed since then (default: the last successful pull of this registry)', isoTime)
+    .option('--full', 'pull every group, even when an earlier pull left a cursor')
+    .option('--programme <code>', 'enrol the pulled households in this programme (active unless the registry says exited)')
+    .option('--page-size <n>', 'groups per page (default 1000)', wholeNumber('--page-size'))
+    .option('--skip-invalid', 'import the good households and report the bad ones instead of importing nothing')
+    .option('--async', 'use the async search with on-search callbacks to ASP_PUBLIC_URL (large pulls; needs `asp serve` reachable)')
+    .option('--jwks <url-or-file>', "the registry's JWKS: its answers must then carry its valid signature")
+    .option('--receiver-id <id>', "the registry's sender id (header.receiver_id; with --jwks, the only signer accepted)")
+    .option('--token-env <variable>', 'an environment variable holding an OAuth2 bearer token for the registry')
+    .option('--id-type <type>', 'the group_identifier type that becomes registry_id (default: the first identifier)')
+    .option('--national-id-type <type>', `the identifier type of the head's national id (default ${DEFAULT_MAPPING.nationalIdType})`)
+    .option('--pcode-attribute <name>', `the additional attribute that holds the P-code (default ${DEFAULT_MAPPING.pcodeAttribute})`)
+    .option('--by <name>', 'who pulls (recorded in the audit log)', 'cli')
+    .action(async (givenUrl: string | undefined, opts, cmd: Command) => {
+      const g = globals(cmd);
+      if (opts.since && opts.full) throw new UserError('give --since or --full, not both');
+      const configured = opts.registry ? await configuredRegistry(opts.registry, 'dci', opts.config) : undefined;
+      const url = givenUrl ?? configured?.url;
+      if (!url) throw new UserError(opts.registry ? `no URL given and no registry ${opts.registry} in the configuration` : 'give the registry URL (or --registry NAME of a configured one)');
+      if (!/^https?:\/\//.test(url)) throw new UserError(`${url}: the registry URL must start with http:// or https://`);
+      const dci: DciRegistry = {
+        name: opts.registry ?? url,
+        url,
+        receiverId: opts.receiverId ?? configured?.receiver_id,
+        jwks: opts.jwks ?? configured?.jwks,
+        token: opts.tokenEnv ? { env: opts.tokenEnv } : configured?.token,
+        pageSize: opts.pageSize ?? configured?.page_size ?? 1000,
+        mapping: {
+          identifierType: opts.idType ?? configured?.id_type,
+          nationalIdType: opts.nationalIdType ?? configured?.national_id_type ?? DEFAULT_MAPPING.nationalIdType,
+          pcodeAttribute: opts.pcodeAttribute ?? configured?.pcode_attribute ?? DEFAULT_MAPPING.pcodeAttribute,
+        },
+      };
+      const programme: string | undefined = opts.programme ?? configured?.programme;
+      const sender = await engineSender();
+      await withStore(g, async (store) => {
+        const progress = recordProgress(!g.json);
+        const result = await pullDci(store, dci, sender, {
+          since: opts.since, full: opts.full, programme, skipInvalid: opts.skipInvalid,
+          onProgress: progress.update, actor: opts.by, source: opts.async ? asyncSearch(store) : undefined,
+        }).finally(progress.stop);
+        report(g.json, result, () => [
+          `${dci.name}: ${result.mode} pull${result.since ? ` since ${result.since.toISOString()}` : ''}: ${result.rows} households, ${result.inserted} new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejected} rejected, ${result.enrolled} enrolments`,
+          ...result.problems.map((p) => `  ${p}`),
+          `next delta from ${result.cursor.toISOString()} (pull ${result.pull})`,
+        ]);
+      });
+    });
+}
+
+/** A records progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). */
+function recordProgress(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new SingleBar({ stream: process.stderr, format: 'pulling |{bar}| {percentage}% {value}/{total} households', hideCursor: true }, Presets.shades_classic);
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.setTotal(Math.max(total, done));
+      bar.update(done);
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
