@@ -91,13 +91,13 @@ export function registerOpenImisPull(pull: Command): void {
 }
 
 /** A household-count progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). */
-function householdProgress(enabled: boolean): { update: (done: number, expected: number | undefined) => void; stop: () => void } {
+function householdProgress(enabled: boolean): { update: (done: number, expected: number) => void; stop: () => void } {
   if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new SingleBar({ stream: process.stderr, format: 'pulling |{bar}| {percentage}% {value}/{total} households', hideCursor: true }, Presets.shades_classic);
   let started = false;
   return {
     update(done, expected) {
-      const total = Math.max(expected ?? done, done);
+      const total = Math.max(expected, done);
       if (!started) bar.start(total, 0);
       started = true;
       bar.setTotal(total);

@@ -3,7 +3,6 @@ import type { SecretRef } from '../../interop/secrets.ts';
 import { log } from '../../log.ts';
 import { importRecords, type RegistryImportOptions, type RegistryImportReport } from '../import-registry.ts';
 import { finishPull, lastCursor, startPull } from '../pulls.ts';
-import type { RecordSource } from '../record-source.ts';
 import { loadAreaCrosswalk } from './area-crosswalk.ts';
 import { graphqlEndpoint, openImisClient } from './graphql-client.ts';
 import { DEFAULT_JSON_EXT_KEYS, type JsonExtKeys } from './household-record.ts';
@@ -26,8 +25,8 @@ export interface OpenImisPullOptions extends Pick<RegistryImportOptions, 'skipIn
   jsonExtKeys?: Partial<JsonExtKeys>;
   /** Who pulls, for the pull record. */
   actor: string;
-  /** Households read so far, and how many the registry announced (when it did). */
-  onProgress?: (households: number, expected: number | undefined) => void;
+  /** Households read so far, and how many the registry announced (at least as many as read). */
+  onProgress?: (households: number, expected: number) => void;
   /** For tests: per-request timeout and back-off. */
   timeoutMs?: number;
   backoffMs?: number;
@@ -64,11 +63,10 @@ export async function pullOpenImis(store: Store, options: OpenImisPullOptions): 
     mapping: { registryId: options.registryId ?? 'code', keys: jsonExtKeys(options.jsonExtKeys), crosswalk: await loadAreaCrosswalk(store) },
     enrolment: Boolean(options.programme),
   });
-  const source = options.onProgress ? withProgress(pulled.source, options.onProgress) : pulled.source;
   const mode = since ? 'delta' : 'full';
   const pull = await startPull(store, { registry, kind: 'openimis', url: endpoint, mode, since, actor: options.actor });
   try {
-    const report = await importRecords(store, source, { skipInvalid: options.skipInvalid, programme: options.programme });
+    const report = await importRecords(store, pulled.source, { skipInvalid: options.skipInvalid, programme: options.programme, onProgress: options.onProgress });
     const stats = pulled.stats();
     const cursor = pulled.cursor() ?? new Date();
     await finishPull(store, pull, { status: 'success', counts: { ...numbers(report), pages: stats.pages, received: stats.received }, cursor });
@@ -78,20 +76,6 @@ export async function pullOpenImis(store: Store, options: OpenImisPullOptions): 
     await finishPull(store, pull, { status: 'failed', error: (error as Error).message });
     throw error;
   }
-}
-
-function withProgress(source: RecordSource, onProgress: NonNullable<OpenImisPullOptions['onProgress']>): RecordSource {
-  return {
-    ...source,
-    records: (async function* () {
-      let households = 0;
-      for await (const sourced of source.records) {
-        yield sourced;
-        if (++households % 500 === 0) onProgress(households, source.expected?.());
-      }
-      onProgress(households, source.expected?.() ?? households);
-    })(),
-  };
 }
 
 /** The keys given replace the defaults for that field; the others keep theirs. */
