@@ -55,7 +55,11 @@ const NO_PERMISSION = /permission|unauthori[sz]ed|not authenticated|login requir
  * ```
  */
 export function openImisClient(connection: OpenImisConnection): OpenImisClient {
-  const o = { ...DEFAULTS, ...connection };
+  const o = {
+    timeoutMs: connection.timeoutMs ?? DEFAULTS.timeoutMs,
+    retries: connection.retries ?? DEFAULTS.retries,
+    backoffMs: connection.backoffMs ?? DEFAULTS.backoffMs,
+  };
   const endpoint = graphqlEndpoint(connection.url);
   let token: string | undefined;
   let password = '';
