@@ -63,7 +63,7 @@ const LOCATION = 'code name type parent { code name type parent { code name type
  * are variables. Ordered by id, so that the offset cursors graphene issues walk a stable order.
  */
 export function groupBeneficiaryQuery(filter: BeneficiaryFilter): string {
-  if (!UUID.test(filter.benefitPlan)) throw new UserError(`--benefit-plan ${filter.benefitPlan}: an openIMIS benefit plan id is a UUID`);
+  checkBenefitPlanId(filter.benefitPlan);
   const args = [`benefitPlan_Id: ${JSON.stringify(filter.benefitPlan)}`];
   if (filter.kind === 'active') args.push('status: "ACTIVE"', 'isDeleted: false');
   if (filter.kind === 'beneficiary changed') args.push(`dateUpdated_Gte: ${JSON.stringify(filter.since.toISOString())}`);
@@ -78,6 +78,11 @@ export function groupBeneficiaryQuery(filter: BeneficiaryFilter): string {
     } }
   }
 }`;
+}
+
+/** openIMIS benefit plans are identified by UUID; anything else is a typo, said before anything is asked. */
+export function checkBenefitPlanId(id: string): void {
+  if (!UUID.test(id)) throw new UserError(`--benefit-plan ${id}: an openIMIS benefit plan id is a UUID`);
 }
 
 interface Connection {

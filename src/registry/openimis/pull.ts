@@ -5,6 +5,7 @@ import { importRecords, type RegistryImportOptions, type RegistryImportReport } 
 import { finishPull, lastCursor, startPull } from '../pulls.ts';
 import { loadAreaCrosswalk } from './area-crosswalk.ts';
 import { graphqlEndpoint, openImisClient } from './graphql-client.ts';
+import { checkBenefitPlanId } from './group-beneficiaries.ts';
 import { DEFAULT_JSON_EXT_KEYS, type JsonExtKeys } from './household-record.ts';
 import { openImisRecords, type PullStats } from './openimis-records.ts';
 
@@ -52,6 +53,7 @@ export interface OpenImisPullReport extends RegistryImportReport {
  */
 export async function pullOpenImis(store: Store, options: OpenImisPullOptions): Promise<OpenImisPullReport> {
   const endpoint = graphqlEndpoint(options.url);
+  checkBenefitPlanId(options.benefitPlan);
   const registry = `openimis ${endpoint} benefit plan ${options.benefitPlan} programme ${options.programme ?? '-'}`;
   const since = options.full ? null : (options.since ?? (await lastCursor(store, registry)) ?? null);
   const client = openImisClient({ url: endpoint, username: options.username, password: options.password, timeoutMs: options.timeoutMs, backoffMs: options.backoffMs });
