@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { UserError } from '../errors.ts';
 import type { SecretRef } from '../interop/secrets.ts';
+import { checkBenefitPlanId } from '../registry/openimis/group-beneficiaries.ts';
 import { pullOpenImis } from '../registry/openimis/pull.ts';
 import { globals, wholeNumber, withStore } from './context.ts';
 import { report } from './output.ts';
@@ -59,6 +60,7 @@ export function registerOpenImisPull(pull: Command): void {
       if (opts.since && opts.full) throw new UserError('--since and --full: give one or the other');
       if (opts.passwordEnv && opts.passwordFile) throw new UserError('--password-env and --password-file: give one or the other');
       if (opts.registryId !== 'code' && opts.registryId !== 'uuid') throw new UserError(`--registry-id ${opts.registryId}: use code or uuid`);
+      checkBenefitPlanId(opts.benefitPlan);
       const username = opts.username ?? process.env.OPENIMIS_USERNAME;
       if (!username) throw new UserError('--username: say which openIMIS user pulls (or set OPENIMIS_USERNAME)');
       const password: SecretRef = opts.passwordFile ? { file: opts.passwordFile } : { env: opts.passwordEnv ?? 'OPENIMIS_PASSWORD' };

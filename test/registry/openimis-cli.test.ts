@@ -2,6 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importAreaCodes } from '../../src/areas/area-codes.ts';
 import { runAsp, type CliResult } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { loadDemoAreas } from '../support/demo-areas.ts';
@@ -42,7 +43,7 @@ beforeAll(async () => {
   peer = await startOpenImisPeer({ households: 500, seed: 5, users: { asp: PASSWORD } });
   const districts = await t.store.db.selectFrom('admin_areas').select('pcode').where('level', '=', 2).orderBy('pcode').execute();
   const codes = await tempFile('openimis-cli-codes.csv', ['scheme,code,pcode', ...districts.map((d, i) => `openimis,D${String(i + 1).padStart(7, '0')},${d.pcode}`)].join('\n') + '\n');
-  expect((await asp('areas', 'codes', codes)).code).toBe(0);
+  await importAreaCodes(t.store, codes);
 });
 afterAll(async () => {
   await peer?.close();
@@ -74,11 +75,17 @@ describe('asp registry pull openimis', () => {
     expect(sizes).toEqual([1, 2, 3].map((i) => ({ registry_id: peer.household(i).code, size: peer.household(i).groupExt.number_of_members })));
   });
 
-  it('says what is wrong with the flags', async () => {
-    const both = await asp(...pullArgs(), '--since', '2026-01-01', '--full');
+  it('says what is wrong with the flags, before opening the database', async () => {
+    // Refused before the database is opened: the test's own connection may stay open.
+    const flagProblem = async (...args: string[]) => {
+      const result = await runAsp([...t.cliArgs, ...args], env);
+      outputs.push(result.stdout, result.stderr);
+      return result;
+    };
+    const both = await flagProblem(...pullArgs(), '--since', '2026-01-01', '--full');
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--since and --full: give one or the other');
-    const badPlan = await asp('registry', 'pull', 'openimis', peer.url, '--benefit-plan', 'plan-7', '--username', 'asp', '--password-env', 'OPENIMIS_CLI_PASSWORD');
+    const badPlan = await flagProblem('registry', 'pull', 'openimis', peer.url, '--benefit-plan', 'plan-7', '--username', 'asp', '--password-env', 'OPENIMIS_CLI_PASSWORD');
     expect(badPlan.code).toBe(2);
     expect(badPlan.stderr).toContain('--benefit-plan plan-7: an openIMIS benefit plan id is a UUID');
   });
