@@ -72,6 +72,7 @@ export async function pullOpenImis(store: Store, options: OpenImisPullOptions): 
     const stats = pulled.stats();
     const cursor = pulled.cursor() ?? new Date();
     await finishPull(store, pull, { status: 'success', counts: { ...numbers(report), pages: stats.pages, received: stats.received }, cursor });
+    log.info({ endpoint, pull, mode, rows: report.rows, inserted: report.inserted, updated: report.updated, rejected: report.rejected, pages: stats.pages }, 'openIMIS pull done');
     if (stats.changedDuringPull) log.warn({ endpoint, pull }, 'the caseload changed during the pull; a later delta picks up what moved');
     return { ...report, pull, mode, since: since?.toISOString() ?? null, cursor: cursor.toISOString(), stats };
   } catch (error) {
