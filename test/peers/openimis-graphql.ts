@@ -20,6 +20,8 @@ export interface OpenImisPeerOptions {
   users?: Record<string, string>;
   /** graphene-django's RELAY_CONNECTION_MAX_LIMIT; openIMIS ships 100. */
   maxPageSize?: number;
+  /** A careless deployment whose refusal quotes the credentials it was sent (a proxy, a debug middleware). */
+  echoCredentials?: boolean;
 }
 
 export interface PeerLocation {
@@ -162,7 +164,9 @@ export async function startOpenImisPeer(options: OpenImisPeerOptions) {
     tokenAuth({ username, password }: { username: string; password: string }) {
       stats.tokenAuths++;
       const known = users[username];
-      if (known === undefined || !sameText(known, password)) throw new Error('Please enter valid credentials');
+      if (known === undefined || !sameText(known, password)) {
+        throw new Error(`Please enter valid credentials${options.echoCredentials ? ` (got ${username}/${password})` : ''}`);
+      }
       const issuedMs = Date.now();
       const payload = { username, exp: Math.floor(issuedMs / 1000) + 300, origIat: Math.floor(issuedMs / 1000), iatMs: issuedMs };
       return { token: signToken(payload, secret), refreshExpiresIn: payload.exp + 86_400, payload: JSON.stringify(payload) };

@@ -187,6 +187,14 @@ describe('authentication and faults', () => {
     expect(peer.stats.queries).toBe(queries);
   });
 
+  it('a server that quotes the password back has it blotted out of the error', async () => {
+    const careless = await startOpenImisPeer({ households: 10, users: { asp: PASSWORD }, echoCredentials: true });
+    process.env.OPENIMIS_WRONG = 'not-the-password';
+    const error = await openImisClient({ url: careless.url, username: 'asp', password: { env: 'OPENIMIS_WRONG' } }).authenticate().catch((e: Error) => e);
+    await careless.close();
+    expect((error as Error).message).toBe(`openIMIS ${careless.url}/api/graphql: tokenAuth refused the user asp: Please enter valid credentials (got asp/***); nothing was imported`);
+  });
+
   it('a missing password variable is named, not guessed', async () => {
     const error = await client('OPENIMIS_NOT_SET').authenticate().catch((e: Error) => e);
     expect(error).toBeInstanceOf(UserError);
