@@ -239,6 +239,14 @@ describe('authentication and faults', () => {
     expect((error as Error).message).toBe(`openIMIS ${peer.url}/api/graphql: HTTP 503 (after 3 attempts)`);
   });
 
+  it('an address where nothing listens fails saying so', async () => {
+    const gone = await startOpenImisPeer({ households: 1 });
+    await gone.close();
+    const nowhere = openImisClient({ url: gone.url, username: 'asp', password: { env: 'OPENIMIS_TEST_PASSWORD' }, backoffMs: 1, retries: 1 });
+    const error = await nowhere.authenticate().catch((e: Error) => e);
+    expect((error as Error).message).toBe(`openIMIS ${gone.url}/api/graphql: fetch failed (ECONNREFUSED) (after 2 attempts)`);
+  });
+
   it('a page larger than the deployment allows is refused with openIMIS’s words', async () => {
     const error = await collect(openImisRecords(client(), options({ pageSize: 500 })).source.records).catch((e: Error) => e);
     expect((error as Error).message).toContain('exceeds the `first` limit of 100 records');

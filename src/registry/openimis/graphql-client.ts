@@ -81,7 +81,8 @@ export function openImisClient(connection: OpenImisConnection): OpenImisClient {
         }
       } catch (error) {
         if (error instanceof OpenImisAnswerError) throw new Error(`openIMIS ${endpoint}: ${scrub(error.message)}`);
-        lastError = (error as Error).name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : scrub(String((error as Error).message));
+        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        lastError = (error as Error).name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : scrub(`${(error as Error).message}${cause ? ` (${cause})` : ''}`);
       }
       if (attempt <= o.retries) {
         log.warn({ endpoint, attempt, reason: lastError }, 'openIMIS request failed; retrying');
