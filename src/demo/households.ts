@@ -19,7 +19,16 @@ export interface DemoProgrammeCodes {
 export const DEMO_COLUMNS = [
   'registry_id', 'admin_pcode', 'lat', 'lon', 'size', 'pmt_score', 'programmes',
   'payment_channel', 'payment_account', 'head_sex', 'head_age', 'disability', 'livestock_tlu',
+  'head_first_name', 'head_last_name', 'head_birth_date', 'national_id', 'phone',
 ] as const;
+
+// Common given names and surnames, drawn independently: the pairs are invented, as is every
+// birth date, identity number and phone, so that openIMIS and partner exports have what they need.
+const GIVEN = {
+  F: ['Amina', 'Wanjiru', 'Akinyi', 'Fatuma', 'Nasimiyu', 'Chebet', 'Halima', 'Nyokabi', 'Atieno', 'Lokaale'],
+  M: ['Abdi', 'Kamau', 'Otieno', 'Hassan', 'Wafula', 'Kiprono', 'Ekai', 'Mwangi', 'Omondi', 'Lomuria'],
+};
+const SURNAMES = ['Mohamed', 'Njoroge', 'Ochieng', 'Ali', 'Barasa', 'Kiptoo', 'Ewoton', 'Mutua', 'Adan', 'Lokwang', 'Wekesa', 'Guyo'];
 
 // Kenya's 2019 census puts the mean household at about 3.9 people, with a long tail in the ASALs.
 const SIZE_WEIGHTS = [12, 14, 16, 16, 13, 10, 7, 5, 3, 2, 1, 1];
@@ -41,6 +50,9 @@ export function* demoHouseholdsCsv(
   programmes: DemoProgrammeCodes,
 ): Generator<string> {
   const random = seededRandom(seed);
+  // A second stream for the head's identity: the first stays as it was, so the households' places,
+  // sizes, scores and enrolments are the same as before names were added.
+  const identity = seededRandom(seed ^ 0x5eed);
   const boxes = areas.map((a) => bbox(a.geometry));
   const weights = areas.map((a) => a.weight);
   yield DEMO_COLUMNS.join(',') + '\n';
@@ -58,6 +70,7 @@ export function* demoHouseholdsCsv(
     if (headAge >= 70) enrolled.push(programmes.olderPersons);
     const channel = CHANNELS[Math.floor(random() * CHANNELS.length)];
     const account = channel === 'cash' ? '' : `07${String(Math.floor(random() * 1e8)).padStart(8, '0')}`;
+    const sex = random() < 0.35 ? 'F' : 'M';
     lines.push(
       [
         `DEMO-${String(i).padStart(8, '0')}`,
@@ -69,10 +82,11 @@ export function* demoHouseholdsCsv(
         enrolled.join(';'),
         channel,
         account,
-        random() < 0.35 ? 'F' : 'M',
+        sex,
         headAge,
         random() < 0.06 ? 'yes' : 'no',
         (Math.max(0, 3 + 4 * normal(random))).toFixed(1),
+        ...headIdentity(identity, sex, headAge, account),
       ].join(',') + '\n',
     );
     if (lines.length === 1000) {
@@ -81,6 +95,16 @@ export function* demoHouseholdsCsv(
     }
   }
   if (lines.length) yield lines.join('');
+}
+
+/** First name, last name, birth date (aged `age` on 2026-06-30), national id, phone. */
+function headIdentity(random: () => number, sex: 'F' | 'M', age: number, account: string): string[] {
+  const given = GIVEN[sex][Math.floor(random() * GIVEN[sex].length)];
+  const surname = SURNAMES[Math.floor(random() * SURNAMES.length)];
+  const born = new Date(Date.UTC(2026 - age, 5, 30) - Math.floor(random() * 365) * 86_400_000);
+  const nationalId = String(10_000_000 + Math.floor(random() * 89_999_999));
+  const phone = account || `07${String(Math.floor(random() * 1e8)).padStart(8, '0')}`;
+  return [given, surname, born.toISOString().slice(0, 10), nationalId, phone];
 }
 
 /** Rejection sampling inside the area's bounding box; areas are never slivers, so it ends fast. */

@@ -45,4 +45,20 @@ describe('the demo household generator', () => {
     expect(meanPmt(ct)).toBeLessThan(meanPmt(rows) - 5);
     expect(opg.every((r) => Number(r.head_age) >= 70)).toBe(true);
   });
+
+  it('gives every head what receivers need: names, a birth date that matches the age, an id and a phone', () => {
+    for (const r of rows) {
+      expect(r.head_first_name).toMatch(/^[A-Z][a-z]+$/);
+      expect(r.head_last_name).toMatch(/^[A-Z][a-z]+$/);
+      // Aged head_age on 2026-06-30: born within the year before that birthday.
+      const born = new Date(`${r.head_birth_date}T00:00:00Z`);
+      const birthday = Date.UTC(2026 - Number(r.head_age), 5, 30);
+      expect(birthday - born.getTime()).toBeGreaterThanOrEqual(0);
+      expect(birthday - born.getTime()).toBeLessThan(366 * 86_400_000);
+      expect(r.national_id).toMatch(/^\d{8}$/);
+      expect(r.phone).toMatch(/^07\d{8}$/);
+      if (r.payment_channel !== 'cash') expect(r.phone).toBe(r.payment_account);
+    }
+    expect(new Set(rows.map((r) => r.national_id)).size).toBeGreaterThan(rows.length * 0.99);
+  });
 });
