@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
 import { importRecords, importRegistry } from '../../src/registry/import-registry.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { loadDemoAreas } from '../support/demo-areas.ts';
+import { registryWorld } from '../support/registry-world.ts';
 import { tempFile } from '../support/files.ts';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  await loadDemoAreas(t.store);
-});
-afterAll(() => t?.drop());
-beforeEach(async () => {
-  await t.store.db.deleteFrom('enrolments').execute();
-  await t.store.db.deleteFrom('households').execute();
-});
+const world = registryWorld();
 
 const heads = () =>
-  t.store.db.selectFrom('households')
+  world.t.store.db.selectFrom('households')
     .select(['registry_id', 'head_first_name', 'head_last_name', 'national_id', 'phone', 'attributes'])
     .select((e) => e.fn<string>('to_char', ['head_birth_date', e.val('YYYY-MM-DD')]).as('birth'))
     .orderBy('registry_id').execute();
@@ -30,9 +20,9 @@ describe("the head's names, birth date, national id and phone", () => {
       'H-1,XD01001,Amina,Dida,1984-02-29,NID-1,+254700000001',
       'H-2,XD01001,,,,,',
     ].join('\n') + '\n');
-    expect(await importRegistry(t.store, file)).toMatchObject({ inserted: 2, rejected: 0 });
+    expect(await importRegistry(world.t.store, file)).toMatchObject({ inserted: 2, rejected: 0 });
     const later = await tempFile('later.csv', 'registry_id,admin_pcode,size\nH-1,XD01001,3\n');
-    expect(await importRegistry(t.store, later)).toMatchObject({ updated: 1 });
+    expect(await importRegistry(world.t.store, later)).toMatchObject({ updated: 1 });
     expect(await heads()).toEqual([
       { registry_id: 'H-1', head_first_name: 'Amina', head_last_name: 'Dida', birth: '1984-02-29', national_id: 'NID-1', phone: '+254700000001', attributes: {} },
       { registry_id: 'H-2', head_first_name: null, head_last_name: null, birth: null, national_id: null, phone: null, attributes: {} },
@@ -49,7 +39,7 @@ describe("the head's names, birth date, national id and phone", () => {
       'H-4,XD01001,0000-01-01,',
       `H-5,XD01001,1990-01-01,${'9'.repeat(1001)}`,
     ].join('\n') + '\n');
-    expect(await problemsOf(importRegistry(t.store, file))).toEqual([
+    expect(await problemsOf(importRegistry(world.t.store, file))).toEqual([
       `${file}: line 2, column head_birth_date: "2023-02-29" is not a date written YYYY-MM-DD`,
       `${file}: line 3, column head_birth_date: "${tomorrow}" is in the future`,
       `${file}: line 4, column head_birth_date: "12/05/1980" is not a date written YYYY-MM-DD`,
@@ -66,15 +56,15 @@ describe("the head's names, birth date, national id and phone", () => {
         for (const [i, record] of records.entries()) yield { record: { admin_pcode: 'XD01001', ...record }, where: `item ${i + 1}` };
       })(),
     });
-    expect(await problemsOf(importRecords(t.store, source([{ registry_id: 'R-1', head_birth_date: '1999-13-01' }, { registry_id: 'R-1' }]), {}))).toEqual([
+    expect(await problemsOf(importRecords(world.t.store, source([{ registry_id: 'R-1', head_birth_date: '1999-13-01' }, { registry_id: 'R-1' }]), {}))).toEqual([
       'test-registry: item 1, field head_birth_date: "1999-13-01" is not a date written YYYY-MM-DD',
       'test-registry: item 2, field registry_id: the same registry_id is already at item 1',
     ]);
-    await importRecords(t.store, source([{ registry_id: 'R-1' }, { registry_id: 'R-2' }]), { programme: 'CT' });
+    await importRecords(world.t.store, source([{ registry_id: 'R-1' }, { registry_id: 'R-2' }]), { programme: 'CT' });
     // A record marked exited ends its enrolment in the pull's programme; the other stays active.
-    const report = await importRecords(t.store, source([{ registry_id: 'R-1', enrolment: 'exited' }, { registry_id: 'R-2' }]), { programme: 'CT' });
+    const report = await importRecords(world.t.store, source([{ registry_id: 'R-1', enrolment: 'exited' }, { registry_id: 'R-2' }]), { programme: 'CT' });
     expect(report).toMatchObject({ rows: 2, unchanged: 2, enrolled: 0 });
-    const enrolments = await t.store.db.selectFrom('enrolments').innerJoin('households', 'households.id', 'enrolments.household_id')
+    const enrolments = await world.t.store.db.selectFrom('enrolments').innerJoin('households', 'households.id', 'enrolments.household_id')
       .select(['registry_id', 'status']).orderBy('registry_id').execute();
     expect(enrolments).toEqual([{ registry_id: 'R-1', status: 'exited' }, { registry_id: 'R-2', status: 'active' }]);
   });

@@ -1,32 +1,22 @@
 import { stat } from 'node:fs/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
 import { importRegistry } from '../../src/registry/import-registry.ts';
 import { runAspOn } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { loadDemoAreas } from '../support/demo-areas.ts';
+import { registryWorld } from '../support/registry-world.ts';
 import { tempFile } from '../support/files.ts';
 
 // Issue 11, defect 8: registry files past what PostgreSQL can hold are refused with the line and
 // column, exit 2, and nothing half-imported; never a database stack trace.
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  await loadDemoAreas(t.store);
-});
-afterAll(() => t?.drop());
-beforeEach(async () => {
-  await t.store.db.deleteFrom('enrolments').execute();
-  await t.store.db.deleteFrom('households').execute();
-});
+const world = registryWorld();
 
 const HEADER = 'registry_id,admin_pcode,size';
-const registryIds = async () => (await t.store.db.selectFrom('households').select('registry_id').orderBy('registry_id').execute()).map((h) => h.registry_id);
+const registryIds = async () => (await world.t.store.db.selectFrom('households').select('registry_id').orderBy('registry_id').execute()).map((h) => h.registry_id);
 
 /** The UserError an import throws, with its details. */
 async function refusal(file: string, options = {}): Promise<UserError> {
-  const error = await importRegistry(t.store, file, options).then(() => null, (e: unknown) => e);
+  const error = await importRegistry(world.t.store, file, options).then(() => null, (e: unknown) => e);
   expect(error).toBeInstanceOf(UserError);
   return error as UserError;
 }
@@ -50,7 +40,7 @@ describe('registry files the database cannot hold', () => {
   });
 
   it('1,599 narrow columns still import', async () => {
-    const report = await importRegistry(t.store, await tempFile('wide-ok.csv', wideFile(1599)));
+    const report = await importRegistry(world.t.store, await tempFile('wide-ok.csv', wideFile(1599)));
     expect(report).toMatchObject({ inserted: 1, rejected: 0 });
   });
 
@@ -60,7 +50,7 @@ describe('registry files the database cannot hold', () => {
     const error = await refusal(file);
     expect(error.details).toEqual([expect.stringMatching(/line 3, column registry_id: is 3000 bytes long; at most 1000/)]);
     expect(await registryIds()).toEqual([]);
-    const report = await importRegistry(t.store, file, { skipInvalid: true });
+    const report = await importRegistry(world.t.store, file, { skipInvalid: true });
     expect(report).toMatchObject({ inserted: 2, rejected: 1 });
     expect((await stat(report.rejectsFile!)).mode & 0o077).toBe(0);
     expect(await registryIds()).toEqual(['OK-1', 'OK-2']);
@@ -74,7 +64,7 @@ describe('registry files the database cannot hold', () => {
 
   it('`asp registry import` of a too-wide file exits 2 with the line, without a stack trace', async () => {
     const file = await tempFile('wide-cli.csv', wideFile(1601));
-    const result = await runAspOn(t, ['registry', 'import', file]);
+    const result = await runAspOn(world.t, ['registry', 'import', file]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/line 1: the header has 1601 columns/);
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);

@@ -1,28 +1,18 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { UserError } from '../../src/errors.ts';
 import { importRegistry } from '../../src/registry/import-registry.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { loadDemoAreas } from '../support/demo-areas.ts';
+import { registryWorld } from '../support/registry-world.ts';
 import { tempFile } from '../support/files.ts';
 
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  await loadDemoAreas(t.store);
-});
-afterAll(() => t?.drop());
-beforeEach(async () => {
-  await t.store.db.deleteFrom('enrolments').execute();
-  await t.store.db.deleteFrom('households').execute();
-});
+const world = registryWorld();
 
 const HEADER = 'registry_id,admin_pcode,lat,lon,size,pmt_score,programmes,payment_channel,payment_account,village';
-const households = () => t.store.db.selectFrom('households').selectAll().orderBy('registry_id').execute();
+const households = () => world.t.store.db.selectFrom('households').selectAll().orderBy('registry_id').execute();
 const enrolments = () =>
-  t.store.db
+  world.t.store.db
     .selectFrom('enrolments').innerJoin('households', 'households.id', 'enrolments.household_id')
     .select(['registry_id', 'programme_code', 'status']).orderBy('registry_id').orderBy('programme_code').execute();
 
@@ -34,7 +24,7 @@ describe('a good file', () => {
       'HH-2,XD02004,,,1,80,CT;OPG,bank,ACC-2,',
       'HH-3,XD03002,,,7,,,,,"Far, far away"',
     ].join('\n') + '\n');
-    const report = await importRegistry(t.store, file);
+    const report = await importRegistry(world.t.store, file);
     expect(report).toMatchObject({ rows: 3, inserted: 3, updated: 0, rejected: 0, problems: [] });
     const rows = await households();
     expect(rows.map((h) => [h.registry_id, h.admin_pcode, h.size, h.pmt_score, h.payment_channel, h.payment_account, h.attributes])).toEqual([
@@ -52,8 +42,8 @@ describe('a good file', () => {
   it('derives the P-code of a household from lat/lon at the lowest admin level', async () => {
     // Northaven Acacia (XD01001) spans 38–38.67 E, 3–4 N; Westmere's first district starts at 40 E, 1 N.
     const file = await tempFile('located.csv', 'registry_id,lat,lon\nP-1,3.5,38.2\nP-2,0.5,41.9\n');
-    await importRegistry(t.store, file);
-    const rows = await t.store.db
+    await importRegistry(world.t.store, file);
+    const rows = await world.t.store.db
       .selectFrom('households')
       .select(['registry_id', 'admin_pcode', sql<number>`ST_X(location)`.as('x'), sql<number>`ST_Y(location)`.as('y')])
       .orderBy('registry_id').execute();
@@ -64,9 +54,9 @@ describe('a good file', () => {
   });
 
   it('upserts by registry_id on re-import: values change, nothing is duplicated, attributes merge', async () => {
-    await importRegistry(t.store, await tempFile('v1.csv', `${HEADER}\nHH-1,XD01001,,,4,12.5,CT,mobile_money,0700,Kalacha\n`));
+    await importRegistry(world.t.store, await tempFile('v1.csv', `${HEADER}\nHH-1,XD01001,,,4,12.5,CT,mobile_money,0700,Kalacha\n`));
     const second = await importRegistry(
-      t.store,
+      world.t.store,
       await tempFile('v2.csv', 'registry_id,admin_pcode,size,programmes,livestock\nHH-1,XD01002,5,OPG,3\nHH-9,XD01002,2,,\n'),
     );
     expect(second).toMatchObject({ inserted: 1, updated: 1, unchanged: 0 });
@@ -82,22 +72,22 @@ describe('a good file', () => {
 
   it('counts a re-import of the same file as unchanged, and changes nothing', async () => {
     const file = await tempFile('same.csv', `${HEADER}\nHH-1,XD01001,,,4,12.5,CT,mobile_money,0700,Kalacha\nHH-2,XD01002,,,2,40,,bank,B-2,\n`);
-    await importRegistry(t.store, file);
+    await importRegistry(world.t.store, file);
     const before = await households();
-    const again = await importRegistry(t.store, file);
+    const again = await importRegistry(world.t.store, file);
     expect(again).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
     expect(await households()).toEqual(before);
   });
 
   it('enrols everybody in --programme', async () => {
-    const report = await importRegistry(t.store, await tempFile('prog.csv', 'registry_id,admin_pcode\nA,XD01001\nB,XD01002\n'), { programme: 'OPG' });
+    const report = await importRegistry(world.t.store, await tempFile('prog.csv', 'registry_id,admin_pcode\nA,XD01001\nB,XD01002\n'), { programme: 'OPG' });
     expect(report.enrolled).toBe(2);
     expect((await enrolments()).map((e) => `${e.registry_id}:${e.programme_code}:${e.status}`)).toEqual(['A:OPG:active', 'B:OPG:active']);
   });
 
   it('reads a header with a byte-order mark, spaces and capitals, and Windows line ends', async () => {
     const file = await tempFile('bom.csv', '\uFEFFRegistry_ID , Admin_Pcode,Size\r\nW-1,XD01001,3\r\n');
-    await importRegistry(t.store, file);
+    await importRegistry(world.t.store, file);
     expect((await households()).map((h) => [h.registry_id, h.admin_pcode, h.size])).toEqual([['W-1', 'XD01001', 3]]);
   });
 });
@@ -118,7 +108,7 @@ describe('a file with bad rows', () => {
 
   it('reports every problem with line and column and imports nothing (exit code 2 on the CLI)', async () => {
     const file = await badFile();
-    const error = await importRegistry(t.store, file).catch((e) => e);
+    const error = await importRegistry(world.t.store, file).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).toMatch(/7 problem\(s\) in 4 row\(s\); nothing was imported/);
     expect(error.details.map((d: string) => d.replace(`${file}: `, ''))).toEqual([
@@ -137,7 +127,7 @@ describe('a file with bad rows', () => {
   it('with skipInvalid imports the good rows and writes the bad ones, with their problems, to a rejects file', async () => {
     const file = await badFile();
     const rejectsFile = `${file}.rejects.csv`;
-    const report = await importRegistry(t.store, file, { skipInvalid: true, rejectsFile });
+    const report = await importRegistry(world.t.store, file, { skipInvalid: true, rejectsFile });
     expect(report).toMatchObject({ rows: 7, inserted: 3, rejected: 4, rejectsFile });
     expect((await households()).map((h) => h.registry_id)).toEqual(['OK-1', 'OK-2', 'OK-4']);
     expect((await households()).find((h) => h.registry_id === 'OK-2')?.attributes).toEqual({ village: 'two\nlines' });
@@ -156,7 +146,7 @@ describe('a file with bad rows', () => {
 
 describe('unusable files', () => {
   it('refuses a header without registry_id or a place, naming what is missing', async () => {
-    const error = await importRegistry(t.store, await tempFile('nohead.csv', 'id,size\n1,2\n')).catch((e) => e);
+    const error = await importRegistry(world.t.store, await tempFile('nohead.csv', 'id,size\n1,2\n')).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.details.join('\n')).toMatch(/required column registry_id is missing/);
     expect(error.details.join('\n')).toMatch(/give admin_pcode, or lat and lon/);
@@ -164,7 +154,7 @@ describe('unusable files', () => {
 
   it('names the line of a row with too many fields, and imports nothing', async () => {
     const file = await tempFile('ragged.csv', 'registry_id,admin_pcode\nA,XD01001\nB,XD01001,extra\n');
-    const error = await importRegistry(t.store, file).catch((e) => e);
+    const error = await importRegistry(world.t.store, file).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.message).toMatch(/line 3: .*extra data after last expected column/);
     expect(await households()).toEqual([]);
@@ -172,13 +162,13 @@ describe('unusable files', () => {
 
   it('names the right line when a quoted line break comes before the broken row', async () => {
     const file = await tempFile('ragged2.csv', 'registry_id,admin_pcode,note\nA,XD01001,"two\nlines"\nB,XD01001,y,extra\n');
-    const error = await importRegistry(t.store, file).catch((e) => e);
+    const error = await importRegistry(world.t.store, file).catch((e) => e);
     expect(error.message).toMatch(/: line 4: .*extra data after last expected column/);
   });
 
   it('reports a number too large for the database as a bad value, not a crash', async () => {
     const file = await tempFile('huge.csv', 'registry_id,admin_pcode,pmt_score,lat,lon\nA,XD01001,1e999,,\nB,XD01001,5,3.5,38.2\n');
-    const error = await importRegistry(t.store, file).catch((e) => e);
+    const error = await importRegistry(world.t.store, file).catch((e) => e);
     expect(error).toBeInstanceOf(UserError);
     expect(error.details).toEqual([`${file}: line 2, column pmt_score: "1e999" is out of range: a score lies between -1e15 and 1e15 (and is 0 or at least 1e-15 from 0)`]);
   });
@@ -186,24 +176,24 @@ describe('unusable files', () => {
   it('says a huge or vanishing pmt_score is out of range, and a word is not a number; plausible scores land', async () => {
     const scores = ['1e308', '-1e308', '1e100', '1e-400', '12345678901234567890', '1e16', 'abc', '0x5', '1e15', '-999999999999999', '0.5e-3', '0', '12.5'];
     const file = await tempFile('scores.csv', `registry_id,admin_pcode,pmt_score\n${scores.map((s, i) => `S${i},XD01001,${s}`).join('\n')}\n`);
-    const report = await importRegistry(t.store, file, { skipInvalid: true });
+    const report = await importRegistry(world.t.store, file, { skipInvalid: true });
     const range = 'is out of range: a score lies between -1e15 and 1e15 (and is 0 or at least 1e-15 from 0)';
     expect(report.problems).toEqual([
       ...['1e308', '-1e308', '1e100', '1e-400', '12345678901234567890', '1e16'].map((s, i) => `line ${i + 2}, column pmt_score: "${s}" ${range}`),
       'line 8, column pmt_score: "abc" is not a number',
       'line 9, column pmt_score: "0x5" is not a number',
     ]);
-    const landed = await t.store.db.selectFrom('households').select(['registry_id', 'pmt_score']).orderBy('registry_id').execute();
+    const landed = await world.t.store.db.selectFrom('households').select(['registry_id', 'pmt_score']).orderBy('registry_id').execute();
     expect(landed.map((h) => [h.registry_id, h.pmt_score])).toEqual([['S10', 0.0005], ['S11', 0], ['S12', 12.5], ['S8', 1e15], ['S9', -999999999999999]]);
   });
 
   it('refuses an empty file and a file with only a header', async () => {
-    await expect(importRegistry(t.store, await tempFile('empty.csv', ''))).rejects.toThrow(/the file is empty/);
-    await expect(importRegistry(t.store, await tempFile('header.csv', `${HEADER}\n`))).rejects.toThrow(/no households after the header/);
+    await expect(importRegistry(world.t.store, await tempFile('empty.csv', ''))).rejects.toThrow(/the file is empty/);
+    await expect(importRegistry(world.t.store, await tempFile('header.csv', `${HEADER}\n`))).rejects.toThrow(/no households after the header/);
   });
 
   it('refuses an unknown --programme before reading anything', async () => {
     const file = await tempFile('x.csv', 'registry_id,admin_pcode\nA,XD01001\n');
-    await expect(importRegistry(t.store, file, { programme: 'NOPE' })).rejects.toThrow(/--programme NOPE: no such programme/);
+    await expect(importRegistry(world.t.store, file, { programme: 'NOPE' })).rejects.toThrow(/--programme NOPE: no such programme/);
   });
 });
