@@ -7,7 +7,7 @@ import { log } from '../log.ts';
 import { adapterFor } from '../payments/adapters.ts';
 import { verifyFromHub } from '../payments/hub-keys.ts';
 import { loadHubs } from '../payments/hubs.ts';
-import { engineKeyRing } from '../payments/signing.ts';
+import { engineKeyRing } from '../interop/engine-keys.ts';
 import { applyStatuses } from '../payments/statuses.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { addSigningKey, jwksOf, loadKeyRing, retireSigningKey } from '../interop/signing-keys.ts';
-import { signingKeyDir } from '../payments/signing.ts';
+import { signingKeyDir } from '../interop/engine-keys.ts';
 import { globals } from './context.ts';
 import { report } from './output.ts';
 

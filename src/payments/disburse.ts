@@ -6,7 +6,7 @@ import { getHub, type Hub } from './hubs.ts';
 import { fillOutbox, openDisbursal } from './outbox.ts';
 import { pollOpenItems } from './poll.ts';
 import { sendOutbox, type SendReport } from './send.ts';
-import { engineKeyRing } from './signing.ts';
+import { engineKeyRing } from '../interop/engine-keys.ts';
 import { disbursementStatus, type DisbursementStatus } from './status-report.ts';
 
 export interface DisburseOptions {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { jwksOf } from '../../src/interop/signing-keys.ts';
-import { engineKeyRing } from '../../src/payments/signing.ts';
+import { engineKeyRing } from '../../src/interop/engine-keys.ts';
 import { serverAdminUrl, testBackend } from '../support/backend.ts';
 import { runAsp } from '../support/cli.ts';
 import { killAspWhen, serverSessions } from '../support/crash.ts';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
-import { loadKeyRing, type KeyRing } from '../interop/signing-keys.ts';
+import { loadKeyRing, type KeyRing } from './signing-keys.ts';
 
 /** The engine's signing key folder: ASP_SIGNING_KEY_DIR, else signing-keys in the data folder. */
 export function signingKeyDir(dataDir?: string): string {
