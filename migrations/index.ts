@@ -15,6 +15,7 @@ import * as auditAnchor from './0013-audit-anchor.ts';
 import * as registryConnectors from './0014-registry-connectors.ts';
 import * as disbursements from './0015-disbursements.ts';
 import * as dciInbox from './0016-dci-inbox.ts';
+import * as hubBatch from './0017-hub-batch.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   '0014-registry-connectors': registryConnectors,
   '0015-disbursements': disbursements,
   '0016-dci-inbox': dciInbox,
+  '0017-hub-batch': hubBatch,
 };

@@ -54,9 +54,24 @@ export type SendOutcome =
 /** A callback, verified and read: the statuses it carries, or why it is not one. */
 export type ParsedCallback = { ok: true; transactionId: string; statuses: ItemStatus[] } | { ok: false; problem: string };
 
+/** The control totals of a whole disbursement, for a hub that is told them before the first chunk. */
+export interface BatchTotals {
+  listId: number;
+  /** Items (one per entry, each a beneficiary) and their sum, as the filled outbox holds them. */
+  entries: number;
+  totalAmount: string;
+  currency: string;
+}
+
 export interface HubAdapter {
   prepareChunk(input: ChunkInput): Envelope;
-  send(envelope: Envelope, key: SigningKey): Promise<SendOutcome>;
+  /**
+   * Opens the hub's own batch for the disbursement (G2P Bridge: the envelope) and returns its id;
+   * absent for hubs without one. Called once per list and hub, the id kept (disbursements.hub_batch_id).
+   */
+  openBatch?(totals: BatchTotals, key: SigningKey): Promise<string>;
+  /** `batchId`: what openBatch returned, for hubs that have one. */
+  send(envelope: Envelope, key: SigningKey, batchId?: string | null): Promise<SendOutcome>;
   /**
    * Asks for the statuses of some items. The statuses the hub holds (an item it does not know is
    * absent), or null when the answer comes later as a callback (/g2p/txn/on-status).

@@ -2,6 +2,7 @@ import type { Store } from '../db/store.ts';
 import { UserError } from '../errors.ts';
 import { log } from '../log.ts';
 import { adapterFor } from './adapters.ts';
+import { openHubBatch } from './hub-batch.ts';
 import { getHub, type Hub } from './hubs.ts';
 import { fillOutbox, openDisbursal } from './outbox.ts';
 import { pollOpenItems } from './poll.ts';
@@ -44,7 +45,8 @@ export async function disburseList(store: Store, listId: number, hubName: string
   const ring = await engineKeyRing(options.dataDir);
   const disbursal = await openDisbursal(store, hub, listId, actor);
   await fillOutbox(store, hub, disbursal, adapter, actor);
-  const sent = await sendOutbox(store, hub, listId, adapter, ring.active);
+  const batchId = await openHubBatch(store, hub, listId, adapter, ring.active);
+  const sent = await sendOutbox(store, hub, listId, adapter, ring.active, batchId);
   log.info({ hub: hub.name, list: listId, acked: sent.acked, nacked: sent.nacked, errors: sent.errors.length, waiting: sent.waiting }, 'disbursement sent');
   await waitForStatuses(store, hub, listId, options, ring.active);
   const status = await disbursementStatus(store, listId, hub.name);

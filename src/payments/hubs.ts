@@ -18,6 +18,12 @@ import type { SecretRef } from '../interop/secrets.ts';
  *     partner: mpesa
  *     jwks: https://hub.example.org/.well-known/jwks.json   # or a file; verifies its callbacks
  *     token: { env: MPESA_HUB_TOKEN }         # optional bearer token, by reference
+ *   - name: bridge
+ *     adapter: g2p-bridge                     # OpenG2P G2P Bridge partner API: POST {url}/create_disbursement_envelope, …
+ *     url: https://bridge.example.org/api/g2p-bridge
+ *     partner: national-bank
+ *     benefit_program_mnemonic: CASH-ASP      # the program the Bridge was configured with
+ *     sender_app_mnemonic: asp-engine         # optional (default ASP_SENDER_ID): the Bridge finds our JWKS by it
  * ```
  */
 
@@ -29,11 +35,14 @@ const secretRef = z
 const hubSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
-    adapter: z.enum(['g2p-connect']),
+    adapter: z.enum(['g2p-connect', 'g2p-bridge']),
     url: z.string().url(),
     partner: z.string().min(1),
-    /** The hub's public keys: a URL or a file (relative to this file); callbacks must be signed with one. */
-    jwks: z.string().min(1),
+    /** The hub's public keys: a URL or a file (relative to this file); callbacks must be signed with one. Required for g2p-connect. */
+    jwks: z.string().min(1).optional(),
+    /** g2p-bridge: the Bridge's benefit program its envelopes are for (required), and our app's mnemonic there. */
+    benefit_program_mnemonic: z.string().min(1).max(100).optional(),
+    sender_app_mnemonic: z.string().min(1).max(100).optional(),
     /** The hub's id in our messages' receiver_id and in its callbacks' sender_id (default: name). */
     hub_id: z.string().min(1).optional(),
     token: secretRef.optional(),
@@ -52,16 +61,26 @@ const hubSchema = z
       .strict()
       .default({ attempts: 8, base_ms: 1000, max_ms: 300_000, timeout_ms: 60_000 }),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.adapter === 'g2p-connect' && !h.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a g2p-connect hub needs the JWKS its callbacks are signed with' });
+    if (h.adapter === 'g2p-bridge' && !h.benefit_program_mnemonic) ctx.addIssue({ code: 'custom', path: ['benefit_program_mnemonic'], message: 'a g2p-bridge hub needs the benefit program its envelopes are for' });
+    if (h.adapter !== 'g2p-bridge' && (h.benefit_program_mnemonic || h.sender_app_mnemonic)) {
+      ctx.addIssue({ code: 'custom', path: ['benefit_program_mnemonic'], message: 'only a g2p-bridge hub takes benefit_program_mnemonic and sender_app_mnemonic' });
+    }
+  });
 
 const hubsFileSchema = z.object({ hubs: z.array(hubSchema) }).strict();
 
 export interface Hub {
   name: string;
-  adapter: 'g2p-connect';
+  adapter: 'g2p-connect' | 'g2p-bridge';
   url: string;
   partnerId: string;
-  jwks: string;
+  /** Absent for a hub that neither calls back nor signs its answers (g2p-bridge without one). */
+  jwks?: string;
+  /** g2p-bridge only. */
+  bridge?: { benefitProgram: string; senderApp?: string };
   hubId: string;
   token?: SecretRef;
   chunkSize: number;
@@ -81,7 +100,8 @@ export async function loadHubs(file: string | undefined = loadConfig().ASP_HUBS)
     names.add(h.name);
     return {
       name: h.name, adapter: h.adapter, url: h.url.replace(/\/+$/, ''), partnerId: h.partner,
-      jwks: /^https?:\/\//.test(h.jwks) ? h.jwks : path.resolve(folder, h.jwks), hubId: h.hub_id ?? h.name,
+      jwks: h.jwks === undefined || /^https?:\/\//.test(h.jwks) ? h.jwks : path.resolve(folder, h.jwks), hubId: h.hub_id ?? h.name,
+      ...(h.benefit_program_mnemonic ? { bridge: { benefitProgram: h.benefit_program_mnemonic, senderApp: h.sender_app_mnemonic } } : {}),
       token: h.token, chunkSize: h.chunk_size, status: h.status, statusAfterMs: h.status_after_seconds * 1000,
       retry: { attempts: h.retry.attempts, baseMs: h.retry.base_ms, maxMs: h.retry.max_ms, timeoutMs: h.retry.timeout_ms },
     };

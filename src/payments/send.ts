@@ -35,7 +35,8 @@ interface MessageRow {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function sendOutbox(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey): Promise<SendReport> {
+/** `batchId`: the hub's batch the messages go into (openHubBatch), for hubs that have one. */
+export async function sendOutbox(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey, batchId: string | null = null): Promise<SendReport> {
   const report: SendReport = { acked: 0, nacked: 0, errors: [], waiting: 0 };
   let after = -1;
   for (;;) {
@@ -50,7 +51,7 @@ export async function sendOutbox(store: Store, hub: Hub, listId: number, adapter
     if (rows.length === 0) break;
     const message = rows[0];
     after = message.chunk;
-    const outcome = await deliver(store, hub, listId, adapter, key, message);
+    const outcome = await deliver(store, hub, listId, adapter, key, message, batchId);
     if (outcome === 'acked') report.acked += 1;
     else if (outcome === 'nacked') report.nacked += 1;
     else if (outcome === 'waiting') report.waiting += 1;
@@ -61,7 +62,7 @@ export async function sendOutbox(store: Store, hub: Hub, listId: number, adapter
 
 type Delivery = 'acked' | 'nacked' | 'waiting' | { error: string };
 
-async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey, message: MessageRow): Promise<Delivery> {
+async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapter, key: SigningKey, message: MessageRow, batchId: string | null): Promise<Delivery> {
   let attempts = message.attempts;
   let outcomeUnknown = message.state === 'sending' && attempts > 0;
   // This run's tries; a message still undelivered after them stays `sending` for the next run.
@@ -77,7 +78,7 @@ async function deliver(store: Store, hub: Hub, listId: number, adapter: HubAdapt
         [hub.name, listId, message.chunk, attempts],
       ),
     );
-    const outcome = await adapter.send(message.body, key);
+    const outcome = await adapter.send(message.body, key, batchId);
     const pause = backoff(hub, attempts);
     await recordAnswer(store, hub, listId, message.chunk, outcome, pause);
     if (outcome.kind === 'ack') return 'acked';
