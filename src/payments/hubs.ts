@@ -65,6 +65,9 @@ const hubSchema = z
   .superRefine((h, ctx) => {
     if (h.adapter === 'g2p-connect' && !h.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a g2p-connect hub needs the JWKS its callbacks are signed with' });
     if (h.adapter === 'g2p-bridge' && !h.benefit_program_mnemonic) ctx.addIssue({ code: 'custom', path: ['benefit_program_mnemonic'], message: 'a g2p-bridge hub needs the benefit program its envelopes are for' });
+    // The Bridge neither calls back nor signs its answers (core/partner-api): statuses are pulled, in the answer.
+    if (h.adapter === 'g2p-bridge' && h.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a g2p-bridge hub signs nothing for us to verify: leave jwks out' });
+    if (h.adapter === 'g2p-bridge' && h.status === 'async') ctx.addIssue({ code: 'custom', path: ['status'], message: 'a g2p-bridge hub answers status requests in the response: status must be sync' });
     if (h.adapter !== 'g2p-bridge' && (h.benefit_program_mnemonic || h.sender_app_mnemonic)) {
       ctx.addIssue({ code: 'custom', path: ['benefit_program_mnemonic'], message: 'only a g2p-bridge hub takes benefit_program_mnemonic and sender_app_mnemonic' });
     }

@@ -11,7 +11,7 @@ import { engineKeyRing } from '../../src/interop/engine-keys.ts';
 import { releaseIds } from '../exports/list-fixture.ts';
 import { testBackend } from '../support/backend.ts';
 import { tempFile } from '../support/files.ts';
-import { startG2pBridge, type G2pBridge } from '../peers/g2p-bridge.ts';
+import { startG2pBridge, type BridgeOptions, type G2pBridge } from '../peers/g2p-bridge.ts';
 import { releasedList, usePaymentWorld } from './payment-world.ts';
 
 /**
@@ -33,8 +33,8 @@ const payments = usePaymentWorld(SLOW);
 const { query } = payments;
 
 /** A Bridge on 127.0.0.1 and a hubs file naming it (beside the world's own). */
-async function bridgeHub(name: string, partner: string, reject?: (d: Record<string, any>) => string | null) {
-  const bridge = await startG2pBridge({ senderJwks: `${payments.world.api.base}/.well-known/jwks.json`, benefitProgram: PROGRAM, reject });
+async function bridgeHub(name: string, partner: string, options: Partial<BridgeOptions> = {}) {
+  const bridge = await startG2pBridge({ senderJwks: `${payments.world.api.base}/.well-known/jwks.json`, benefitProgram: PROGRAM, ...options });
   const hubsFile = path.join(payments.world.folder, `${name}.yaml`);
   const hub = { name, adapter: 'g2p-bridge', url: bridge.url, partner, benefit_program_mnemonic: PROGRAM, chunk_size: 1000, status_after_seconds: 1, retry: { attempts: 3, base_ms: 20, max_ms: 200, timeout_ms: 30_000 } };
   await writeFile(hubsFile, `hubs:\n  - ${JSON.stringify(hub)}\n`);
@@ -73,7 +73,7 @@ describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed through a G2P B
     const fields = ['registry_id', 'name', 'amount', 'currency', 'payment_channel', 'payment_account'];
     const { listId, entries } = await releasedList(payments.db.store, ENTRIES, { id: 'bank-named', fields, pseudonymise: false });
     // The bank fails about one payee in sixteen (the reference's last hex digit).
-    const { bridge, hubsFile, close } = await bridgeHub('bridge', 'bank-named', (d) => (String(d.disbursement_id).endsWith('f') ? 'INVALID_ACCOUNT_NUMBER' : null));
+    const { bridge, hubsFile, close } = await bridgeHub('bridge', 'bank-named', { reject: (d) => (String(d.disbursement_id).endsWith('f') ? 'INVALID_ACCOUNT_NUMBER' : null) });
     try {
       const started = Date.now();
       const report = await disburseList(payments.db.store, listId, 'bridge', 'payer', { hubsFile, waitMs: 300_000, pollEveryMs: 250 });
@@ -149,6 +149,25 @@ describe('the G2P Bridge adapter and test Bridge', () => {
       const pseudonyms = await releaseIds(payments.db.store, listId, 'bank-pseudo');
       expect(new Set(sent.map((d) => d.beneficiary_id))).toEqual(new Set(pseudonyms.values()));
       expect(bridgeShapes(bridge)).toEqual([]);
+    } finally {
+      await close();
+    }
+  }, SLOW);
+
+  it('whose answers to two chunks are lost after it kept them: sent again, kept and paid once, the envelope counted once', async () => {
+    const { listId, entries } = await releasedList(payments.db.store, 3000, { id: 'bank-lossy', fields: ['pseudonymous_id', 'amount', 'currency'] });
+    const { bridge, hubsFile, close } = await bridgeHub('bridge-lossy', 'bank-lossy', { loseAnswers: 2 });
+    try {
+      const report = await disburseList(payments.db.store, listId, 'bridge-lossy', 'payer', { hubsFile, waitMs: 120_000, pollEveryMs: 100 });
+      expect(bridge.lostAnswers).toBe(2);
+      expect(report.complete).toBe(true);
+      expect(report.sent.errors).toEqual([]);
+      expect(report.reconciled).toBe(3000);
+      expect(bridge.disbursements.size).toBe(3000);
+      const [envelope] = bridge.envelopes.values();
+      expect({ count: envelope.receivedCount, cents: envelope.receivedCents }).toEqual({ count: 3000, cents: entries.reduce((sum, e) => sum + cents(e.amount), 0) });
+      const [statuses] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_statuses WHERE list_id = $1`, [listId]);
+      expect(statuses.n).toBe(3000);
     } finally {
       await close();
     }
@@ -231,6 +250,12 @@ describe('a hubs file with a g2p-bridge hub', () => {
     const [hub] = await loadHubs(file);
     expect(hub).toMatchObject({ name: 'bridge', adapter: 'g2p-bridge', url: 'https://bridge.example.org/api/g2p-bridge', partnerId: 'national-bank', bridge: { benefitProgram: 'CASH-ASP', senderApp: 'asp-engine' } });
     expect(hub.jwks).toBeUndefined();
+    const pulled = await tempFile('async-bridge-hubs.yaml', 'hubs:\n  - { name: b, adapter: g2p-bridge, url: "http://127.0.0.1:1", partner: p, benefit_program_mnemonic: X, status: async, jwks: j.json }\n');
+    const refused = await loadHubs(pulled).catch((e: Error & { details?: string[] }) => e);
+    expect((refused as { details: string[] }).details).toEqual([
+      expect.stringMatching(/hubs\.0\.jwks: a g2p-bridge hub signs nothing for us to verify: leave jwks out$/),
+      expect.stringMatching(/hubs\.0\.status: a g2p-bridge hub answers status requests in the response: status must be sync$/),
+    ]);
     const bad = await tempFile('bad-bridge-hubs.yaml', `hubs:
   - name: bridge
     adapter: g2p-bridge

@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
  *   refuses a batch that would take its envelope past them (number or total, in cents), keeps each
  *   disbursement_id once (a batch control id sent again with the same ids is answered SUCCESS and
  *   paid nothing more; another batch holding a kept id is refused), and settles each disbursement
- *   `settleAfterMs` later: a remittance record, or an error record when `reject` names a reason.
+ *   `settleAfterMs` later: a remittance record, or an error record when `reject` names a reason;
+ *   `loseAnswers` answers 503 to the first batches it keeps (an answer lost after the Bridge kept them).
  * - `POST /get_disbursement_status` answers each id with the reconciliation records it holds
  *   (none yet, or none for an unknown id); `POST /get_disbursement_envelope_status` the envelope's
  *   declared and received totals.
@@ -30,6 +31,8 @@ export interface BridgeOptions {
   settleAfterMs?: number;
   /** An error reason (G2PBridgeErrorCodes, e.g. INVALID_ACCOUNT_NUMBER) for a disbursement, or null to pay it. */
   reject?: (disbursement: Body) => string | null;
+  /** Answer 503 to the first N create_disbursements batches it keeps (the answer is lost, the batch is not). */
+  loseAnswers?: number;
 }
 
 type Body = Record<string, any>;
@@ -63,6 +66,8 @@ export interface G2pBridge {
   replayed: number;
   /** ERROR answers sent, by code. */
   errors: Map<string, number>;
+  /** Kept batches answered 503 (loseAnswers). */
+  lostAnswers: number;
   close(): Promise<void>;
 }
 
@@ -70,7 +75,7 @@ const cents = (quantity: unknown) => Math.round(Number(quantity) * 100);
 
 export async function startG2pBridge(options: BridgeOptions): Promise<G2pBridge> {
   const bridge: G2pBridge = {
-    url: '', requests: [], refusedSignatures: 0, envelopes: new Map(), disbursements: new Map(), replayed: 0, errors: new Map(),
+    url: '', requests: [], refusedSignatures: 0, envelopes: new Map(), disbursements: new Map(), replayed: 0, errors: new Map(), lostAnswers: 0,
     close: async () => {},
   };
   const batches = new Map<string, string[]>();
@@ -172,6 +177,11 @@ export async function startG2pBridge(options: BridgeOptions): Promise<G2pBridge>
     batches.set(batchControlId, ids);
     const settleAt = Date.now() + (options.settleAfterMs ?? 50);
     for (const p of payloads) bridge.disbursements.set(String(p.disbursement_id), { payload: p, batchControlId, settleAt, errorReason: options.reject?.(p) ?? null });
+    if (bridge.lostAnswers < (options.loseAnswers ?? 0)) {
+      bridge.lostAnswers += 1;
+      res.writeHead(503).end();
+      return;
+    }
     answer(res, request, payloads.map((p) => ({ ...p, receipt_time_stamp: new Date().toISOString(), disbursement_batch_control_id: batchControlId })));
   };
 
