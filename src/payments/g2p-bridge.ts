@@ -17,7 +17,8 @@ import type { Hub } from './hubs.ts';
  *   {request_id, response_status: SUCCESS|ERROR, response_error_code, …}, response_body:
  *   {response_payload}}`, both with HTTP 200: an error is the header's status, not the HTTP code;
  * - a list is declared first as a disbursement envelope with its control totals
- *   (`/create_disbursement_envelope`); the Bridge refuses disbursements that would take the
+ *   (`/create_disbursement_envelopes`, bulk; `/create_disbursement_envelope` in the older
+ *   openg2p-g2p-bridge-api), under an id the partner gives; the Bridge refuses disbursements that would take the
  *   envelope past them (NO_OF_DISBURSEMENTS_EXCEEDS_DECLARED, TOTAL_DISBURSEMENT_QUANTITY_EXCEEDS_DECLARED);
  * - chunks go to `/create_disbursements`, `disbursement_id` being our reference_id (the Bridge's
  *   key for the disbursement) and `disbursement_batch_control_id` our chunk's transaction id;
@@ -49,8 +50,15 @@ export const g2pBridgeAdapter: AdapterFactory = (hub, { senderId, publicUrl }) =
     }),
 
     async openBatch({ listId, entries, totalAmount, currency }, key) {
+      // The partner names the envelope (services/disbursement_envelope.py takes the payload's id):
+      // one id per engine, hub and list, so a push that died before keeping the id finds it again.
+      const id = `${bridge.senderApp ?? senderId}.${hub.name}.list-${listId}`;
       const envelope = {
+        id,
         benefit_program_mnemonic: bridge.benefitProgram,
+        ...(bridge.programId === undefined ? {} : { benefit_program_id: bridge.programId }),
+        ...(bridge.benefitCodeId === undefined ? {} : { benefit_code_id: bridge.benefitCodeId }),
+        ...(bridge.targetRegistry === undefined ? {} : { target_registry: bridge.targetRegistry }),
         benefit_type: 'CASH_DIGITAL',
         disbursement_frequency: 'OnDemand',
         cycle_code_mnemonic: `list-${listId}`,
@@ -60,12 +68,16 @@ export const g2pBridgeAdapter: AdapterFactory = (hub, { senderId, publicUrl }) =
         measurement_unit: currency,
         disbursement_schedule_date: new Date().toISOString().slice(0, 10),
       };
-      const answer = await call('/create_disbursement_envelope', { request_header: requestHeader(randomUUID(), new Date()), request_body: { request_payload: [envelope] } }, key);
-      if (answer.kind !== 'answered') throw new Error(`create_disbursement_envelope: ${answer.error}`);
-      if (answer.status !== 'SUCCESS') throw new Error(`create_disbursement_envelope: the Bridge refused the envelope: ${answer.errorCode}`);
-      const id = (answer.payload as { id?: unknown }[] | undefined)?.[0]?.id;
-      if (typeof id !== 'string' && typeof id !== 'number') throw new Error('create_disbursement_envelope: the answer holds no envelope id');
-      return String(id);
+      const answer = await call('/create_disbursement_envelopes', { request_header: requestHeader(randomUUID(), new Date()), request_body: { request_payload: [envelope] } }, key);
+      if (answer.kind === 'answered' && answer.status === 'SUCCESS') return id;
+      // Refused, or no answer: the envelope may exist from an earlier run. It is used only if it declares these totals.
+      const status = await call('/get_disbursement_envelope_status', { request_header: requestHeader(randomUUID(), new Date()), request_body: { request_payload: id } }, key);
+      const held = status.kind === 'answered' && status.status === 'SUCCESS' ? (status.payload as Record<string, unknown> | null) : null;
+      if (held && held.number_of_disbursements_declared === entries && Math.round(Number(held.total_disbursement_quantity_declared) * 100) === Math.round(Number(totalAmount) * 100)) return id;
+      const why = answer.kind === 'answered' ? answer.errorCode : answer.error;
+      throw new Error(held
+        ? `create_disbursement_envelopes: envelope ${id} exists in the Bridge with other control totals (${held.number_of_disbursements_declared} disbursements, ${held.total_disbursement_quantity_declared}) than the list's (${entries}, ${totalAmount})`
+        : `create_disbursement_envelopes: the Bridge did not create envelope ${id}: ${why}`);
     },
 
     async send(envelope, key, batchId) {

@@ -19,11 +19,14 @@ import type { SecretRef } from '../interop/secrets.ts';
  *     jwks: https://hub.example.org/.well-known/jwks.json   # or a file; verifies its callbacks
  *     token: { env: MPESA_HUB_TOKEN }         # optional bearer token, by reference
  *   - name: bridge
- *     adapter: g2p-bridge                     # OpenG2P G2P Bridge partner API: POST {url}/create_disbursement_envelope, …
+ *     adapter: g2p-bridge                     # OpenG2P G2P Bridge partner API: POST {url}/create_disbursement_envelopes, …
  *     url: https://bridge.example.org/api/g2p-bridge
  *     partner: national-bank
  *     benefit_program_mnemonic: CASH-ASP      # the program the Bridge was configured with
  *     sender_app_mnemonic: asp-engine         # optional (default ASP_SENDER_ID): the Bridge finds our JWKS by it
+ *     benefit_program_id: 12                  # benefit_program_id, benefit_code_id, target_registry: as the Bridge has them
+ *     benefit_code_id: 3
+ *     target_registry: SOCIAL
  * ```
  */
 
@@ -43,6 +46,10 @@ const hubSchema = z
     /** g2p-bridge: the Bridge's benefit program its envelopes are for (required), and our app's mnemonic there. */
     benefit_program_mnemonic: z.string().min(1).max(100).optional(),
     sender_app_mnemonic: z.string().min(1).max(100).optional(),
+    /** g2p-bridge: the program's and benefit code's ids in the Bridge and the registry the list comes from (the current Bridge refuses an envelope without them). */
+    benefit_program_id: z.number().int().optional(),
+    benefit_code_id: z.number().int().optional(),
+    target_registry: z.string().min(1).max(100).optional(),
     /** The hub's id in our messages' receiver_id and in its callbacks' sender_id (default: name). */
     hub_id: z.string().min(1).optional(),
     token: secretRef.optional(),
@@ -68,9 +75,8 @@ const hubSchema = z
     // The Bridge neither calls back nor signs its answers (core/partner-api): statuses are pulled, in the answer.
     if (h.adapter === 'g2p-bridge' && h.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'a g2p-bridge hub signs nothing for us to verify: leave jwks out' });
     if (h.adapter === 'g2p-bridge' && h.status === 'async') ctx.addIssue({ code: 'custom', path: ['status'], message: 'a g2p-bridge hub answers status requests in the response: status must be sync' });
-    if (h.adapter !== 'g2p-bridge' && (h.benefit_program_mnemonic || h.sender_app_mnemonic)) {
-      ctx.addIssue({ code: 'custom', path: ['benefit_program_mnemonic'], message: 'only a g2p-bridge hub takes benefit_program_mnemonic and sender_app_mnemonic' });
-    }
+    const bridgeOnly = (['benefit_program_mnemonic', 'sender_app_mnemonic', 'benefit_program_id', 'benefit_code_id', 'target_registry'] as const).filter((k) => h[k] !== undefined);
+    if (h.adapter !== 'g2p-bridge' && bridgeOnly.length > 0) ctx.addIssue({ code: 'custom', path: [bridgeOnly[0]], message: 'only a g2p-bridge hub takes this field' });
   });
 
 const hubsFileSchema = z.object({ hubs: z.array(hubSchema) }).strict();
@@ -83,7 +89,7 @@ export interface Hub {
   /** Absent for a hub that neither calls back nor signs its answers (g2p-bridge without one). */
   jwks?: string;
   /** g2p-bridge only. */
-  bridge?: { benefitProgram: string; senderApp?: string };
+  bridge?: { benefitProgram: string; senderApp?: string; programId?: number; benefitCodeId?: number; targetRegistry?: string };
   hubId: string;
   token?: SecretRef;
   chunkSize: number;
@@ -104,7 +110,9 @@ export async function loadHubs(file: string | undefined = loadConfig().ASP_HUBS)
     return {
       name: h.name, adapter: h.adapter, url: h.url.replace(/\/+$/, ''), partnerId: h.partner,
       jwks: h.jwks === undefined || /^https?:\/\//.test(h.jwks) ? h.jwks : path.resolve(folder, h.jwks), hubId: h.hub_id ?? h.name,
-      ...(h.benefit_program_mnemonic ? { bridge: { benefitProgram: h.benefit_program_mnemonic, senderApp: h.sender_app_mnemonic } } : {}),
+      ...(h.benefit_program_mnemonic
+        ? { bridge: { benefitProgram: h.benefit_program_mnemonic, senderApp: h.sender_app_mnemonic, programId: h.benefit_program_id, benefitCodeId: h.benefit_code_id, targetRegistry: h.target_registry } }
+        : {}),
       token: h.token, chunkSize: h.chunk_size, status: h.status, statusAfterMs: h.status_after_seconds * 1000,
       retry: { attempts: h.retry.attempts, baseMs: h.retry.base_ms, maxMs: h.retry.max_ms, timeoutMs: h.retry.timeout_ms },
     };

@@ -36,7 +36,7 @@ const { query } = payments;
 async function bridgeHub(name: string, partner: string, options: Partial<BridgeOptions> = {}) {
   const bridge = await startG2pBridge({ senderJwks: `${payments.world.api.base}/.well-known/jwks.json`, benefitProgram: PROGRAM, ...options });
   const hubsFile = path.join(payments.world.folder, `${name}.yaml`);
-  const hub = { name, adapter: 'g2p-bridge', url: bridge.url, partner, benefit_program_mnemonic: PROGRAM, chunk_size: 1000, status_after_seconds: 1, retry: { attempts: 3, base_ms: 20, max_ms: 200, timeout_ms: 30_000 } };
+  const hub = { name, adapter: 'g2p-bridge', url: bridge.url, partner, benefit_program_mnemonic: PROGRAM, benefit_program_id: 7, benefit_code_id: 2, target_registry: 'SOCIAL', chunk_size: 1000, status_after_seconds: 1, retry: { attempts: 3, base_ms: 20, max_ms: 200, timeout_ms: 30_000 } };
   await writeFile(hubsFile, `hubs:\n  - ${JSON.stringify(hub)}\n`);
   return { bridge, hubsFile, close: () => bridge.close() };
 }
@@ -56,7 +56,7 @@ function bridgeShapes(bridge: G2pBridge): string[] {
     if (Number.isNaN(Date.parse(h.request_timestamp))) problems.push(`${p}: request_header.request_timestamp`);
     const payload = body.request_body?.request_payload;
     const unknown = (o: Record<string, unknown>, fields: Set<string>) => Object.keys(o).filter((k) => !fields.has(k)).map((k) => `${p}: unknown field ${k}`);
-    if (p === '/create_disbursement_envelope') payload.forEach((e: Record<string, unknown>) => problems.push(...unknown(e, ENVELOPE_FIELDS)));
+    if (p === '/create_disbursement_envelopes') payload.forEach((e: Record<string, unknown>) => problems.push(...unknown(e, ENVELOPE_FIELDS)));
     if (p === '/create_disbursements') {
       for (const d of payload) {
         problems.push(...unknown(d, DISBURSEMENT_FIELDS));
@@ -86,7 +86,8 @@ describe(`a ${ENTRIES.toLocaleString('en-US')}-entry list pushed through a G2P B
       const [list] = await query<{ currency: string }>(`SELECT currency FROM payment_lists WHERE id = $1`, [listId]);
       const listCents = entries.reduce((sum, e) => sum + cents(e.amount), 0);
       expect(envelope.payload).toMatchObject({
-        benefit_program_mnemonic: PROGRAM, disbursement_frequency: 'OnDemand', cycle_code_mnemonic: `list-${listId}`,
+        id: `asp-engine-test.bridge.list-${listId}`, benefit_program_mnemonic: PROGRAM, benefit_program_id: 7, benefit_code_id: 2, target_registry: 'SOCIAL',
+        benefit_type: 'CASH_DIGITAL', disbursement_frequency: 'OnDemand', cycle_code_mnemonic: `list-${listId}`,
         number_of_beneficiaries: entries.length, number_of_disbursements: entries.length, measurement_unit: list.currency.trim(),
       });
       expect(cents(envelope.payload.total_disbursement_quantity)).toBe(listCents);
@@ -179,10 +180,10 @@ describe('the G2P Bridge adapter and test Bridge', () => {
       const key = (await engineKeyRing()).active;
       const body = {
         request_header: { request_id: 'r-1', request_timestamp: new Date().toISOString(), sender_app_mnemonic: 'asp-engine-test', sender_app_url: payments.world.api.base },
-        request_body: { request_payload: [{ benefit_program_mnemonic: PROGRAM, disbursement_frequency: 'OnDemand', cycle_code_mnemonic: 'c', number_of_beneficiaries: 1, number_of_disbursements: 1, total_disbursement_quantity: 10, measurement_unit: 'KES', disbursement_schedule_date: new Date().toISOString().slice(0, 10) }] },
+        request_body: { request_payload: [{ id: 'forged-1', benefit_program_mnemonic: PROGRAM, benefit_program_id: 7, benefit_code_id: 2, target_registry: 'SOCIAL', disbursement_frequency: 'OnDemand', cycle_code_mnemonic: 'c', number_of_beneficiaries: 1, number_of_disbursements: 1, total_disbursement_quantity: 10, measurement_unit: 'KES', disbursement_schedule_date: new Date().toISOString().slice(0, 10) }] },
       };
       const post = async (signature: string | null, sent: unknown = body) => {
-        const response = await fetch(`${bridge.url}/create_disbursement_envelope`, {
+        const response = await fetch(`${bridge.url}/create_disbursement_envelopes`, {
           method: 'POST', headers: { 'content-type': 'application/json', ...(signature === null ? {} : { signature }) }, body: JSON.stringify(sent),
         });
         return ((await response.json()) as { response_header: { response_status: string; response_error_code: string | null } }).response_header;
@@ -211,12 +212,18 @@ describe('the G2P Bridge adapter and test Bridge', () => {
     }
   });
 
-  it('the test Bridge refuses disbursements beyond the envelope\'s declared count or total', async () => {
+  it('opens an envelope once, and the test Bridge refuses disbursements beyond its declared count or total', async () => {
     const { bridge, hubsFile, close } = await bridgeHub('bridge-totals', 'nobody');
     try {
       const key = (await engineKeyRing()).active;
       const adapter = adapterFor(await getHub('bridge-totals', hubsFile));
-      const envelopeId = await adapter.openBatch!({ listId: 1, entries: 2, totalAmount: '30.00', currency: 'KES' }, key);
+      const totals = { listId: 1, entries: 2, totalAmount: '30.00', currency: 'KES' };
+      const envelopeId = await adapter.openBatch!(totals, key);
+      // Opened again (a run that died before keeping the id): the same envelope, found by its id.
+      expect(await adapter.openBatch!(totals, key)).toBe(envelopeId);
+      expect(bridge.envelopes.size).toBe(1);
+      // But not when the list's totals are not the ones the envelope declares.
+      await expect(adapter.openBatch!({ ...totals, totalAmount: '31.00' }, key)).rejects.toThrow(/exists in the Bridge with other control totals \(2 disbursements, 30\) than the list's \(2, 31.00\)/);
       const item = (n: number, amount: string) => ({ reference_id: `R-${n}`, amount, currency_code: 'KES', note: 'test', meta: { beneficiary_id: `B-${n}` } });
       const chunk = (id: string, disbursements: ReturnType<typeof item>[]) =>
         adapter.prepareChunk({ messageId: `m-${id}`, transactionId: id, disbursements, now: new Date() });

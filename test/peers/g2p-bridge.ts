@@ -1,4 +1,4 @@
-import { createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
  *   body's sorted-key compact JSON, checked against the sender's JWKS (fetched from the URL it was
  *   given, as the Bridge holds onboarded partners' keys); EdDSA only here. A bad or missing one is
  *   answered, as the Bridge does, with HTTP 200 and response_status ERROR, code `rjct.jwt.invalid`.
- * - `POST /create_disbursement_envelope` declares the control totals; `POST /create_disbursements`
+ * - `POST /create_disbursement_envelopes` declares envelopes (ids given by the partner) with their
+ *   control totals, refusing one without the fields the Bridge requires; `POST /create_disbursements`
  *   refuses a batch that would take its envelope past them (number or total, in cents), keeps each
  *   disbursement_id once (a batch control id sent again with the same ids is answered SUCCESS and
  *   paid nothing more; another batch holding a kept id is refused), and settles each disbursement
@@ -121,26 +122,41 @@ export async function startG2pBridge(options: BridgeOptions): Promise<G2pBridge>
     }));
   };
 
-  const createEnvelope = (request: Body, res: ServerResponse) => {
-    const [payload] = (request.request_body?.request_payload ?? []) as Body[];
-    if (!payload) return answer(res, request, [], 'REQUEST_VALIDATION_ERROR');
-    if (payload.benefit_program_mnemonic !== options.benefitProgram) return answer(res, request, [], 'INVALID_PROGRAM_ID');
-    if (!['Daily', 'Weekly', 'Fortnightly', 'Monthly', 'BiMonthly', 'Quarterly', 'SemiAnnually', 'Annually', 'OnDemand'].includes(payload.disbursement_frequency)) {
-      return answer(res, request, [], 'INVALID_DISBURSEMENT_FREQUENCY');
+  /** The first problem of an envelope payload, as services/disbursement_envelope.py validates it, or null. */
+  const envelopeProblem = (payload: Body): string | null => {
+    if (!payload.id) return 'INVALID_DISBURSEMENT_ENVELOPE_ID';
+    if (payload.benefit_program_id === undefined || payload.benefit_program_id === null || payload.benefit_program_mnemonic !== options.benefitProgram) return 'INVALID_PROGRAM_ID';
+    if (!['Daily', 'Weekly', 'Fortnightly', 'Monthly', 'BiMonthly', 'Quarterly', 'SemiAnnually', 'Annually', 'OnDemand'].includes(payload.disbursement_frequency)) return 'INVALID_DISBURSEMENT_FREQUENCY';
+    if (!payload.cycle_code_mnemonic) return 'INVALID_CYCLE_CODE_MNEMONIC';
+    if (!(payload.number_of_beneficiaries >= 1)) return 'INVALID_NO_OF_BENEFICIARIES';
+    if (!(payload.number_of_disbursements >= 1)) return 'INVALID_NO_OF_DISBURSEMENTS';
+    if (!(payload.total_disbursement_quantity >= 0)) return 'INVALID_DISBURSEMENT_QUANTITY';
+    if (payload.benefit_code_id === undefined || payload.benefit_code_id === null) return 'INVALID_BENEFIT_CODE_ID';
+    if (!payload.target_registry) return 'INVALID_TARGET_REGISTRY';
+    if (!/^[A-Z]{3}$/.test(payload.measurement_unit ?? '')) return 'INVALID_DISBURSEMENT_CURRENCY_CODE';
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(payload.disbursement_schedule_date ?? '') || payload.disbursement_schedule_date < new Date().toISOString().slice(0, 10)) return 'INVALID_DISBURSEMENT_SCHEDULE_DATE';
+    return null;
+  };
+
+  // Bulk; the partner names each envelope. An id it holds already is a primary key violation the
+  // real service does not catch: HTTP 500.
+  const createEnvelopes = (request: Body, res: ServerResponse) => {
+    const payloads = (request.request_body?.request_payload ?? []) as Body[];
+    if (payloads.length === 0) return answer(res, request, [], 'REQUEST_VALIDATION_ERROR');
+    for (const payload of payloads) {
+      const problem = envelopeProblem(payload);
+      if (problem) return answer(res, request, [], problem);
     }
-    if (!payload.cycle_code_mnemonic) return answer(res, request, [], 'INVALID_CYCLE_CODE_MNEMONIC');
-    if (!(payload.number_of_beneficiaries > 0)) return answer(res, request, [], 'INVALID_NO_OF_BENEFICIARIES');
-    if (!(payload.number_of_disbursements > 0)) return answer(res, request, [], 'INVALID_NO_OF_DISBURSEMENTS');
-    if (!(payload.total_disbursement_quantity >= 0)) return answer(res, request, [], 'INVALID_TOTAL_DISBURSEMENT_QUANTITY');
-    if (!/^[A-Z]{3}$/.test(payload.measurement_unit ?? '')) return answer(res, request, [], 'INVALID_DISBURSEMENT_CURRENCY_CODE');
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(payload.disbursement_schedule_date ?? '') || payload.disbursement_schedule_date < new Date().toISOString().slice(0, 10)) {
-      return answer(res, request, [], 'INVALID_DISBURSEMENT_SCHEDULE_DATE');
+    if (payloads.some((p) => bridge.envelopes.has(String(p.id)))) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: 'duplicate key value violates unique constraint' }));
+      return;
     }
-    const id = randomUUID();
-    bridge.envelopes.set(id, {
-      id, payload, declaredCount: payload.number_of_disbursements, declaredCents: cents(payload.total_disbursement_quantity), receivedCount: 0, receivedCents: 0,
-    });
-    answer(res, request, [{ ...payload, id, receipt_time_stamp: new Date().toISOString() }]);
+    for (const payload of payloads) {
+      bridge.envelopes.set(String(payload.id), {
+        id: String(payload.id), payload, declaredCount: payload.number_of_disbursements, declaredCents: cents(payload.total_disbursement_quantity), receivedCount: 0, receivedCents: 0,
+      });
+    }
+    answer(res, request, payloads);
   };
 
   const createDisbursements = (request: Body, res: ServerResponse) => {
@@ -223,7 +239,7 @@ export async function startG2pBridge(options: BridgeOptions): Promise<G2pBridge>
   };
 
   const routes: Record<string, (request: Body, res: ServerResponse) => void> = {
-    '/create_disbursement_envelope': createEnvelope,
+    '/create_disbursement_envelopes': createEnvelopes,
     '/create_disbursements': createDisbursements,
     '/get_disbursement_status': disbursementStatus,
     '/get_disbursement_envelope_status': envelopeStatus,
