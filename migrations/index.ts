@@ -16,6 +16,7 @@ import * as registryConnectors from './0014-registry-connectors.ts';
 import * as disbursements from './0015-disbursements.ts';
 import * as dciInbox from './0016-dci-inbox.ts';
 import * as hubBatch from './0017-hub-batch.ts';
+import * as dciSubscriptions from './0018-dci-subscriptions.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   '0015-disbursements': disbursements,
   '0016-dci-inbox': dciInbox,
   '0017-hub-batch': hubBatch,
+  '0018-dci-subscriptions': dciSubscriptions,
 };

@@ -2,12 +2,15 @@ import express, { Router, type Response } from 'express';
 import type { Store } from '../db/store.ts';
 import { log } from '../log.ts';
 import { acceptCallback, type CallbackVerdict } from '../registry/dci/inbox.ts';
+import { acceptNotify } from '../registry/dci/notify.ts';
+import { acceptOnSubscribe } from '../registry/dci/subscriptions.ts';
 
 type Json = Record<string, unknown>;
 
 /**
- * Where DCI social registries answer our async searches: `POST /dci/registry/on-search` and
- * `POST /dci/registry/txn/on-status`. Outside the /api key check: a callback is authenticated by
+ * Where DCI social registries answer our async searches (`POST /dci/registry/on-search`,
+ * `POST /dci/registry/txn/on-status`) and subscriptions (`/on-subscribe`), and push changes
+ * (`/notify`). Outside the /api key check: a callback is authenticated by
  * its signature, which must be that of the registry the search was sent to (its JWKS, recorded with
  * the search). The answer is the spec's Ack; a bad or missing signature is a 401.
  */
@@ -35,6 +38,22 @@ export function dciCallbackRouter(store: Store): Router {
     try {
       const items = (m: Json) => (((m.txnstatus_response as Json | undefined)?.txn_status as Json | undefined)?.search_response);
       answer(res, await acceptCallback(store, req.body as Json, items), 'txn-on-status');
+    } catch (error) {
+      next(error);
+    }
+  });
+  router.post('/dci/registry/on-subscribe', async (req, res, next) => {
+    try {
+      answer(res, await acceptOnSubscribe(store, req.body as Json), 'on-subscribe');
+    } catch (error) {
+      next(error);
+    }
+  });
+  router.post('/dci/registry/notify', async (req, res, next) => {
+    try {
+      const verdict = await acceptNotify(store, req.body as Json);
+      if (verdict.ok) log.info({ callback: 'notify', applied: verdict.applied, duplicates: verdict.duplicates }, 'DCI notification');
+      answer(res, verdict.ok ? { ok: true, stored: verdict.applied, correlationId: verdict.correlationId } : verdict, 'notify');
     } catch (error) {
       next(error);
     }

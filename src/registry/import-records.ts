@@ -34,7 +34,11 @@ const RECORDS_PER_CHUNK = 1000;
 export async function importRecords(
   store: Store,
   source: RecordSource,
-  options: RegistryImportOptions & { programme?: string } = {},
+  options: RegistryImportOptions & {
+    programme?: string;
+    /** More work for the same transaction once the households are in (e.g. exits, a record of what was applied). */
+    within?: (tx: Tx) => Promise<void>;
+  } = {},
 ): Promise<RegistryImportReport> {
   return store.transaction(async (tx) => {
     if (options.programme) await assertProgramme(tx, options.programme);
@@ -48,7 +52,10 @@ export async function importRecords(
       enrolmentColumn: 'enrolment',
     };
     const rows = await countRows(tx);
-    if (rows === 0) return { rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, enrolled: 0, problems: [] };
+    if (rows === 0) {
+      await options.within?.(tx);
+      return { rows: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, enrolled: 0, problems: [] };
+    }
     await findProblems(tx, staged);
     const { problems, rejected } = await describeProblems(tx, source.label);
     if (problems.length > 0 && !options.skipInvalid) {
@@ -59,6 +66,7 @@ export async function importRecords(
     }
     const { inserted, updated } = await upsertHouseholds(tx, staged);
     const enrolled = await upsertEnrolments(tx, staged, options.programme);
+    await options.within?.(tx);
     return { rows, inserted, updated, unchanged: rows - rejected - inserted - updated, rejected, enrolled, problems };
   });
 }

@@ -38,7 +38,7 @@ export async function receivedPages(store: Store, transactionId: string): Promis
 
 export type CallbackVerdict =
   | { ok: true; stored: number; correlationId: string }
-  | { ok: false; status: 400 | 401 | 404; code: string; message: string };
+  | { ok: false; status: 400 | 401 | 404 | 422; code: string; message: string };
 
 const keyRings = new Map<string, PeerKeys>();
 const keysOf = (jwks: string) => {
@@ -48,6 +48,24 @@ const keysOf = (jwks: string) => {
 };
 
 type Json = Record<string, unknown>;
+
+/**
+ * Checks that a callback is signed by the registry we trust for it (`trusted`: its JWKS and, when
+ * known, its sender id); none trusted (no such search or subscription) is a refusal like a bad
+ * signature, so that an unsigned caller learns nothing. Shared by every callback we host.
+ */
+export async function verifyCallback(
+  body: Json,
+  trusted: { jwks: string; receiver_id: string | null } | undefined,
+): Promise<{ ok: true; senderId: string } | { ok: false; status: 401; code: string; message: string }> {
+  const keyFor = (senderId: string, keyId: string): Promise<KeyObject | undefined> | undefined =>
+    !trusted || (trusted.receiver_id && senderId !== trusted.receiver_id) ? undefined : keysOf(trusted.jwks).keyFor(keyId);
+  const verdict = await verifyEnvelope(body as Parameters<typeof verifyEnvelope>[0], keyFor);
+  if (!verdict.ok) {
+    return { ok: false, status: 401, code: body.signature ? 'err.signature.invalid' : 'err.signature.missing', message: verdict.reason };
+  }
+  return { ok: true, senderId: verdict.senderId };
+}
 
 /**
  * Stores the search_response items of a callback body. `items` picks them out of the message
@@ -61,13 +79,8 @@ export async function acceptCallback(store: Store, body: Json, items: (message: 
   const { rows } = await store.transaction(({ raw }) =>
     raw.query<{ jwks: string; receiver_id: string | null }>(`SELECT jwks, receiver_id FROM dci_searches WHERE transaction_id = $1`, [transactionId]));
   // Verified before anything else is said: an unsigned caller learns nothing of our searches.
-  const search = rows[0];
-  const keyFor = (senderId: string, keyId: string): Promise<KeyObject | undefined> | undefined =>
-    !search || (search.receiver_id && senderId !== search.receiver_id) ? undefined : keysOf(search.jwks).keyFor(keyId);
-  const verdict = await verifyEnvelope(body as Parameters<typeof verifyEnvelope>[0], keyFor);
-  if (!verdict.ok) {
-    return { ok: false, status: 401, code: body.signature ? 'err.signature.invalid' : 'err.signature.missing', message: verdict.reason };
-  }
+  const verdict = await verifyCallback(body, rows[0]);
+  if (!verdict.ok) return verdict;
   const list = items(message);
   if (!Array.isArray(list)) return { ok: false, status: 400, code: 'err.request.bad', message: 'the message holds no search_response' };
   let stored = 0;
