@@ -9,6 +9,7 @@ import { engineSender } from '../registry/dci/sender.ts';
 import { configuredRegistry } from '../registry/registries-config.ts';
 import { globals, wholeNumber, withStore } from './context.ts';
 import { registerOpenImisPull } from './openimis-pull-command.ts';
+import { registerSubscribeCommands } from './registry-subscribe-commands.ts';
 import { report } from './output.ts';
 
 const isoTime = (value: string): Date => {
@@ -21,6 +22,7 @@ const isoTime = (value: string): Date => {
 export function registerRegistryCommands(registry: Command): void {
   const pull = registry.command('pull').description('pull households from a live registry (recorded; the next pull is a delta)');
   registerOpenImisPull(pull);
+  registerSubscribeCommands(registry);
   pull
     .command('dci [url]')
     .description('pull Groups from a DCI Social Registry (SR API 1.0.0) at URL: signed sync/search, paged; all or nothing')

@@ -9,6 +9,10 @@
  *   header.sender_uri (optionally slow, sent twice, or dropped);
  * - POST /registry/txn/status: ACK, then a signed txn-on-status to its sender_uri carrying the
  *   pages asked for;
+ * - POST /registry/subscribe (registry core API): ACK, then a signed on-subscribe to its sender_uri
+ *   with one subscription code per event type; POST /registry/unsubscribe ends them (ACK);
+ *   `notify()` pushes signed REGISTER / UPDATE / DEREGISTER events of Groups to the subscriber's
+ *   notify_uri;
  * - GET /.well-known/jwks.json: its public key.
  *
  * It shares no code with the engine (its own canonical JSON, signing and paging, on node:crypto),
@@ -38,8 +42,8 @@ export interface DciPeer {
   senderId: string;
   /** Every message received: path and body, for contract checks. */
   received: { path: string; body: Json }[];
-  /** Every callback sent: URL, body and our answer's status. */
-  callbacks: { url: string; body: Json; status: number }[];
+  /** Every callback sent: URL, body, our answer's status and body. */
+  callbacks: { url: string; body: Json; status: number; answer?: Json }[];
   /** Marks households (by index) as changed now: a new poverty score, a new last_updated. */
   touch(indexes: number[]): void;
   /** Replaces what the registry says of one household (e.g. a birth date in the future). */
@@ -52,6 +56,15 @@ export interface DciPeer {
   settled(): Promise<void>;
   /** The group of household `index` as the registry holds it now. */
   group(index: number): Json;
+  /** The subscriptions the engine asked for, live or ended. */
+  subscriptions: { code: string; eventType: string; notifyUri: string; live: boolean }[];
+  /**
+   * Registers households `register` (new indexes), changes `update` (as touch) and deregisters
+   * `deregister`, and notifies each live subscription of its event type, `perMessage` events a
+   * notification. `duplicate` sends each notification twice; `evenUnsubscribed` notifies ended
+   * subscriptions too (a registry that missed the unsubscribe). Resolves with what was sent.
+   */
+  notify(changes: { register?: number[]; update?: number[]; deregister?: number[] }, options?: { perMessage?: number; duplicate?: boolean; evenUnsubscribed?: boolean }): Promise<DciPeer['callbacks']>;
   /** The household as canonical registry CSV values (for the bench's CSV twin). */
   csvRow(index: number): string[];
   close(): Promise<void>;
@@ -200,7 +213,8 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
     const sent = (async () => {
       for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
-        callbacks.push({ url, body, status: response?.status ?? 0 });
+        const answer = (await response?.json().catch(() => undefined)) as Json | undefined;
+        callbacks.push({ url, body, status: response?.status ?? 0, answer });
       }
     })();
     sending.add(sent);
@@ -221,6 +235,22 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
     }));
   };
   const asked = new Map<string, { url: string; transactionId: string; correlationId: string; items: Map<string, Json> }>();
+  const subscriptions: DciPeer['subscriptions'] = [];
+  let events = 0;
+  /** Answers a subscribe: a code per subscribe_request item, sent to the subscriber's sender_uri. */
+  const onSubscribe = async (url: string, message: Json, correlationId: string) => {
+    const subscribe_response = ((message.subscribe_request as Json[]) ?? []).map((item) => {
+      const criteria = (item.subscribe_criteria ?? {}) as Json;
+      const code = `SUB-${subscriptions.length + 1}`;
+      const notifyUri = String(criteria.notify_uri ?? url.replace(/on-subscribe$/, 'notify'));
+      subscriptions.push({ code, eventType: String(criteria.reg_event_type), notifyUri, live: true });
+      const timestamp = new Date().toISOString();
+      // SubscriptionInfo names the code `code`, and requires `subscription_code` and `subscribe_criteria`: both sent.
+      const info = { version: '1.0.0', code, subscription_code: code, status: 'subscribe', timestamp, reg_event_type: criteria.reg_event_type, filter_type: criteria.filter_type, filter: criteria.filter, notify_record_type: criteria.notify_record_type, subscribe_criteria: criteria };
+      return { reference_id: item.reference_id, timestamp, status: 'succ', subscriptions: [info] };
+    });
+    await post(url, signed(callbackHeader('on-subscribe', subscribe_response.length), { transaction_id: message.transaction_id, correlation_id: correlationId, subscribe_response }));
+  };
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -263,6 +293,19 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
       for (const item of items.values()) void sendCallback(String(header.sender_uri), transactionId, correlationId, item);
       return;
     }
+    if (path === '/registry/subscribe') {
+      const correlationId = randomUUID();
+      if (signatureProblem) return ack(res, correlationId, signatureProblem);
+      ack(res, correlationId);
+      void onSubscribe(String(header.sender_uri), message, correlationId);
+      return;
+    }
+    if (path === '/registry/unsubscribe') {
+      if (signatureProblem) return ack(res, randomUUID(), signatureProblem);
+      const codes = new Set((message.subscription_codes as string[]) ?? []);
+      for (const sub of subscriptions) if (codes.has(sub.code)) sub.live = false;
+      return ack(res, String(message.transaction_id));
+    }
     if (path === '/registry/txn/status') {
       const request = (message.txnstatus_request ?? {}) as Json;
       const known = asked.get(String(message.transaction_id));
@@ -294,6 +337,36 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
       while (sending.size > 0) await Promise.all([...sending]);
     },
     group,
+    subscriptions,
+    async notify(changes, { perMessage = 500, duplicate = false, evenUnsubscribed = false } = {}) {
+      for (const i of changes.register ?? []) options.households = Math.max(options.households, i + 1);
+      const at = new Date().toISOString();
+      for (const i of [...(changes.register ?? []), ...(changes.update ?? []), ...(changes.deregister ?? [])]) changed.set(i, { version: (changed.get(i)?.version ?? 0) + 1, at });
+      const sent: DciPeer['callbacks'] = [];
+      const wasDuplicate = callbackMode.duplicate;
+      callbackMode.duplicate = duplicate;
+      try {
+        for (const [eventType, indexes] of [['REGISTER', changes.register], ['UPDATE', changes.update], ['DEREGISTER', changes.deregister]] as const) {
+          const sub = subscriptions.findLast((s) => s.eventType === eventType && (s.live || evenUnsubscribed));
+          if (!sub || !indexes?.length) continue;
+          for (let from = 0; from < indexes.length; from += perMessage) {
+            const timestamp = new Date().toISOString();
+            const notify_event = indexes.slice(from, from + perMessage).map((i) => ({
+              reference_id: `EVT-${++events}`,
+              timestamp,
+              data: { version: '1.0.0', reg_type: 'spdci-social:SocialRegistry', reg_event_type: eventType, reg_record_type: 'spdci-social:Group', reg_records: group(i) },
+            }));
+            const body = signed(callbackHeader('notify', notify_event.length), { transaction_id: randomUUID(), notify_event });
+            const before = callbacks.length;
+            await post(sub.notifyUri, body);
+            sent.push(...callbacks.slice(before));
+          }
+        }
+      } finally {
+        callbackMode.duplicate = wasDuplicate;
+      }
+      return sent;
+    },
     csvRow(i) {
       const h = household(i);
       return [h.id, h.pcode, h.lat, h.lon, String(h.size), String(h.score), h.first, h.last, h.birth, h.nationalId, h.phone, h.village];

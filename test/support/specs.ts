@@ -14,6 +14,8 @@ import { projectRoot } from './paths.ts';
  * One patch, said here because a test that edits its contract must say so: the G2P Connect file's
  * `DisburseRequest` requires a misspelled `disburemsents` while its properties (and every sender)
  * say `disbursements` (specs/README.md). The required entry is corrected in memory; nothing else is.
+ * Likewise the DCI registry core's `UnSubscribeRequest` requires `sunscription_codes` while its
+ * property is `subscription_codes`: corrected the same way.
  */
 
 export const specsDir = path.resolve(projectRoot, '../shared/reference/specs');
@@ -53,6 +55,7 @@ function load(name: SpecName): Contract {
   // biome-ignore lint: the document is whatever the YAML holds
   const doc = parse(readFileSync(path.join(specsDir, file), 'utf8')) as any;
   if (name === 'disburse') patchMisspelledRequired(doc);
+  if (name === 'registryCore') patchMisspelledRequired(doc, 'UnSubscribeRequest', 'sunscription_codes', 'subscription_codes');
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
   // ajv-formats is CommonJS: its function is the default export's `default` under ES modules.
   (formats as unknown as { default: (a: Ajv) => void }).default(ajv);
@@ -101,11 +104,11 @@ function load(name: SpecName): Contract {
   };
 }
 
-function patchMisspelledRequired(doc: { components: { schemas: Record<string, { required?: string[] }> } }) {
-  const required = doc.components.schemas.DisburseRequest?.required;
-  const at = required?.indexOf('disburemsents') ?? -1;
-  if (!required || at < 0) throw new Error('the G2P Connect spec no longer has the misspelled required entry: remove the patch');
-  required[at] = 'disbursements';
+function patchMisspelledRequired(doc: { components: { schemas: Record<string, { required?: string[] }> } }, schema = 'DisburseRequest', wrong = 'disburemsents', right = 'disbursements') {
+  const required = doc.components.schemas[schema]?.required;
+  const at = required?.indexOf(wrong) ?? -1;
+  if (!required || at < 0) throw new Error(`the spec no longer has the misspelled required entry ${schema}.${wrong}: remove the patch`);
+  required[at] = right;
 }
 
 /** OpenAPI 3.0 `nullable: true` is JSON Schema's "or null"; the rest of the schema dialect Ajv reads as is. */

@@ -38,8 +38,8 @@ export type NotifyVerdict =
  * programme), DEREGISTER exits the household's enrolment in that programme and never deletes it.
  * One transaction per notification: a bad record applies nothing (422, the problems named). Events
  * already applied (by reference_id) are skipped, so a notification delivered twice changes nothing.
- * Each applied notification is a registry_pulls row (mode delta, no cursor: a notification says
- * nothing about what the next pull may skip) and a `registry.notified` audit entry with counts.
+ * Each applied notification is a registry_pulls row (mode delta since its oldest event, no cursor:
+ * a notification says nothing about what the next pull may skip) and a `registry.notified` audit entry with counts.
  */
 export async function acceptNotify(store: Store, body: Json): Promise<NotifyVerdict> {
   const header = (body.header ?? {}) as Json;
@@ -57,7 +57,9 @@ export async function acceptNotify(store: Store, body: Json): Promise<NotifyVerd
   if (events.length === 0) return { ok: true, correlationId, applied: 0, duplicates: parsed.length };
 
   const label = `dci notify ${subscription.registry_url} message ${messageId}`;
-  const pull = await startPull(store, { registry: subscription.registry, kind: 'dci', url: subscription.registry_url, mode: 'delta', since: null, actor: `registry:${subscription.registry}` });
+  // A delta since the oldest event it carries (no cursor: it says nothing about what a pull may skip).
+  const since = new Date(Math.min(...events.map((e) => e.at.getTime())));
+  const pull = await startPull(store, { registry: subscription.registry, kind: 'dci', url: subscription.registry_url, mode: 'delta', since, actor: `registry:${subscription.registry}` });
   let exited = 0;
   try {
     const report = await importRecords(store, { label, records: records(events, subscription.mapping) }, {
