@@ -359,7 +359,7 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
             const body = signed(callbackHeader('notify', notify_event.length), { transaction_id: randomUUID(), notify_event });
             const before = callbacks.length;
             await post(sub.notifyUri, body);
-            sent.push(...callbacks.slice(before));
+            sent.push(...callbacks.slice(before).filter((c) => c.body === body));
           }
         }
       } finally {

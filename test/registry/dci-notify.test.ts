@@ -109,6 +109,22 @@ describe('a DCI subscription', () => {
     expect(await notifyPulls()).toHaveLength(pullsBefore + 1);
   });
 
+  it('applies nothing of a notification with one bad record, and names it; corrected, it is applied', async () => {
+    const before = await snapshot();
+    peer.override(42, (g) => ({ ...g, additional_attributes: [{ admin_pcode: 'XX99999' }] }));
+    const [refused] = await peer.notify({ update: [40, 41, 42] });
+    expect(refused.status).toBe(422);
+    expect(refused.answer).toEqual({ errors: [{ code: 'err.request.bad', message: expect.stringContaining('event 3 (UPDATE), field admin_pcode: unknown P-code "XX99999"') }] });
+    expect(core.response('/registry/notify', refused.answer)).toEqual([]);
+    expect(await snapshot()).toEqual(before);
+    expect((await notifyPulls()).at(-1)!.status).toBe('failed');
+
+    peer.override(42, (g) => g);
+    const [fixed] = await peer.notify({ update: [40, 41, 42] });
+    expect(fixed.status).toBe(200);
+    expect((await notifyPulls()).at(-1)!.counts).toMatchObject({ events: 3, updated: 3 });
+  });
+
   it('refuses an unsigned, a forged and a stranger registry\'s notification, changing nothing', async () => {
     const before = await snapshot();
     const pullsBefore = (await notifyPulls()).length;
