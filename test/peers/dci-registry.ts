@@ -61,10 +61,10 @@ export interface DciPeer {
   /**
    * Registers households `register` (new indexes), changes `update` (as touch) and deregisters
    * `deregister`, and notifies each live subscription of its event type, `perMessage` events a
-   * notification. `duplicate` sends each notification twice; `evenUnsubscribed` notifies ended
+   * notification. `duplicate` sends each notification twice (`'at-once'`: both copies together); `evenUnsubscribed` notifies ended
    * subscriptions too (a registry that missed the unsubscribe). Resolves with what was sent.
    */
-  notify(changes: { register?: number[]; update?: number[]; deregister?: number[] }, options?: { perMessage?: number; duplicate?: boolean; evenUnsubscribed?: boolean }): Promise<DciPeer['callbacks']>;
+  notify(changes: { register?: number[]; update?: number[]; deregister?: number[] }, options?: { perMessage?: number; duplicate?: boolean | 'at-once'; evenUnsubscribed?: boolean }): Promise<DciPeer['callbacks']>;
   /** The household as canonical registry CSV values (for the bench's CSV twin). */
   csvRow(index: number): string[];
   close(): Promise<void>;
@@ -209,13 +209,15 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
   const ack = (res: ServerResponse, correlationId: string, error?: string) =>
     json(res, 200, { message: { ack_status: error ? 'ERR' : 'ACK', timestamp: new Date().toISOString(), correlation_id: correlationId, ...(error ? { error: { code: error, message: error } } : {}) } });
   const sending = new Set<Promise<void>>();
-  const post = (url: string, body: Json): Promise<void> => {
+  const post = (url: string, body: Json, atOnce = false): Promise<void> => {
+    const once = async () => {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
+      const answer = (await response?.json().catch(() => undefined)) as Json | undefined;
+      callbacks.push({ url, body, status: response?.status ?? 0, answer });
+    };
     const sent = (async () => {
-      for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) {
-        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
-        const answer = (await response?.json().catch(() => undefined)) as Json | undefined;
-        callbacks.push({ url, body, status: response?.status ?? 0, answer });
-      }
+      if (atOnce) return void (await Promise.all([once(), once()]));
+      for (let n = callbackMode.duplicate ? 2 : 1; n > 0; n--) await once();
     })();
     sending.add(sent);
     return sent.finally(() => sending.delete(sent));
@@ -344,7 +346,7 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
       for (const i of [...(changes.register ?? []), ...(changes.update ?? []), ...(changes.deregister ?? [])]) changed.set(i, { version: (changed.get(i)?.version ?? 0) + 1, at });
       const sent: DciPeer['callbacks'] = [];
       const wasDuplicate = callbackMode.duplicate;
-      callbackMode.duplicate = duplicate;
+      callbackMode.duplicate = duplicate === true;
       try {
         for (const [eventType, indexes] of [['REGISTER', changes.register], ['UPDATE', changes.update], ['DEREGISTER', changes.deregister]] as const) {
           const sub = subscriptions.findLast((s) => s.eventType === eventType && (s.live || evenUnsubscribed));
@@ -358,7 +360,7 @@ export async function startDciPeer(options: DciPeerOptions): Promise<DciPeer> {
             }));
             const body = signed(callbackHeader('notify', notify_event.length), { transaction_id: randomUUID(), notify_event });
             const before = callbacks.length;
-            await post(sub.notifyUri, body);
+            await post(sub.notifyUri, body, duplicate === 'at-once');
             sent.push(...callbacks.slice(before).filter((c) => c.body === body));
           }
         }

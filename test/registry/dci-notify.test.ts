@@ -101,12 +101,18 @@ describe('a DCI subscription', () => {
     expect(pulls).toHaveLength(pullsBefore + 1);
     expect(pulls.at(-1)!.counts).toMatchObject({ events: 3, updated: 3 });
 
+    // Both copies at the same moment: one applies, the other waits for it and changes nothing.
+    const together = await peer.notify({ update: [8, 9] }, { duplicate: 'at-once' });
+    expect(together.map((s) => [s.status, (s.answer?.message as { ack_status: string }).ack_status])).toEqual([[200, 'ACK'], [200, 'ACK']]);
+    expect(await notifyPulls()).toHaveLength(pullsBefore + 2);
+    expect((await notifyPulls()).at(-1)!.counts).toMatchObject({ events: 2, updated: 2 });
+
     const before = await snapshot();
     const first = peer.callbacks.find((c) => c.url === notifyUrl())!;
     const again = await fetch(notifyUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(first.body) });
     expect(again.status).toBe(200);
     expect(await snapshot()).toEqual(before);
-    expect(await notifyPulls()).toHaveLength(pullsBefore + 1);
+    expect(await notifyPulls()).toHaveLength(pullsBefore + 2);
   });
 
   it('applies nothing of a notification with one bad record, and names it; corrected, it is applied', async () => {

@@ -65,19 +65,27 @@ export async function acceptNotify(store: Store, body: Json): Promise<NotifyVerd
     const report = await importRecords(store, { label, records: records(events, subscription.mapping) }, {
       programme: subscription.programme ?? undefined,
       within: async (tx) => {
+        // A copy delivered at the same moment waits on this one's rows, then finds its events taken and rolls back.
+        if (await rememberEvents(tx, subscription.registry, messageId, pull, events) < events.length) throw new DeliveredTwice();
         exited = await exitDeregistered(tx, events, subscription);
-        await rememberEvents(tx, subscription.registry, messageId, pull, events);
       },
     });
     const { rows, inserted, updated, unchanged } = report;
     await finishNotified(store, pull, { status: 'success', counts: { events: events.length, rows, inserted, updated, unchanged, exited, duplicates: seen.size } });
     return { ok: true, correlationId, applied: events.length, duplicates: seen.size };
   } catch (error) {
+    if (error instanceof DeliveredTwice) {
+      // The other delivery applied it: this one changed nothing and leaves no record.
+      await store.transaction(({ raw }) => raw.query(`DELETE FROM registry_pulls WHERE id = $1 AND status = 'running'`, [pull]));
+      return { ok: true, correlationId, applied: 0, duplicates: parsed.length };
+    }
     await finishNotified(store, pull, { status: 'failed', error: (error as Error).message });
     if (error instanceof UserError) return { ok: false, status: 422, code: 'err.request.bad', message: [error.message, ...(error.details ?? [])].join('\n') };
     throw error;
   }
 }
+
+class DeliveredTwice extends Error {}
 
 function liveSubscriptions(store: Store, senderId: string): Promise<LiveSubscription[]> {
   return store.transaction(async ({ raw }) => {
@@ -141,9 +149,9 @@ async function exitDeregistered({ raw }: Tx, events: NotifyEvent[], subscription
   return result.rowCount;
 }
 
-/** Remembers the events (a redelivery skips them) and when the registry last told us something. */
-async function rememberEvents({ raw }: Tx, registry: string, messageId: string, pull: number, events: NotifyEvent[]): Promise<void> {
-  await raw.query(
+/** Remembers the events (a redelivery skips them) and when the registry last told us something; how many were new. */
+async function rememberEvents({ raw }: Tx, registry: string, messageId: string, pull: number, events: NotifyEvent[]): Promise<number> {
+  const remembered = await raw.query(
     `INSERT INTO dci_notify_events (registry, reference_id, message_id, pull_id, event_type)
      SELECT $1, r, $2, $3, t FROM unnest($4::text[], $5::text[]) AS x(r, t)
      ON CONFLICT (registry, reference_id) DO NOTHING`,
@@ -155,6 +163,7 @@ async function rememberEvents({ raw }: Tx, registry: string, messageId: string, 
       WHERE registry = $1 AND status = 'live' AND event_type = ANY($3::text[])`,
     [registry, last, [...new Set(events.map((e) => e.type))]],
   );
+  return remembered.rowCount;
 }
 
 /** Closes the registry_pulls row of a notification (no cursor) and audits it, counts only. */
