@@ -31,7 +31,9 @@ import { UserError } from '../errors.ts';
  *     schedule: '30 2 * * *'
  * ```
  */
-const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);
+const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()], {
+  error: 'where the secret is, { env: VARIABLE } or { file: PATH }, never the secret itself',
+});
 
 const registrySchema = z.object({
   name: z.string().min(1),

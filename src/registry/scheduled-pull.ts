@@ -65,3 +65,20 @@ async function lastPullId(store: Store, registry: string): Promise<number | null
     raw.query<{ id: string | null }>(`SELECT max(id) AS id FROM registry_pulls WHERE registry = $1`, [registry]));
   return rows[0].id === null ? null : Number(rows[0].id);
 }
+
+/**
+ * Scheduled pulls a dead leader left `running`, marked failed ("interrupted"): only a leader pulls on
+ * schedule, and it calls this before its first pull, so none of them is still under way. Their
+ * import rolled back with the process; the cursor stays where the last successful pull left it.
+ */
+export async function markInterruptedPulls(store: Store): Promise<number> {
+  const { rows } = await store.transaction(({ raw }) =>
+    raw.query(
+      `UPDATE registry_pulls SET status = 'failed', finished_at = now(),
+              error = 'interrupted: the process running it ended before it finished'
+        WHERE status = 'running' AND actor = 'scheduler'
+       RETURNING id`,
+    ));
+  if (rows.length > 0) log.warn({ pulls: rows.length }, 'scheduled registry pulls interrupted by a crash marked failed');
+  return rows.length;
+}

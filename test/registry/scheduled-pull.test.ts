@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importAreaCodes } from '../../src/areas/area-codes.ts';
 import { openStore, type Store } from '../../src/db/store.ts';
 import type { DciSender } from '../../src/registry/dci/messages.ts';
+import { startPull } from '../../src/registry/pulls.ts';
 import { loadRegistriesConfig, type ConfiguredRegistry } from '../../src/registry/registries-config.ts';
 import { registryStatus } from '../../src/registry/registry-status.ts';
 import { startScheduler, type Scheduler } from '../../src/scheduler/scheduler.ts';
@@ -182,6 +183,17 @@ describe('registries pulled by the scheduler', () => {
     expect((await registryStatus(t.store, registries)).map((s) => s.consecutiveFailures)).toEqual([0, 0, 0]);
   });
 
+  it('a scheduled pull a dead leader left running is marked failed, interrupted, by the next leader; a command still pulling is left alone', async () => {
+    const killed = await startPull(t.store, { registry: 'county-sr', kind: 'dci', url: dci.url, mode: 'full', since: null, actor: 'scheduler' });
+    const command = await startPull(t.store, { registry: 'by-hand', kind: 'dci', url: dci.url, mode: 'full', since: null, actor: 'cli' });
+    expect((await pullOnce()).map((o) => o.status)).toEqual(['success', 'success']);
+    const rows = await t.store.db.selectFrom('registry_pulls').select(['id', 'status', 'error']).where('id', 'in', [killed, command]).orderBy('id').execute();
+    expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
+      { id: killed, status: 'failed', error: 'interrupted: the process running it ended before it finished' },
+      { id: command, status: 'running', error: null },
+    ]);
+  });
+
   it('pulls on the cron schedule itself', { timeout: 30_000 }, async () => {
     const everySecond = await loadRegistriesConfig(await tempFile('registries-every-second.yaml', configText('* * * * * *')));
     const count = async () => (await pulls('county-sr')).length + (await pulls('imis-ct')).length;
@@ -203,7 +215,7 @@ describe('registries pulled by the scheduler', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
     const last = (await pulls('county-sr')).at(-1)!;
-    expect(lines[0]).toMatch(new RegExp(`^county-sr \\(dci\\) · schedule 0 3 1 1 \\* · last pull #${last.id} \\S+ delta success \\(.*\\) · cursor ${new Date(last.cursor!).toISOString()} · last error \\S+: .*HTTP 401`));
+    expect(lines[0]).toMatch(new RegExp(`^county-sr \\(dci\\) · schedule 0 3 1 1 \\* · last pull #${last.id} \\S+ delta success \\(.*\\) · cursor ${new Date(last.cursor!).toISOString()} · last error \\S+: interrupted`));
     expect(lines[1]).toMatch(/^imis-ct \(openimis\) · schedule 0 3 1 1 \* · last pull #\d+ \S+ delta success .* · last error \S+: .*tokenAuth refused/);
     expect(lines[2]).toBe('imis-off (openimis, disabled) · schedule 0 3 1 1 * · never pulled · cursor none (next pull is full) · ok');
     const json = JSON.parse((await runAspOn(t, ['--json', 'registry', 'status', '--config', configFile])).stdout);
