@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { log } from '../../src/log.ts';
 import { importAreaCodes } from '../../src/areas/area-codes.ts';
 import { openStore, type Store } from '../../src/db/store.ts';
 import type { DciSender } from '../../src/registry/dci/messages.ts';
@@ -67,7 +68,16 @@ const pulls = (registry: string) =>
 const updatedAt = async () =>
   new Map((await t.store.db.selectFrom('households').select(['registry_id', 'updated_at']).execute()).map((h) => [h.registry_id, String(h.updated_at)]));
 
+// Every line the pulls log in this process, to scan for personal data and secrets.
+const logged: unknown[] = [];
 beforeAll(async () => {
+  for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) {
+    const original = log[level].bind(log) as (...args: unknown[]) => void;
+    vi.spyOn(log, level).mockImplementation(((...args: unknown[]) => {
+      logged.push(args);
+      original(...args);
+    }) as never);
+  }
   t = await createTestDatabase();
   await loadDemoAreas(t.store);
   const pcodes = await districtPcodes(t.store);
@@ -232,5 +242,19 @@ describe('registries pulled by the scheduler', () => {
     expect(report).toMatchObject({ mode: 'delta', updated: changed.length, inserted: 0 });
     expect(report.stats.pages).toBeGreaterThanOrEqual(2);
     expect((await pulls('imis-ct')).at(-1)).toMatchObject({ status: 'success', mode: 'delta', actor: 'cli' });
+  });
+
+  it('logs each scheduled pull with its registry and counts, and never a household, a name or a password', () => {
+    const text = JSON.stringify(logged);
+    expect(text).toContain('scheduled registry pull done');
+    expect(text).toContain('scheduled registry pull failed');
+    for (const secret of [PASSWORD, 'not-the-password']) expect(text).not.toContain(secret);
+    for (let i = 0; i < 50; i++) {
+      const [id, , , , , , first, last, , nid, phone] = dci.csvRow(i);
+      const head = imis.household(i).head;
+      for (const personal of [id, `${first} ${last}`, nid, phone, imis.household(i).code, head && `${head.firstName} ${head.lastName}`]) {
+        if (personal) expect(text).not.toContain(personal);
+      }
+    }
   });
 });
