@@ -6,6 +6,7 @@ import { registryCounts } from './registry/counts.ts';
 import { serve } from './api/serve.ts';
 import { loadFeedsConfig } from './feeds/config.ts';
 import { startScheduler } from './scheduler/scheduler.ts';
+import { loadRegistriesConfig } from './registry/registries-config.ts';
 import { approveDemoRules } from './demo/demo-rules.ts';
 import { evaluateActivations } from './engine/activations.ts';
 import { DEMO_PARTNER, demoDraftLists, demoKeys } from './demo/demo-flow.ts';
@@ -32,6 +33,7 @@ export async function start(options: StartOptions): Promise<void> {
       log.info({ rules }, 'demo rules loaded and approved by two demo people');
     }
     const feeds = await loadFeedsConfig(config.ASP_FEEDS);
+    const registries = await loadRegistriesConfig();
     const { server, url } = await serve(store, options.port ?? config.PORT, config.HOST);
     // The first tick runs at once, so the demo's feeds are in the store within seconds.
     // New feed data → the approved rules are evaluated again → activations open, move or close;
@@ -51,7 +53,7 @@ export async function start(options: StartOptions): Promise<void> {
     // Data a previous process stored but did not live to evaluate (killed between the two) is
     // evaluated now: its payloads are duplicates to the feeds, so no run would bring them up again.
     onNewData().catch((error: Error) => log.error({ err: { message: error.message } }, 'evaluation at start failed'));
-    const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [onNewData] });
+    const scheduler = await startScheduler(store, feeds, { runAtStart: true, onNewData: [onNewData], registries });
     const counts = await registryCounts(store);
     log.info({ url, backend: store.backend, ...counts }, 'asp-engine is up');
     process.stdout.write(

@@ -1,12 +1,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { UserError } from '../errors.ts';
+import { dciRegistryOf, withFlags } from '../registry/configured-pull.ts';
 import { DEFAULT_MAPPING } from '../registry/dci/group-record.ts';
 import { asyncSearch } from '../registry/dci/async-search.ts';
 import { pullDci } from '../registry/dci/pull.ts';
-import type { DciRegistry } from '../registry/dci/messages.ts';
 import { engineSender } from '../registry/dci/sender.ts';
-import { configuredRegistry } from '../registry/registries-config.ts';
+import { configuredRegistry, loadRegistriesConfig } from '../registry/registries-config.ts';
+import { describeRegistryStatus, registryStatus } from '../registry/registry-status.ts';
 import { globals, wholeNumber, withStore } from './context.ts';
 import { registerOpenImisPull } from './openimis-pull-command.ts';
 import { registerSubscribeCommands } from './registry-subscribe-commands.ts';
@@ -18,8 +19,20 @@ const isoTime = (value: string): Date => {
   return date;
 };
 
-/** `asp registry pull dci URL ...`, added to the existing `asp registry` command. */
+/** `asp registry pull dci URL ...` and `asp registry status`, added to the existing `asp registry` command. */
 export function registerRegistryCommands(registry: Command): void {
+  registry
+    .command('status')
+    .description('each configured registry: kind, schedule, last pull (when, mode, status, counts), cursor, last error')
+    .option('--config <file>', 'the registry configuration (default ASP_REGISTRIES, else data/registries.yaml)')
+    .action(async (opts, cmd: Command) => {
+      const g = globals(cmd);
+      const registries = await loadRegistriesConfig(opts.config);
+      await withStore(g, async (store) => {
+        const status = await registryStatus(store, registries);
+        report(g.json, status, () => (status.length === 0 ? ['no registries configured (data/registries.yaml or ASP_REGISTRIES)'] : status.map(describeRegistryStatus)));
+      });
+    });
   const pull = registry.command('pull').description('pull households from a live registry (recorded; the next pull is a delta)');
   registerOpenImisPull(pull);
   registerSubscribeCommands(registry);
@@ -45,22 +58,11 @@ export function registerRegistryCommands(registry: Command): void {
       const g = globals(cmd);
       if (opts.since && opts.full) throw new UserError('give --since or --full, not both');
       const configured = opts.registry ? await configuredRegistry(opts.registry, 'dci', opts.config) : undefined;
-      const url = givenUrl ?? configured?.url;
-      if (!url) throw new UserError(opts.registry ? `no URL given and no registry ${opts.registry} in the configuration` : 'give the registry URL (or --registry NAME of a configured one)');
-      if (!/^https?:\/\//.test(url)) throw new UserError(`${url}: the registry URL must start with http:// or https://`);
-      const dci: DciRegistry = {
-        name: opts.registry ?? url,
-        url,
-        receiverId: opts.receiverId ?? configured?.receiver_id,
-        jwks: opts.jwks ?? configured?.jwks,
-        token: opts.tokenEnv ? { env: opts.tokenEnv } : configured?.token,
-        pageSize: opts.pageSize ?? configured?.page_size ?? 1000,
-        mapping: {
-          identifierType: opts.idType ?? configured?.id_type,
-          nationalIdType: opts.nationalIdType ?? configured?.national_id_type ?? DEFAULT_MAPPING.nationalIdType,
-          pcodeAttribute: opts.pcodeAttribute ?? configured?.pcode_attribute ?? DEFAULT_MAPPING.pcodeAttribute,
-        },
-      };
+      const settings = withFlags(configured, {
+        name: opts.registry, url: givenUrl, receiver_id: opts.receiverId, jwks: opts.jwks, token: opts.tokenEnv ? { env: opts.tokenEnv } : undefined,
+        page_size: opts.pageSize, id_type: opts.idType, national_id_type: opts.nationalIdType, pcode_attribute: opts.pcodeAttribute,
+      });
+      const dci = dciRegistryOf(settings);
       const programme: string | undefined = opts.programme ?? configured?.programme;
       const sender = await engineSender();
       await withStore(g, async (store) => {

@@ -3,7 +3,10 @@ import type { Store } from '../db/store.ts';
 import type { FeedConfig } from '../feeds/config.ts';
 import { markInterruptedRuns, runFeed, syncFeeds, type RunSummary } from '../feeds/run-feed.ts';
 import { log } from '../log.ts';
+import type { ConfiguredRegistry } from '../registry/registries-config.ts';
+import type { ScheduledPullOptions, ScheduledPullOutcome } from '../registry/scheduled-pull.ts';
 import { schedulerLeadership } from './leadership.ts';
+import { registryJobs } from './registry-jobs.ts';
 
 /** A command's feed run (asp ingest, asp feeds run) older than this is dead: fetches time out in minutes. */
 const STALE_COMMAND_RUN_SECONDS = 3600;
@@ -15,11 +18,16 @@ export interface SchedulerOptions {
   /** Run every enabled feed once right away (npm start), besides the schedule. */
   runAtStart?: boolean;
   onNewData?: NewDataHook[];
+  /** Configured registries: each enabled one with a schedule is pulled on it (a delta from its cursor). */
+  registries?: ConfiguredRegistry[];
+  registryPulls?: ScheduledPullOptions;
 }
 
 export interface Scheduler {
   /** Runs the enabled feeds now, as the leader would on a tick; returns the runs it made. */
   tick(): Promise<RunSummary[]>;
+  /** Pulls the scheduled registries now, as the leader would on their ticks; returns the pulls it made. */
+  pullRegistries(): Promise<ScheduledPullOutcome[]>;
   stop(): Promise<void>;
 }
 
@@ -71,13 +79,16 @@ export async function startScheduler(store: Store, feeds: FeedConfig[], options:
   );
   const tick = async () => (await Promise.all(enabled.map(runIfLeader))).filter((r): r is RunSummary => r !== null);
   if (options.runAtStart) void tick();
+  const registries = registryJobs(store, options.registries ?? [], leadership, options.registryPulls);
   log.info({ feeds: enabled.map((f) => f.name) }, 'scheduler started');
 
   return {
     tick,
+    pullRegistries: registries.tick,
     async stop() {
       for (const task of tasks) await task.destroy();
       await Promise.allSettled([...running.values()]);
+      await registries.stop();
       await leadership.release();
     },
   };

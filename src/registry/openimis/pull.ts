@@ -10,6 +10,8 @@ import { DEFAULT_JSON_EXT_KEYS, type JsonExtKeys } from './household-record.ts';
 import { openImisRecords, type PullStats } from './openimis-records.ts';
 
 export interface OpenImisPullOptions extends Pick<RegistryImportOptions, 'skipInvalid'> {
+  /** The name pulls and their cursor are kept under (a configured registry's); default: URL, benefit plan and programme. */
+  registry?: string;
   /** The openIMIS base URL, e.g. https://imis.example.org. */
   url: string;
   benefitPlan: string;
@@ -45,7 +47,7 @@ export interface OpenImisPullReport extends RegistryImportReport {
  * `asp registry pull openimis`: authenticates first (a refused password writes nothing, not even
  * a pull record), then streams the benefit plan's households through the CSV import's staging,
  * checks and upsert in one transaction, and records the pull with the cursor the next delta
- * starts from. The cursor is per URL, benefit plan and programme.
+ * starts from. The cursor is per registry name, or else per URL, benefit plan and programme.
  *
  * ```ts
  * await pullOpenImis(store, { url, benefitPlan, programme: 'CT', username: 'asp', password: { env: 'OPENIMIS_PASSWORD' }, actor: 'cli' })
@@ -54,7 +56,7 @@ export interface OpenImisPullReport extends RegistryImportReport {
 export async function pullOpenImis(store: Store, options: OpenImisPullOptions): Promise<OpenImisPullReport> {
   const endpoint = graphqlEndpoint(options.url);
   checkBenefitPlanId(options.benefitPlan);
-  const registry = `openimis ${endpoint} benefit plan ${options.benefitPlan} programme ${options.programme ?? '-'}`;
+  const registry = options.registry ?? `openimis ${endpoint} benefit plan ${options.benefitPlan} programme ${options.programme ?? '-'}`;
   const since = options.full ? null : (options.since ?? (await lastCursor(store, registry)) ?? null);
   const client = openImisClient({ url: endpoint, username: options.username, password: options.password, timeoutMs: options.timeoutMs, backoffMs: options.backoffMs });
   await client.authenticate();
