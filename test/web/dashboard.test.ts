@@ -239,7 +239,8 @@ describe('dashboard', () => {
     expect(partner.requests.filter((r) => r.startsWith('/api/') && r !== '/api/me' && r !== '/api/config' && r !== '/api/lists')).toEqual([]);
     expect(await row(p).locator('button').allInnerTexts()).toEqual(['Download CSV']);
     const [download] = await Promise.all([p.waitForEvent('download'), row(p).getByRole('button', { name: 'Download CSV' }).click()]);
-    expect(download.suggestedFilename()).toBe(`list-${listId}.csv`);
+    // A partner's download carries its id in the file name (list-12-demo-wfp.csv).
+    expect(download.suggestedFilename()).toBe(`list-${listId}-demo-wfp.csv`);
     const csv = await readFile((await download.path())!, 'utf8');
     const [header, ...records] = parse(csv) as string[][];
     // Exactly its whitelisted fields, in the vocabulary's order, after the list's identity.
