@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.ts';
 import { pullDci } from '../../src/registry/dci/pull.ts';
@@ -67,7 +68,9 @@ describe(`a DCI registry of ${HOUSEHOLDS.toLocaleString('en')} households`, () =
   });
 
   it('then pulls only the households changed since, leaving the others untouched', async () => {
-    const before = new Map((await t.store.db.selectFrom('households').select(['registry_id', 'updated_at']).execute()).map((h) => [h.registry_id, String(h.updated_at)]));
+    // updated_at to the microsecond: a Date's string keeps only seconds.
+    const stamp = sql<string>`to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US')`.as('at');
+    const before = new Map((await t.store.db.selectFrom('households').select(['registry_id', stamp]).execute()).map((h) => [h.registry_id, h.at]));
     const changed = Array.from({ length: CHANGED }, (_, k) => k * Math.floor(HOUSEHOLDS / CHANGED) + 3);
     peer.touch(changed);
     const sent = peer.received.length;
@@ -75,8 +78,8 @@ describe(`a DCI registry of ${HOUSEHOLDS.toLocaleString('en')} households`, () =
     expect(report).toMatchObject({ mode: 'delta', rows: CHANGED, inserted: 0, updated: CHANGED, unchanged: 0, rejected: 0 });
     expect(peer.received.length - sent).toBe(1);
 
-    const after = await t.store.db.selectFrom('households').select(['registry_id', 'updated_at', 'pmt_score']).execute();
-    const touched = after.filter((h) => String(h.updated_at) !== before.get(h.registry_id)).map((h) => h.registry_id).sort();
+    const after = await t.store.db.selectFrom('households').select(['registry_id', stamp, 'pmt_score']).execute();
+    const touched = after.filter((h) => h.at !== before.get(h.registry_id)).map((h) => h.registry_id).sort();
     expect(touched).toEqual(changed.map((i) => peer.csvRow(i)[0]).sort());
     const sample = after.find((h) => h.registry_id === peer.csvRow(changed[5])[0]);
     expect(sample?.pmt_score).toBe(Number(peer.csvRow(changed[5])[5]));
