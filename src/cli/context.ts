@@ -19,6 +19,13 @@ export const wholeNumber = (what: string) => (value: string): number => {
   return Number(value);
 };
 
+/** `--since`: an ISO date or date-time. */
+export const sinceInstant = (value: string): Date => {
+  const at = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(at.getTime())) throw new InvalidArgumentError('--since is an ISO date or date-time, e.g. 2026-11-30T00:00:00Z');
+  return at;
+};
+
 /**
  * Opens the database the way every command does: `--db URL`, else `DATABASE_URL`, else the
  * embedded database in `--data-dir` / `ASP_DATA_DIR` (default `.asp-data`); then migrates, so

@@ -1,12 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { checkBenefitPlanId } from '../registry/openimis/group-beneficiaries.ts';
 import { pullOpenImis } from '../registry/openimis/pull.ts';
 import { openImisOptionsOf, withFlags } from '../registry/configured-pull.ts';
 import { configuredRegistry } from '../registry/registries-config.ts';
-import { globals, wholeNumber, withStore } from './context.ts';
-import { report } from './output.ts';
+import { globals, sinceInstant, wholeNumber, withStore } from './context.ts';
+import { householdProgress, report } from './output.ts';
 
 interface PullFlags {
   registry?: string;
@@ -28,12 +27,6 @@ interface PullFlags {
   by: string;
 }
 
-const instant = (value: string): Date => {
-  const at = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(at.getTime())) throw new InvalidArgumentError('--since is an ISO date or date-time, e.g. 2026-11-30T00:00:00Z');
-  return at;
-};
-
 /**
  * `asp registry pull openimis URL --benefit-plan ID [--programme CODE] [--since ISO | --full]
  * [--username U --password-env VAR | --password-file F] [--page-size N]`, or `asp registry pull
@@ -48,7 +41,7 @@ export function registerOpenImisPull(pull: Command): void {
     .option('--config <file>', 'the registry configuration (default ASP_REGISTRIES, else data/registries.yaml)')
     .option('--benefit-plan <uuid>', "the benefit plan's id (UUID)")
     .option('--programme <code>', 'enrol the households in this programme; a beneficiary no longer active exits it')
-    .option('--since <iso>', 'a delta from this instant (default: where the last pull of this plan left off)', instant)
+    .option('--since <iso>', 'a delta from this instant (default: where the last pull of this plan left off)', sinceInstant)
     .option('--full', 'every active beneficiary, even when an earlier pull left a cursor')
     .option('--username <name>', 'openIMIS service user (default $OPENIMIS_USERNAME)')
     .option('--password-env <var>', 'environment variable holding the password (default OPENIMIS_PASSWORD)')
@@ -86,23 +79,4 @@ export function registerOpenImisPull(pull: Command): void {
         ]);
       });
     });
-}
-
-/** A household-count progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). */
-function householdProgress(enabled: boolean): { update: (done: number, expected: number) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new SingleBar({ stream: process.stderr, format: 'pulling |{bar}| {percentage}% {value}/{total} households', hideCursor: true }, Presets.shades_classic);
-  let started = false;
-  return {
-    update(done, expected) {
-      const total = Math.max(expected, done);
-      if (!started) bar.start(total, 0);
-      started = true;
-      bar.setTotal(total);
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }

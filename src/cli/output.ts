@@ -6,25 +6,37 @@ export function report(json: boolean | undefined, value: unknown, human: () => s
   else process.stdout.write(human().join('\n') + '\n');
 }
 
-/** A byte progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). */
-export function byteProgress(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
+interface Progress {
+  update: (done: number, total: number) => void;
+  stop: () => void;
+}
+
+/**
+ * A progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). `scale` turns
+ * counts into what the bar shows; the total grows if more arrives than was announced.
+ */
+function progressBar(enabled: boolean, format: string, scale: (n: number) => number = (n) => n): Progress {
   if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new SingleBar(
-    { stream: process.stderr, format: 'importing |{bar}| {percentage}% {value}/{total} MiB', hideCursor: true },
-    Presets.shades_classic,
-  );
+  const bar = new SingleBar({ stream: process.stderr, format, hideCursor: true }, Presets.shades_classic);
   let started = false;
-  const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
   return {
     update(done, total) {
-      if (!started) {
-        bar.start(mib(total), 0);
-        started = true;
-      }
-      bar.update(mib(done));
+      const shown = scale(Math.max(total, done));
+      if (!started) bar.start(shown, 0);
+      started = true;
+      bar.setTotal(shown);
+      bar.update(scale(done));
     },
     stop: () => {
       if (started) bar.stop();
     },
   };
 }
+
+/** Bytes of a file being imported, in MiB. */
+export const byteProgress = (enabled: boolean): Progress =>
+  progressBar(enabled, 'importing |{bar}| {percentage}% {value}/{total} MiB', (bytes) => Math.round((bytes / 1048576) * 10) / 10);
+
+/** Households pulled from a registry. */
+export const householdProgress = (enabled: boolean): Progress =>
+  progressBar(enabled, 'pulling |{bar}| {percentage}% {value}/{total} households');

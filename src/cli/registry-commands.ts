@@ -1,5 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import { dciRegistryOf, withFlags } from '../registry/configured-pull.ts';
 import { DEFAULT_MAPPING } from '../registry/dci/group-record.ts';
@@ -8,16 +7,10 @@ import { pullDci } from '../registry/dci/pull.ts';
 import { engineSender } from '../registry/dci/sender.ts';
 import { configuredRegistry, loadRegistriesConfig } from '../registry/registries-config.ts';
 import { describeRegistryStatus, registryStatus } from '../registry/registry-status.ts';
-import { globals, wholeNumber, withStore } from './context.ts';
+import { globals, sinceInstant, wholeNumber, withStore } from './context.ts';
 import { registerOpenImisPull } from './openimis-pull-command.ts';
 import { registerSubscribeCommands } from './registry-subscribe-commands.ts';
-import { report } from './output.ts';
-
-const isoTime = (value: string): Date => {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw new InvalidArgumentError('--since is an ISO date or date-time, e.g. 2026-11-30T00:00:00Z');
-  return date;
-};
+import { householdProgress, report } from './output.ts';
 
 /** `asp registry pull dci URL ...` and `asp registry status`, added to the existing `asp registry` command. */
 export function registerRegistryCommands(registry: Command): void {
@@ -41,7 +34,7 @@ export function registerRegistryCommands(registry: Command): void {
     .description('pull Groups from a DCI Social Registry (SR API 1.0.0) at URL: signed sync/search, paged; all or nothing')
     .option('--registry <name>', 'the name pulls and their cursor are kept under (default: the URL); a registry of that name in the configuration file gives the defaults of every other option')
     .option('--config <file>', 'the registry configuration (default ASP_REGISTRIES, else data/registries.yaml)')
-    .option('--since <iso>', 'pull groups changed since then (default: the last successful pull of this registry)', isoTime)
+    .option('--since <iso>', 'pull groups changed since then (default: the last successful pull of this registry)', sinceInstant)
     .option('--full', 'pull every group, even when an earlier pull left a cursor')
     .option('--programme <code>', 'enrol the pulled households in this programme (active unless the registry says exited)')
     .option('--page-size <n>', 'groups per page (default 1000)', wholeNumber('--page-size'))
@@ -66,7 +59,7 @@ export function registerRegistryCommands(registry: Command): void {
       const programme: string | undefined = opts.programme ?? configured?.programme;
       const sender = await engineSender();
       await withStore(g, async (store) => {
-        const progress = recordProgress(!g.json);
+        const progress = householdProgress(!g.json);
         const result = await pullDci(store, dci, sender, {
           since: opts.since, full: opts.full, programme, skipInvalid: opts.skipInvalid,
           onProgress: progress.update, actor: opts.by, source: opts.async ? asyncSearch(store) : undefined,
@@ -78,24 +71,4 @@ export function registerRegistryCommands(registry: Command): void {
         ]);
       });
     });
-}
-
-/** A records progress bar on an interactive terminal; nothing otherwise (CI, pipes, --json). */
-function recordProgress(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new SingleBar({ stream: process.stderr, format: 'pulling |{bar}| {percentage}% {value}/{total} households', hideCursor: true }, Presets.shades_classic);
-  let started = false;
-  return {
-    update(done, total) {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.setTotal(Math.max(total, done));
-      bar.update(done);
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }
