@@ -28,23 +28,32 @@ export async function writeG2p(store: Store, ctx: ExportContext, out: Writable):
     is_msg_encrypted: false,
     meta: { list: listJson(ctx), purpose: release?.purpose ?? null, expires_on: release?.expiresOn ?? null },
   };
-  // Stable per list content and reader: sending the same request twice is one transaction.
-  const transactionId = `asp-${list.id}-${list.contentSha256.slice(0, 16)}${release ? `-${release.partnerId}` : ''}`;
-  await write(out, `{"header":${JSON.stringify(header)},"message":{"transaction_id":${JSON.stringify(transactionId)},"disbursements":[`);
+  await write(out, `{"header":${JSON.stringify(header)},"message":{"transaction_id":${JSON.stringify(g2pTransactionId(ctx))},"disbursements":[`);
   let rows = 0;
-  for await (const page of entryPages(store, ctx)) {
-    const items = page.map((e) => JSON.stringify(disbursement(ctx, e)));
-    await write(out, `${rows === 0 ? '\n' : ',\n'}${items.join(',\n')}`);
+  for await (const page of g2pDisbursementPages(store, ctx)) {
+    await write(out, `${rows === 0 ? '\n' : ',\n'}${page.map((d) => JSON.stringify(d)).join(',\n')}`);
     rows += page.length;
   }
   await write(out, '\n]}}\n');
   return rows;
 }
 
+/** Stable per list content and reader: sending the same request twice is one transaction. */
+export function g2pTransactionId({ list, release }: ExportContext): string {
+  return `asp-${list.id}-${list.contentSha256.slice(0, 16)}${release ? `-${release.partnerId}` : ''}`;
+}
+
+/** The list's disbursements as this reader may see them, a page of entries at a time: what the file holds and a hub is sent. */
+export async function* g2pDisbursementPages(store: Store, ctx: ExportContext): AsyncGenerator<G2pDisbursement[]> {
+  for await (const page of entryPages(store, ctx)) yield page.map((e) => disbursement(ctx, e));
+}
+
 export function g2pReferenceId(listId: number, contentSha256: string, householdExportId: string): string {
   const digest = createHash('sha256').update(`${listId}:${contentSha256}:${householdExportId}`).digest('hex');
   return `L${listId}-${digest.slice(0, 32)}`;
 }
+
+export type G2pDisbursement = ReturnType<typeof disbursement>;
 
 function disbursement(ctx: ExportContext, e: EntryRow) {
   const { list, release, fields } = ctx;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { audit } from '../audit/audit.ts';
 import type { RawConnection } from '../db/raw.ts';
 import type { Store } from '../db/store.ts';
 import { ConflictError, UserError } from '../errors.ts';
-import { writeG2p } from '../exports/g2p.ts';
+import { g2pDisbursementPages, g2pTransactionId } from '../exports/g2p.ts';
 import { openExport } from '../exports/source.ts';
 import { findRelease } from '../lists/release.ts';
 import type { Disbursement, HubAdapter } from './adapter.ts';
@@ -12,8 +11,8 @@ import type { Hub } from './hubs.ts';
 
 /**
  * Filling the outbox: the list, as its G2P export writes it for the hub's partner (the same
- * reference_ids, payee addresses and amounts as the file: the items are read from writeG2p's
- * output, one per line), cut into chunks of the hub's size. Each chunk is committed with its
+ * reference_ids, payee addresses and amounts and the same fields withheld as the file: both take
+ * g2pDisbursementPages), cut into chunks of the hub's size. Each chunk is committed with its
  * items in its own transaction, before anything is sent; a fill interrupted part-way goes on where
  * it stopped, and a finished one is never redone.
  */
@@ -61,7 +60,7 @@ export async function fillOutbox(store: Store, hub: Hub, disbursal: Disbursal, a
     )).rows.map((r) => r.chunk),
   );
   const ctx = await openExport(store, listId, 'g2p', { partnerId: hub.partnerId, pageSize: chunkSize }, actor);
-  let transactionBase = '';
+  const transactionBase = g2pTransactionId(ctx);
   let chunk: Disbursement[] = [];
   let chunkNumber = 0;
   const flush = async () => {
@@ -70,25 +69,12 @@ export async function fillOutbox(store: Store, hub: Hub, disbursal: Disbursal, a
     chunkNumber += 1;
     chunk = [];
   };
-  let rest = '';
-  const lines = new Writable({
-    write(data: Buffer, _encoding, done) {
-      const text = rest + data.toString('utf8');
-      const split = text.split('\n');
-      rest = split.pop() ?? '';
-      (async () => {
-        for (const line of split) {
-          if (line.startsWith('{"header"')) transactionBase = /"transaction_id":"([^"]*)"/.exec(line)?.[1] ?? '';
-          else if (line.startsWith('{')) {
-            chunk.push(forRelease(JSON.parse(line.replace(/,$/, '')) as Disbursement, disbursal));
-            if (chunk.length === chunkSize) await flush();
-          }
-        }
-      })().then(() => done(), done);
-    },
-  });
-  await writeG2p(store, ctx, lines);
-  await new Promise<void>((resolve, reject) => lines.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  for await (const page of g2pDisbursementPages(store, ctx)) {
+    for (const item of page) {
+      chunk.push(item);
+      if (chunk.length === chunkSize) await flush();
+    }
+  }
   await flush();
   await store.transaction(async ({ raw }) => {
     const { rows } = await raw.query<{ chunks: number; entries: number; total: string }>(
@@ -108,16 +94,6 @@ export async function fillOutbox(store: Store, hub: Hub, disbursal: Disbursal, a
       details: { hub: hub.name, adapter: hub.adapter, partner: hub.partnerId, release: disbursal.releaseId, chunks: rows[0].chunks, entries: rows[0].entries, total_amount: rows[0].total },
     });
   });
-}
-
-/**
- * What the partner's release lets its hub see. The export follows the release's fields; a
- * pseudonymised partner never receives a name, whatever fields it was given.
- */
-function forRelease(item: Disbursement, disbursal: Disbursal): Disbursement {
-  if (!disbursal.pseudonymised) return item;
-  const { payee_name: _name, ...rest } = item;
-  return rest;
 }
 
 /** A transaction id per chunk: the export's, numbered; kept within the spec's 99 characters. */
