@@ -17,7 +17,8 @@ export function canonicalJson(value: unknown): string {
     if (typeof v === 'number' && !Number.isFinite(v)) throw new Error('a signed message cannot hold a non-finite number');
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
     const keys = Object.keys(v).sort();
-    const sorted: Record<string, unknown> = {};
+    // No prototype: a key named __proto__ (JSON.parse gives one) must stay a key, not be swallowed.
+    const sorted: Record<string, unknown> = Object.create(null);
     for (const k of keys) {
       if (INDEX_LIKE.test(k)) indexLikeKey = true;
       sorted[k] = (v as Record<string, unknown>)[k];

@@ -17,6 +17,8 @@ describe('canonical JSON (what signatures are computed over)', () => {
   it('sorts keys by UTF-16 code units at every level, arrays kept in order', () => {
     expect(canonicalJson({ b: 1, a: [{ z: 1, y: 2 }, 3], é: null, Z: true })).toBe('{"Z":true,"a":[{"y":2,"z":1},3],"b":1,"é":null}');
     expect(canonicalJson({ 10: 'x', 2: 'y', a: 1 })).toBe('{"10":"x","2":"y","a":1}');
+    // A key named __proto__ is covered like any other: a signature must not ignore it.
+    expect(canonicalJson(JSON.parse('{"b":1,"__proto__":{"x":2}}'))).toBe('{"__proto__":{"x":2},"b":1}');
   });
 
   it('refuses a number JSON cannot carry', () => {
