@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
  * A peer's public keys, from its JWKS (a URL such as https://hub/.well-known/jwks.json, or a file
  * an operator was handed). Fetched once and again when a signature names a key not seen yet, so a
  * peer that rotates its key is followed without a restart; at most once a minute, so a stream of
- * forged key ids cannot make us hammer the peer.
+ * forged key ids cannot make us hammer the peer. One per source for the process, whoever asks
+ * (a registry's pulls and its callbacks, a hub's callbacks).
  */
 export interface PeerKeys {
   keyFor(keyId: string): Promise<KeyObject | undefined>;
@@ -13,7 +14,15 @@ export interface PeerKeys {
 
 const REFRESH_MS = 60_000;
 
-export function peerKeys(source: string, fetchJson: (url: string) => Promise<unknown> = defaultFetchJson): PeerKeys {
+const bySource = new Map<string, PeerKeys>();
+
+export function peerKeys(source: string): PeerKeys {
+  let found = bySource.get(source);
+  if (!found) bySource.set(source, (found = keysFrom(source)));
+  return found;
+}
+
+function keysFrom(source: string): PeerKeys {
   let keys = new Map<string, KeyObject>();
   let fetchedAt = 0;
   const refresh = async () => {
@@ -41,7 +50,7 @@ export function keysOf(jwks: unknown): Map<string, KeyObject> {
   return out;
 }
 
-async function defaultFetchJson(url: string): Promise<unknown> {
+async function fetchJson(url: string): Promise<unknown> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.json();

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { verifyEnvelope } from '../../interop/envelope-signature.ts';
-import { peerKeys, type PeerKeys } from '../../interop/jwks.ts';
+import { peerKeys } from '../../interop/jwks.ts';
 import type { Store } from '../../db/store.ts';
 
 /**
@@ -40,13 +40,6 @@ export type CallbackVerdict =
   | { ok: true; stored: number; correlationId: string }
   | { ok: false; status: 400 | 401 | 404 | 422; code: string; message: string };
 
-const keyRings = new Map<string, PeerKeys>();
-const keysOf = (jwks: string) => {
-  let keys = keyRings.get(jwks);
-  if (!keys) keyRings.set(jwks, (keys = peerKeys(jwks)));
-  return keys;
-};
-
 type Json = Record<string, unknown>;
 
 /**
@@ -59,7 +52,7 @@ export async function verifyCallback(
   trusted: { jwks: string; receiver_id: string | null } | undefined,
 ): Promise<{ ok: true; senderId: string } | { ok: false; status: 401; code: string; message: string }> {
   const keyFor = (senderId: string, keyId: string): Promise<KeyObject | undefined> | undefined =>
-    !trusted || (trusted.receiver_id && senderId !== trusted.receiver_id) ? undefined : keysOf(trusted.jwks).keyFor(keyId);
+    !trusted || (trusted.receiver_id && senderId !== trusted.receiver_id) ? undefined : peerKeys(trusted.jwks).keyFor(keyId);
   const verdict = await verifyEnvelope(body as Parameters<typeof verifyEnvelope>[0], keyFor);
   if (!verdict.ok) {
     return { ok: false, status: 401, code: body.signature ? 'err.signature.invalid' : 'err.signature.missing', message: verdict.reason };

@@ -47,14 +47,9 @@ export function envelope(sender: DciSender, registry: DciRegistry, action: strin
   return { signature: signEnvelope({ header, message }, sender.key, 'spdci'), header, message };
 }
 
-const keysCache = new Map<string, PeerKeys>();
-
 /** The registry's keys, when its JWKS is configured; fetched once per process and on an unknown kid. */
 export function registryKeys(registry: DciRegistry): PeerKeys | undefined {
-  if (!registry.jwks) return undefined;
-  let keys = keysCache.get(registry.jwks);
-  if (!keys) keysCache.set(registry.jwks, (keys = peerKeys(registry.jwks)));
-  return keys;
+  return registry.jwks ? peerKeys(registry.jwks) : undefined;
 }
 
 /** Checks a message from the registry; throws naming `what` when its signature is missing or wrong. */
