@@ -3,6 +3,9 @@ import { parse } from 'csv-parse/sync';
 import { UserError } from '../errors.ts';
 import type { Store } from '../db/store.ts';
 
+/** The scheme of openIMIS location codes: pulls map them to P-codes, the openIMIS export back. */
+export const OPENIMIS_SCHEME = 'openimis';
+
 export interface AreaCodesReport {
   rows: number;
   /** Codes whose P-code is not among the imported admin areas (kept: areas may come later). */

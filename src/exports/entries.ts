@@ -1,3 +1,4 @@
+import { OPENIMIS_SCHEME } from '../areas/area-codes.ts';
 import type { Store } from '../db/store.ts';
 import type { ExportContext, ExportField } from './source.ts';
 
@@ -74,7 +75,7 @@ export const ADMIN_LEVELS_JOIN_SQL = `LEFT JOIN LATERAL (
  * openIMIS location codes by P-code, for a join: the area code table maps (scheme, code) → P-code,
  * so one P-code could have several codes; exports refuse that case before writing (openimis.ts).
  */
-export const OPENIMIS_CODES_SQL = `SELECT pcode, min(code) AS code, count(*)::int AS codes FROM area_codes WHERE scheme = 'openimis' GROUP BY pcode`;
+export const OPENIMIS_CODES_SQL = `SELECT pcode, min(code) AS code, count(*)::int AS codes FROM area_codes WHERE scheme = '${OPENIMIS_SCHEME}' GROUP BY pcode`;
 
 /**
  * The entries in pages of `ctx.pageSize`, ordered by household id. Personal fields the reader may

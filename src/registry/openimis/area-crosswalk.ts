@@ -1,7 +1,5 @@
+import { OPENIMIS_SCHEME } from '../../areas/area-codes.ts';
 import type { Store } from '../../db/store.ts';
-
-/** The area_codes scheme of openIMIS location codes (`asp areas codes` with `scheme,code,pcode`). */
-export const OPENIMIS_SCHEME = 'openimis';
 
 /**
  * The openIMIS location code → P-code table, read once per pull: a country has thousands of
