@@ -6,6 +6,7 @@ import type { RecordSource, RegistryRecord, SourcedRecord } from './record-sourc
 import {
   assertProgramme, countRows, createProblemsTable, findProblems, upsertEnrolments, upsertHouseholds, type Staged,
 } from './staging.ts';
+import { withIndexesDeferredOnFirstLoad } from './first-load.ts';
 
 /** The record fields that are household columns, in staging order (c1, c2, ...). */
 const RECORD_FIELDS = [
@@ -64,8 +65,10 @@ export async function importRecords(
         problems,
       );
     }
-    const { inserted, updated } = await upsertHouseholds(tx, staged);
-    const enrolled = await upsertEnrolments(tx, staged, options.programme);
+    const { result: { inserted, updated, enrolled } } = await withIndexesDeferredOnFirstLoad(tx, async () => ({
+      ...(await upsertHouseholds(tx, staged)),
+      enrolled: await upsertEnrolments(tx, staged, options.programme),
+    }));
     await options.within?.(tx);
     return { rows, inserted, updated, unchanged: rows - rejected - inserted - updated, rejected, enrolled, problems };
   });

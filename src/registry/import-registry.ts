@@ -12,6 +12,7 @@ import { RecordLines } from './record-lines.ts';
 import {
   assertProgramme, countRows, createProblemsTable, findProblems, stagedProblems, upsertEnrolments, upsertHouseholds, type Staged,
 } from './staging.ts';
+import { withIndexesDeferredOnFirstLoad } from './first-load.ts';
 
 export { importRecords } from './import-records.ts';
 
@@ -77,8 +78,10 @@ export async function importRegistry(
         problems.map((p) => `${file}: ${p}`),
       );
     }
-    const { inserted, updated } = await upsertHouseholds(tx, header);
-    const enrolled = await upsertEnrolments(tx, header, options.programme);
+    const { result: { inserted, updated, enrolled } } = await withIndexesDeferredOnFirstLoad(tx, async () => ({
+      ...(await upsertHouseholds(tx, header)),
+      enrolled: await upsertEnrolments(tx, header, options.programme),
+    }));
     // Written last, so that a failure above leaves no rejects file for an import that did not happen.
     const rejectsFile = rejected > 0 ? (options.rejectsFile ?? `${file}.rejects.csv`) : undefined;
     if (rejectsFile) await writeRejects(tx, header, lines, described, rejectsFile);

@@ -1,0 +1,39 @@
+import type { Tx } from '../db/store.ts';
+
+/**
+ * The bulk path of a first load. Into an empty registry, maintaining the secondary indexes row by
+ * row (the GiST index on the points above all) costs more than the inserts themselves; built once
+ * over the loaded rows they are several times cheaper (bench/results/national.md). So when
+ * `households` is empty, the indexes of `households` and `enrolments` that back no constraint are
+ * dropped inside the import's transaction and rebuilt, from their own definitions, before it
+ * commits. Constraints (primary keys, `registry_id`'s uniqueness, foreign keys) stay in force
+ * throughout: the upsert relies on them, and they are what keeps a bad file out.
+ *
+ * The check and the drop happen under an exclusive lock on both tables, so no other session sees
+ * the registry without its indexes; a failure rolls the drop back with the rest of the import.
+ */
+const TABLES = ['households', 'enrolments'] as const;
+
+export async function withIndexesDeferredOnFirstLoad<T>({ raw }: Tx, work: () => Promise<T>): Promise<{ result: T; firstLoad: boolean }> {
+  if (!(await isEmpty(raw))) return { result: await work(), firstLoad: false };
+  await raw.query(`LOCK TABLE ${TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+  // Another import may have landed between the look and the lock.
+  if (!(await isEmpty(raw))) return { result: await work(), firstLoad: false };
+
+  const { rows: indexes } = await raw.query<{ name: string; definition: string }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+       FROM pg_index i
+      WHERE i.indrelid = ANY (ARRAY[${TABLES.map((t) => `'${t}'::regclass`).join(', ')}])
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+      ORDER BY 1`,
+  );
+  for (const index of indexes) await raw.query(`DROP INDEX ${index.name}`);
+  const result = await work();
+  for (const index of indexes) await raw.query(index.definition);
+  return { result, firstLoad: true };
+}
+
+async function isEmpty(raw: Tx['raw']): Promise<boolean> {
+  const { rows } = await raw.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM households) AS empty`);
+  return rows[0].empty;
+}
