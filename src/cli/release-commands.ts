@@ -87,8 +87,10 @@ export function registerReleaseCommands(lists: Command): void {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         if (!opts.out) {
-          // The data is the output: no summary mixed into it.
-          await exportList(store, listId(id), opts.format, process.stdout, { partnerId: opts.partner }, opts.by);
+          // The data is the output: no summary mixed into it, and progress (on stderr) only when
+          // the data goes elsewhere than the terminal, e.g. `> file.csv`.
+          const written = exportMeter(progress(process.stdout.isTTY ? { mode: 'off' } : g), opts.format);
+          await exportList(store, listId(id), opts.format, process.stdout, { partnerId: opts.partner, onProgress: written.update }, opts.by).finally(written.stop);
           return;
         }
         const out: string = opts.out === true ? exportFileName(listId(id), opts.format, opts.partner) : opts.out;
@@ -105,6 +107,9 @@ export function registerReleaseCommands(lists: Command): void {
     });
 }
 
+/** Entries written, as the export counts them (areas for geojson). */
+const exportMeter = (shown: Progress, format: ExportFormat) => shown.meter(`exporting ${format}`, format === 'geojson' ? 'areas' : 'rows');
+
 /**
  * Personal data: readable by the owner only. Written beside the target and renamed at the end, so
  * that a refused or failed export neither leaves a partial file nor clobbers one.
@@ -114,7 +119,7 @@ async function exportToFile(
 ): Promise<ExportSummary> {
   const partial = `${out}.partial-${process.pid}`;
   const file = createWriteStream(partial, { mode: 0o600 });
-  const written = shown.meter(`exporting ${format}`, format === 'geojson' ? 'areas' : 'rows');
+  const written = exportMeter(shown, format);
   try {
     const summary = await exportList(store, id, format, file, { partnerId, onProgress: written.update }, by).finally(written.stop);
     file.end();
