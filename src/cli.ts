@@ -9,7 +9,8 @@ import { isUserError } from './errors.ts';
 import { log } from './log.ts';
 import { importRegistry } from './registry/import-registry.ts';
 import { listProgrammes, upsertProgramme } from './registry/programmes.ts';
-import { byteProgress, report } from './cli/output.ts';
+import { report } from './cli/output.ts';
+import { mebibytes, progress } from './cli/progress.ts';
 import { globals, withStore } from './cli/context.ts';
 import { start } from './main.ts';
 import { loadConfig } from './config.ts';
@@ -155,13 +156,13 @@ export function buildCli(): Command {
     .action(async (file: string, opts, cmd: Command) => {
       const g = globals(cmd);
       await withStore(g, async (store) => {
-        const progress = byteProgress(!g.json);
+        const read = progress(g).meter('importing', 'MiB', mebibytes);
         const result = await importRegistry(store, file, {
           skipInvalid: opts.skipInvalid,
           rejectsFile: opts.rejects,
           programme: opts.programme,
-          onProgress: progress.update,
-        }).finally(progress.stop);
+          onProgress: read.update,
+        }).finally(read.stop);
         report(g.json, result, () => [
           `${file}: ${result.rows} rows, ${result.inserted} households new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejected} rejected, ${result.enrolled} enrolments`,
           ...result.problems.map((p) => `  ${p}`),
@@ -367,9 +368,10 @@ export function buildCli(): Command {
     .action(async (opts, cmd: Command) => {
       const g = globals(cmd);
       await withStore(g, async (store) => {
-        const result = await loadDemo(store, { areaFiles: opts.areas, households: opts.households, seed: opts.seed });
+        const shown = progress(g);
+        const result = await loadDemo(store, { areaFiles: opts.areas, households: opts.households, seed: opts.seed, progress: shown });
         // The demo rules are written for Demoland; with real boundaries they would match nothing.
-        if (!opts.areas) await approveDemoRules(store);
+        if (!opts.areas) await shown.task('rules: approving the demo rules', () => approveDemoRules(store));
         report(g.json, result, () => [
           ...result.areas.map((a) => `areas level ${a.level}: ${a.features}`),
           `households: ${result.registry.inserted} new, ${result.registry.updated} updated; ${result.registry.enrolled} enrolments`,

@@ -1,6 +1,7 @@
 import { loadConfig } from './config.ts';
 import { openMigratedStore, type GlobalOptions } from './cli/context.ts';
 import { loadDemo } from './demo/load-demo.ts';
+import { progress } from './cli/progress.ts';
 import { log } from './log.ts';
 import { registryCounts } from './registry/counts.ts';
 import { serve } from './api/serve.ts';
@@ -28,8 +29,9 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     if (options.demo && (await registryCounts(store)).households === 0) {
       log.info('empty registry: loading the demo (synthetic Demoland)');
-      await loadDemo(store);
-      const rules = await approveDemoRules(store);
+      const shown = progress();
+      await loadDemo(store, { progress: shown });
+      const rules = await shown.task('rules: approving the demo rules', () => approveDemoRules(store));
       log.info({ rules }, 'demo rules loaded and approved by two demo people');
     }
     const feeds = await loadFeedsConfig(config.ASP_FEEDS);

@@ -3,6 +3,7 @@ import { UserError } from '../errors.ts';
 import { backtestLines, backtestRule, BACKTEST_STEPS, type BacktestStep } from '../engine/backtest.ts';
 import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
+import { progress } from './progress.ts';
 
 /** `asp backtest RULE --from DATE --to DATE [--step S] [--json]`. */
 export function registerBacktestCommand(program: Command): void {
@@ -18,7 +19,9 @@ export function registerBacktestCommand(program: Command): void {
         throw new UserError(`--step ${opts.step}: use one of ${BACKTEST_STEPS.join(', ')}`);
       }
       await withStore(g, async (store) => {
-        const result = await backtestRule(store, rule, { from: opts.from, to: opts.to, step: opts.step as BacktestStep | undefined });
+        const replayed = progress(g).meter('backtest', 'periods');
+        const result = await backtestRule(store, rule, { from: opts.from, to: opts.to, step: opts.step as BacktestStep | undefined, onProgress: replayed.update })
+          .finally(replayed.stop);
         report(g.json, result, () => backtestLines(result));
       });
     });

@@ -5,6 +5,7 @@ import { paymentTotals } from '../lists/reconcile.ts';
 import { globals, wholeNumber, withStore } from './context.ts';
 import { describePaymentTotals } from './reconcile-commands.ts';
 import { report } from './output.ts';
+import { progress } from './progress.ts';
 
 const money = (amount: number, currency: string | null) => `${currency ?? ''} ${amount.toLocaleString('en-US', { maximumFractionDigits: 2 })}`.trim();
 
@@ -38,7 +39,9 @@ export function registerListCommands(program: Command): Command {
     .action(async (activationId: string, opts, cmd: Command) => {
       const g = globals(cmd);
       await withStore(g, async (store) => {
-        const generated = await generateLists(store, wholeNumber('the activation id')(activationId), opts.by, { cycle: opts.cycle });
+        const activation = wholeNumber('the activation id')(activationId);
+        // One INSERT … SELECT per list inside PostGIS: no count to show, only that it runs and for how long.
+        const generated = await progress(g).task('generating lists', () => generateLists(store, activation, opts.by, { cycle: opts.cycle }));
         report(g.json, generated, () => generated.flatMap(describeGenerated));
       });
     });

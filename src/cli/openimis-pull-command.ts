@@ -5,7 +5,8 @@ import { pullOpenImis } from '../registry/openimis/pull.ts';
 import { openImisOptionsOf, withFlags } from '../registry/configured-pull.ts';
 import { configuredRegistry } from '../registry/registries-config.ts';
 import { globals, sinceInstant, wholeNumber, withStore } from './context.ts';
-import { householdProgress, report } from './output.ts';
+import { report } from './output.ts';
+import { progress } from './progress.ts';
 
 interface PullFlags {
   registry?: string;
@@ -69,8 +70,8 @@ export function registerOpenImisPull(pull: Command): void {
         national_id_key: opts.nationalIdKey, skip_invalid: opts.skipInvalid,
       }), opts.by);
       await withStore(g, async (store) => {
-        const progress = householdProgress(!g.json);
-        const result = await pullOpenImis(store, { ...options, since: opts.since, full: opts.full, onProgress: progress.update }).finally(progress.stop);
+        const pulled = progress(g).meter('pulling', 'households');
+        const result = await pullOpenImis(store, { ...options, since: opts.since, full: opts.full, onProgress: pulled.update }).finally(pulled.stop);
         report(g.json, result, () => [
           `${opts.registry ?? options.url}: ${result.mode} pull #${result.pull}${result.since ? ` of changes since ${result.since}` : ''}, ${result.stats.pages} page(s): ` +
             `${result.rows} households, ${result.inserted} new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejected} rejected, ${result.enrolled} enrolments`,

@@ -10,7 +10,8 @@ import { describeRegistryStatus, registryStatus } from '../registry/registry-sta
 import { globals, sinceInstant, wholeNumber, withStore } from './context.ts';
 import { registerOpenImisPull } from './openimis-pull-command.ts';
 import { registerSubscribeCommands } from './registry-subscribe-commands.ts';
-import { householdProgress, report } from './output.ts';
+import { report } from './output.ts';
+import { progress } from './progress.ts';
 
 /** `asp registry pull dci URL ...` and `asp registry status`, added to the existing `asp registry` command. */
 export function registerRegistryCommands(registry: Command): void {
@@ -59,11 +60,11 @@ export function registerRegistryCommands(registry: Command): void {
       const programme: string | undefined = opts.programme ?? configured?.programme;
       const sender = await engineSender();
       await withStore(g, async (store) => {
-        const progress = householdProgress(!g.json);
+        const pulled = progress(g).meter('pulling', 'households');
         const result = await pullDci(store, dci, sender, {
           since: opts.since, full: opts.full, programme, skipInvalid: opts.skipInvalid,
-          onProgress: progress.update, actor: opts.by, source: opts.async ? asyncSearch(store) : undefined,
-        }).finally(progress.stop);
+          onProgress: pulled.update, actor: opts.by, source: opts.async ? asyncSearch(store) : undefined,
+        }).finally(pulled.stop);
         report(g.json, result, () => [
           `${dci.name}: ${result.mode} pull${result.since ? ` since ${result.since.toISOString()}` : ''}: ${result.rows} households, ${result.inserted} new, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejected} rejected, ${result.enrolled} enrolments`,
           ...result.problems.map((p) => `  ${p}`),

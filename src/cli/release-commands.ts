@@ -9,6 +9,7 @@ import { releaseList } from '../lists/release.ts';
 import { SHAREABLE_FIELDS } from '../rules/schema.ts';
 import { globals, withStore } from './context.ts';
 import { report } from './output.ts';
+import { progress, type Progress } from './progress.ts';
 
 const listId = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('the list id is a whole number (asp lists list)');
@@ -86,15 +87,18 @@ export function registerReleaseCommands(lists: Command): void {
       const g = globals(cmd);
       await withStore(g, async (store) => {
         if (!opts.out) {
-          // The data is the output: no summary mixed into it.
-          await exportList(store, listId(id), opts.format, process.stdout, { partnerId: opts.partner }, opts.by);
+          // The data is the output: no summary mixed into it, and progress (on stderr) only when
+          // the data goes elsewhere than the terminal, e.g. `> file.csv`.
+          const written = exportMeter(progress(process.stdout.isTTY ? { mode: 'off' } : g), opts.format);
+          await exportList(store, listId(id), opts.format, process.stdout, { partnerId: opts.partner, onProgress: written.update }, opts.by).finally(written.stop);
           return;
         }
         const out: string = opts.out === true ? exportFileName(listId(id), opts.format, opts.partner) : opts.out;
-        const summary = await exportToFile(store, listId(id), opts.format, out, opts.partner, opts.by);
+        const shown = progress(g);
+        const summary = await exportToFile(store, listId(id), opts.format, out, opts.partner, opts.by, shown);
         // openIMIS refuses columns its benefit plan's schema does not declare: the schema travels with the file.
         const schema = opts.format === 'openimis' ? schemaFileBeside(out) : undefined;
-        if (schema) await exportToFile(store, listId(id), 'openimis-schema', schema, opts.partner, opts.by);
+        if (schema) await exportToFile(store, listId(id), 'openimis-schema', schema, opts.partner, opts.by, shown);
         report(g.json, { ...summary, file: out, ...(schema ? { schemaFile: schema } : {}) }, () => [
           `list ${summary.listId} written to ${out} as ${summary.format}${summary.partnerId ? ` for ${summary.partnerId}` : ''}: ${summary.rows} ${summary.format === 'geojson' ? 'areas' : 'rows'}, content sha256 ${summary.contentSha256}`,
           ...(schema ? [`  its beneficiary_data_schema (for the openIMIS benefit plan): ${schema}`] : []),
@@ -103,15 +107,21 @@ export function registerReleaseCommands(lists: Command): void {
     });
 }
 
+/** Entries written, as the export counts them (areas for geojson). */
+const exportMeter = (shown: Progress, format: ExportFormat) => shown.meter(`exporting ${format}`, format === 'geojson' ? 'areas' : 'rows');
+
 /**
  * Personal data: readable by the owner only. Written beside the target and renamed at the end, so
  * that a refused or failed export neither leaves a partial file nor clobbers one.
  */
-async function exportToFile(store: Store, id: number, format: ExportFormat, out: string, partnerId: string | undefined, by: string): Promise<ExportSummary> {
+async function exportToFile(
+  store: Store, id: number, format: ExportFormat, out: string, partnerId: string | undefined, by: string, shown: Progress,
+): Promise<ExportSummary> {
   const partial = `${out}.partial-${process.pid}`;
   const file = createWriteStream(partial, { mode: 0o600 });
+  const written = exportMeter(shown, format);
   try {
-    const summary = await exportList(store, id, format, file, { partnerId }, by);
+    const summary = await exportList(store, id, format, file, { partnerId, onProgress: written.update }, by).finally(written.stop);
     file.end();
     await finished(file);
     await rename(partial, out);

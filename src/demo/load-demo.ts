@@ -14,6 +14,7 @@ import { indicatorsAdapter } from '../feeds/adapters/indicators.ts';
 import { ingestPayload, type IngestSummary } from '../feeds/ingest.ts';
 import { upsertProgramme } from '../registry/programmes.ts';
 import { importRegistry, type RegistryImportReport } from '../registry/import-registry.ts';
+import { progress, mebibytes, type Progress } from '../cli/progress.ts';
 import { demoHouseholdsCsv, type DemoArea } from './households.ts';
 
 const demoFolder = fileURLToPath(new URL('../../data/demo/', import.meta.url));
@@ -37,6 +38,8 @@ export interface DemoOptions {
   areaFiles?: string[];
   households?: number;
   seed?: number;
+  /** Shows each step (areas, registry, feeds) on a terminal; default nothing. */
+  progress?: Progress;
 }
 
 export interface DemoReport {
@@ -54,9 +57,10 @@ export interface DemoReport {
  */
 export async function loadDemo(store: Store, options: DemoOptions = {}): Promise<DemoReport> {
   const areaFiles = options.areaFiles?.length ? options.areaFiles : DEMO_AREA_FILES;
+  const shown = options.progress ?? progress({ mode: 'off' });
   const areas: AreaImportReport[] = [];
   for (const file of areaFiles) {
-    areas.push(await importAreas(store, file, { level: await guessAdminLevel(file) }));
+    areas.push(await shown.task(`areas ${path.basename(file)}`, async () => importAreas(store, file, { level: await guessAdminLevel(file) })));
   }
   for (const programme of DEMO_PROGRAMMES) await upsertProgramme(store, programme);
 
@@ -86,13 +90,14 @@ export async function loadDemo(store: Store, options: DemoOptions = {}): Promise
       cashTransfer: 'CT',
       olderPersons: 'OPG',
     });
-    await pipeline(Readable.from(generated), createWriteStream(csv));
-    registry = await importRegistry(store, csv);
+    await shown.task('registry: generating households', () => pipeline(Readable.from(generated), createWriteStream(csv)));
+    const read = shown.meter('registry: importing', 'MiB', mebibytes);
+    registry = await importRegistry(store, csv, { onProgress: read.update }).finally(read.stop);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   // The history is about Demoland's P-codes: other boundaries get none.
-  const vciHistory = areaFiles === DEMO_AREA_FILES ? await loadVciHistory(store) : null;
+  const vciHistory = areaFiles === DEMO_AREA_FILES ? await shown.task('feeds: VCI-3M history', () => loadVciHistory(store)) : null;
   return { areas, registry, vciHistory };
 }
 

@@ -30,6 +30,8 @@ export interface BacktestOptions {
   to: string;
   /** Default: the rule's monitoring cadence when dekadal, weekly or daily, else monthly. */
   step?: BacktestStep;
+  /** Periods estimated so far of all of them (the estimates are what takes time). */
+  onProgress?: (periods: number, total: number) => void;
 }
 
 /** The history the replay reads: everything stored for the rule's indicators and hazards, and the declarations. */
@@ -318,6 +320,7 @@ export async function backtestRule(store: Store, ruleRef: string, options: Backt
   const estimateNotes = new Set<string>();
   const periods: BacktestPeriod[] = [];
   for (const period of replay.periods) {
+    options.onProgress?.(periods.length, replay.periods.length);
     if (period.activation.length === 0) {
       periods.push({ ...period, households: 0, cost: 0 });
       continue;
@@ -329,6 +332,7 @@ export async function backtestRule(store: Store, ruleRef: string, options: Backt
     periods.push({ ...period, households: estimate.households, cost: periodCost(estimate, period.newEpisodes, cycles) });
   }
 
+  options.onProgress?.(periods.length, replay.periods.length);
   const shocks = shocksOf(periods);
   const years = (Date.parse(`${options.to}T00:00:00Z`) - Date.parse(`${options.from}T00:00:00Z`) + 86_400_000) / (365.25 * 86_400_000);
   const totalCost = round(periods.reduce((sum, p) => sum + p.cost, 0), 2);
