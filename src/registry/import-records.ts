@@ -4,7 +4,8 @@ import type { CanonicalColumn } from './columns.ts';
 import type { RegistryImportOptions, RegistryImportReport } from './import-registry.ts';
 import type { RecordSource, RegistryRecord, SourcedRecord } from './record-source.ts';
 import {
-  assertProgramme, countRows, createProblemsTable, findProblems, upsertEnrolments, upsertHouseholds, type Staged,
+  assertProgramme, countRows, createProblemsTable, findProblems, moreProblems, problemCounts, PROBLEMS_SHOWN, upsertEnrolments, upsertHouseholds,
+  type Staged,
 } from './staging.ts';
 import { withIndexesDeferredOnFirstLoad } from './first-load.ts';
 
@@ -137,14 +138,17 @@ function csvLine({ record, where }: SourcedRecord, present: Set<CanonicalColumn>
 
 const quote = (text: string) => `"${text.replace(/"/g, '""')}"`;
 
-async function describeProblems({ raw }: Tx, label: string): Promise<{ problems: string[]; rejected: number }> {
-  const result = await raw.query<{ record: number; col: string; message: string; place: string; other_place: string | null }>(`
+async function describeProblems(tx: Tx, label: string): Promise<{ problems: string[]; rejected: number }> {
+  const counts = await problemCounts(tx);
+  // The first problems by name (a pull of ten million bad records must not become ten million strings).
+  const result = await tx.raw.query<{ record: number; col: string; message: string; place: string; other_place: string | null }>(`
     SELECT p.record::int, p.col, p.message, i.src_where AS place, o.src_where AS other_place
-      FROM registry_problems p
+      FROM (SELECT * FROM registry_problems ORDER BY record, col, message LIMIT $1) p
       JOIN registry_import i ON i.record = p.record
       LEFT JOIN registry_import o ON o.record = p.other_record
-     ORDER BY p.record, p.col, p.message`);
+     ORDER BY p.record, p.col, p.message`, [PROBLEMS_SHOWN]);
   const problems = result.rows.map((p) =>
     `${label}: ${p.place}, field ${p.col}: ${p.message}${p.other_place === null ? '' : ` at ${p.other_place}`}`);
-  return { problems, rejected: new Set(result.rows.map((p) => p.record)).size };
+  problems.push(...moreProblems(counts, problems.length, '').map((more) => `${label}: ${more.trim()}`));
+  return { problems, rejected: counts.rejected };
 }

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
@@ -10,7 +11,8 @@ import type { Store, Tx } from '../db/store.ts';
 import { isCanonical, type CanonicalColumn } from './columns.ts';
 import { RecordLines } from './record-lines.ts';
 import {
-  assertProgramme, countRows, createProblemsTable, findProblems, stagedProblems, upsertEnrolments, upsertHouseholds, type Staged,
+  assertProgramme, countRows, createProblemsTable, findProblems, moreProblems, problemCounts, stagedProblems, upsertEnrolments, upsertHouseholds,
+  type Staged,
 } from './staging.ts';
 import { withIndexesDeferredOnFirstLoad } from './first-load.ts';
 
@@ -69,22 +71,23 @@ export async function importRegistry(
     const rows = await countRows(tx);
     if (rows === 0) throw new UserError(`${file}: no households after the header line`);
     await findProblems(tx, header);
-    const described = await describeProblems(tx, header, lines);
-    const problems = described.map((p) => p.text);
-    const rejected = new Set(described.map((p) => p.record)).size;
-    if (problems.length > 0 && !options.skipInvalid) {
+    const counts = await problemCounts(tx);
+    const shown = (await describeProblems(tx, header, lines)).map((p) => p.text);
+    const rejected = counts.rejected;
+    if (counts.problems > 0 && !options.skipInvalid) {
       throw new UserError(
-        `${file}: ${problems.length} problem(s) in ${rejected} row(s); nothing was imported (use --skip-invalid to import the good rows)`,
-        problems.map((p) => `${file}: ${p}`),
+        `${file}: ${counts.problems} problem(s) in ${rejected} row(s); nothing was imported (use --skip-invalid to import the good rows)`,
+        [...shown, ...moreProblems(counts, shown.length, '(with --skip-invalid the rejects file lists every one)')].map((p) => `${file}: ${p}`),
       );
     }
+    const problems = [...shown, ...moreProblems(counts, shown.length, 'in the rejects file')];
     const { result: { inserted, updated, enrolled } } = await withIndexesDeferredOnFirstLoad(tx, async () => ({
       ...(await upsertHouseholds(tx, header)),
       enrolled: await upsertEnrolments(tx, header, options.programme),
     }));
     // Written last, so that a failure above leaves no rejects file for an import that did not happen.
     const rejectsFile = rejected > 0 ? (options.rejectsFile ?? `${file}.rejects.csv`) : undefined;
-    if (rejectsFile) await writeRejects(tx, header, lines, described, rejectsFile);
+    if (rejectsFile) await writeRejects(tx, header, lines, rejectsFile);
     const unchanged = rows - rejected - inserted - updated;
     return { rows, inserted, updated, unchanged, rejected, enrolled, problems, rejectsFile };
   });
@@ -160,47 +163,53 @@ interface Problem {
   record: number;
   /** `line N, column C: reason` */
   text: string;
-  /** `C: reason`, for the rejects file's problems column */
-  short: string;
 }
 
+/** Name the column as the file spells it (e.g. `Size` for size). */
+function columnName(header: Header, col: string): string {
+  const staging = header.canonical[col as CanonicalColumn];
+  return staging ? header.names[Number(staging.slice(1)) - 1] : col;
+}
+
+/** `C: reason` (and the line a duplicate repeats), for messages and the rejects file's problems column. */
+function shortProblem(header: Header, lines: RecordLines, p: { col: string; message: string; other_record: number | null }): string {
+  const message = p.other_record === null ? p.message : `${p.message} on line ${lines.lineOf(p.other_record)}`;
+  return `${columnName(header, p.col)}: ${message}`;
+}
+
+/** The first problems (PROBLEMS_SHOWN), as lines of the file. */
 async function describeProblems(tx: Tx, header: Header, lines: RecordLines): Promise<Problem[]> {
-  // Name the column as the file spells it (e.g. `Size` for size).
-  const nameOf = (col: string) => {
-    const staging = header.canonical[col as CanonicalColumn];
-    return staging ? header.names[Number(staging.slice(1)) - 1] : col;
-  };
-  return (await stagedProblems(tx)).map((p) => {
-    const message = p.other_record === null ? p.message : `${p.message} on line ${lines.lineOf(p.other_record)}`;
-    const short = `${nameOf(p.col)}: ${message}`;
-    return { record: p.record, short, text: `line ${lines.lineOf(p.record)}, column ${short}` };
-  });
+  return (await stagedProblems(tx)).map((p) => ({ record: p.record, text: `line ${lines.lineOf(p.record)}, column ${shortProblem(header, lines, p)}` }));
 }
 
-async function writeRejects(
-  { raw }: Tx,
-  header: Header,
-  lines: RecordLines,
-  problems: Problem[],
-  rejectsFile: string,
-): Promise<void> {
+/** Rejected rows read and written a page at a time: memory stays flat however many rows were bad. */
+const REJECTS_PAGE = 10_000;
+
+async function writeRejects({ raw }: Tx, header: Header, lines: RecordLines, rejectsFile: string): Promise<void> {
   const columns = header.names.map((_, i) => `c${i + 1}`);
-  const byRecord = new Map<number, string[]>();
-  for (const p of problems) byRecord.set(p.record, [...(byRecord.get(p.record) ?? []), p.short]);
-  const result = await raw.query<Record<string, string | number>>(`
-    SELECT i.record::int AS record, ${columns.map((c) => `i.${c}`).join(', ')}
-      FROM registry_import i
-     WHERE i.record IN (SELECT record FROM registry_problems)
-     ORDER BY i.record`);
   // Whole household rows: readable by the operator only, like exports.
   const out = createWriteStream(rejectsFile, { mode: 0o600 });
   const csv = stringify({ header: true, columns: ['line', 'problems', ...header.names.map(spreadsheetSafe)] });
   csv.pipe(out);
-  for (const row of result.rows) {
-    const record = Number(row.record);
-    // The rows were refused, so they may hold anything, formulas included.
-    const cells = [byRecord.get(record)?.join('; ') ?? '', ...columns.map((c) => String(row[c] ?? ''))];
-    csv.write([lines.lineOf(record), ...cells.map(spreadsheetSafe)]);
+  // Each page finds its rows by record: without an index every page would read the whole staging table.
+  await raw.query(`CREATE INDEX ON registry_import (record)`);
+  let after = 0;
+  for (;;) {
+    const { rows } = await raw.query<Record<string, unknown> & { record: number; problems: { col: string; message: string; other_record: number | null }[] }>(
+      `SELECT r.record::int AS record, ${columns.map((c) => `i.${c}`).join(', ')}, r.problems
+         FROM (SELECT p.record, json_agg(json_build_object('col', p.col, 'message', p.message, 'other_record', p.other_record) ORDER BY p.col, p.message) AS problems
+                 FROM registry_problems p WHERE p.record > $1 GROUP BY p.record ORDER BY p.record LIMIT $2) r
+         JOIN registry_import i ON i.record = r.record
+        ORDER BY r.record`,
+      [after, REJECTS_PAGE],
+    );
+    for (const row of rows) {
+      // The rows were refused, so they may hold anything, formulas included.
+      const cells = [row.problems.map((p) => shortProblem(header, lines, p)).join('; '), ...columns.map((c) => String(row[c] ?? ''))];
+      if (!csv.write([lines.lineOf(row.record), ...cells.map(spreadsheetSafe)])) await once(csv, 'drain');
+    }
+    if (rows.length < REJECTS_PAGE) break;
+    after = rows[rows.length - 1].record;
   }
   csv.end();
   await finished(out);

@@ -160,11 +160,33 @@ export interface StagedProblem {
   other_record: number | null;
 }
 
+/**
+ * Problems named one by one in a message or report: the first ones, in file order. A file of ten
+ * million bad rows must not become ten million strings in Node; the rejects file has every one.
+ */
+export const PROBLEMS_SHOWN = 1000;
+
+/** The first `PROBLEMS_SHOWN` problems, in file order. */
 export async function stagedProblems({ raw }: Tx): Promise<StagedProblem[]> {
   const result = await raw.query<StagedProblem>(
-    `SELECT record::int, col, message, other_record::int FROM registry_problems ORDER BY record, col, message`,
+    `SELECT record::int, col, message, other_record::int FROM registry_problems ORDER BY record, col, message LIMIT $1`,
+    [PROBLEMS_SHOWN],
   );
   return result.rows;
+}
+
+/** How many problems were found, in how many rows (records). */
+export async function problemCounts({ raw }: Tx): Promise<{ problems: number; rejected: number }> {
+  const result = await raw.query<{ problems: number; rejected: number }>(
+    `SELECT count(*)::int AS problems, count(DISTINCT record)::int AS rejected FROM registry_problems`,
+  );
+  return result.rows[0];
+}
+
+/** The line that stands for the problems not named one by one (none when all were). */
+export function moreProblems(counts: { problems: number }, shown: number, where: string): string[] {
+  const more = counts.problems - shown;
+  return more > 0 ? [`and ${more} more problem(s) ${where}`] : [];
 }
 
 export async function upsertHouseholds({ raw }: Tx, staged: Staged): Promise<{ inserted: number; updated: number }> {
