@@ -161,16 +161,17 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.shock_key, h.prior_payments, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
-              row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank,
+              row_number() OVER (PARTITION BY h.pcode COLLATE "C", e.excluded IS NULL ORDER BY ${order}) AS rank,
               -- The area's counts ride on the rank's sort (its partition is a prefix of the rank's):
-              -- no second pass over the matched households.
+              -- no second pass over the matched households. Partitions compare P-codes byte-wise
+              -- (the same groups, sorted without the locale's rules).
               count(*) FILTER (WHERE NOT h.outside) OVER area AS registered, count(*) FILTER (WHERE e.excluded IS NULL) OVER area AS eligible,
               count(*) FILTER (WHERE h.is_counted AND NOT h.outside) OVER area AS counted
          FROM deduped h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
                                              CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END,
                                              h.duplicate) AS excluded) e
-       WINDOW area AS (PARTITION BY h.pcode)
+       WINDOW area AS (PARTITION BY h.pcode COLLATE "C")
      ),
      limits AS (
        SELECT t.*, ${limit} AS lim, ${targetOnly} AS target
