@@ -17,6 +17,7 @@ import * as disbursements from './0015-disbursements.ts';
 import * as dciInbox from './0016-dci-inbox.ts';
 import * as hubBatch from './0017-hub-batch.ts';
 import * as dciSubscriptions from './0018-dci-subscriptions.ts';
+import * as statementLevelListChecks from './0019-statement-level-list-checks.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '0016-dci-inbox': dciInbox,
   '0017-hub-batch': hubBatch,
   '0018-dci-subscriptions': dciSubscriptions,
+  '0019-statement-level-list-checks': statementLevelListChecks,
 };

@@ -242,6 +242,25 @@ describe('lifecycle', () => {
     list = again; // what an approver is shown now
   });
 
+  it('an entry names a registered household, and a listed household cannot be deleted or renumbered', async () => {
+    const sqlOn = (text: string) => t.store.transaction(({ raw }) => raw.query(text, [list.id]));
+    const fk = /violates foreign key constraint "payment_list_entries_household_id_fkey"/;
+    await expect(sqlOn(`UPDATE payment_list_entries SET household_id = -1
+                          WHERE list_id = $1 AND household_id = (SELECT min(household_id) FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
+    await expect(sqlOn(
+      `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
+       SELECT list_id, -1, 'NOBODY', admin_pcode, pcode, activation_id, tier, 999, size, amount, currency, 'added by SQL'
+         FROM payment_list_entries WHERE list_id = $1 LIMIT 1`,
+    )).rejects.toThrow(fk);
+    await expect(sqlOn(`DELETE FROM households WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
+    // (one without enrolments, whose own foreign key would refuse first)
+    await expect(sqlOn(`UPDATE households h SET id = DEFAULT WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)
+                          AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id)`))
+      .rejects.toThrow(fk);
+    const { rows } = await sqlOn(`SELECT count(*)::int AS n FROM payment_list_entries e JOIN households h ON h.id = e.household_id WHERE e.list_id = $1`);
+    expect(rows[0]).toEqual({ n: list.households });
+  });
+
   it('the one who generated cannot approve; above the threshold two different approvers are needed; the hash is stored', async () => {
     await expect(approveList(t.store, list.id, 'maker@test', list)).rejects.toThrow(/four eyes/);
     process.env.ASP_SECOND_APPROVAL_ABOVE = '5000'; // the list totals 6000
@@ -261,6 +280,22 @@ describe('lifecycle', () => {
     const [activation] = await listActivations(t.store, { ruleId: 'test-lifecycle', status: 'open' });
     await expect(generateLists(t.store, activation.id, 'maker@test', { cycle: '2026-11' })).rejects.toThrow(/is approved: an approved list is never regenerated/);
     await expect(t.store.transaction(({ raw }) => raw.query(`UPDATE payment_list_entries SET amount = 1 WHERE list_id = $1`, [list.id]))).rejects.toThrow(/cannot change/);
+    // The freeze is checked once per statement: every kind of statement on the entries and areas is refused whole.
+    const sqlOn = (text: string) => t.store.transaction(({ raw }) => raw.query(text, [list.id]));
+    const entriesBefore = await sqlOn(`SELECT household_id, amount::text FROM payment_list_entries WHERE list_id = $1 ORDER BY household_id`);
+    await expect(sqlOn(`DELETE FROM payment_list_entries WHERE list_id = $1`)).rejects.toThrow(`payment list ${list.id} is approved: its entries cannot change`);
+    await expect(sqlOn(`DELETE FROM payment_list_areas WHERE list_id = $1`)).rejects.toThrow(/cannot change/);
+    await expect(sqlOn(`UPDATE payment_list_areas SET registered = 0 WHERE list_id = $1`)).rejects.toThrow(/cannot change/);
+    const offList = await sqlOn(`SELECT count(*)::int AS n FROM households WHERE id NOT IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)`);
+    expect(offList.rows[0]).toMatchObject({ n: expect.any(Number) });
+    expect((offList.rows[0] as { n: number }).n).toBeGreaterThan(0);
+    await expect(sqlOn(
+      `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
+       SELECT e.list_id, h.id, h.registry_id, e.admin_pcode, e.pcode, e.activation_id, e.tier, 999, e.size, e.amount, e.currency, 'added by SQL'
+         FROM (SELECT * FROM payment_list_entries WHERE list_id = $1 LIMIT 1) e
+        CROSS JOIN LATERAL (SELECT id, registry_id FROM households WHERE id NOT IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1) LIMIT 1) h`,
+    )).rejects.toThrow(/cannot change/);
+    expect(await sqlOn(`SELECT household_id, amount::text FROM payment_list_entries WHERE list_id = $1 ORDER BY household_id`)).toEqual(entriesBefore);
     await expect(t.store.transaction(({ raw }) => raw.query(`UPDATE payment_lists SET total_amount = 1 WHERE id = $1`, [list.id]))).rejects.toThrow(/cannot be regenerated or edited/);
     await expect(t.store.transaction(({ raw }) => raw.query(`DELETE FROM payment_lists WHERE id = $1`, [list.id]))).rejects.toThrow(/cannot be deleted/);
   });

@@ -58,17 +58,18 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
     }
   }
 
+  // The candidates' parameters, then the decision's (numbered after them): a statement binds only what it uses.
   const p = namedParams({
-    envelope: [envelope, 'numeric'], perPayment: [perPayment, 'boolean'], bySeverity: [bySeverity, 'boolean'], mode: [mode, 'text'],
-    overallHouseholds: [overall?.households ?? null, 'int'], overallAmount: [overallAmount, 'numeric'], proRataBy: [proRataBy, 'text'],
+    envelope: [envelope, 'numeric'], perPayment: [perPayment, 'boolean'], bySeverity: [bySeverity, 'boolean'],
+    overallAmount: [overallAmount, 'numeric'],
     perList: [plan.perList, 'int'], perShock: [plan.perShock, 'int'], deductPer: [deductPer ?? 'none', 'text'],
     pots: [spent.map((s) => s.pot), 'text[]'], potSpent: [spent.map((s) => s.total), 'numeric[]'],
   });
-  await raw.query(
-    `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
-     -- The envelope is the rule's, not each component's (envelopeSpent: decided lists and this
-     -- cycle's earlier components).
-     WITH spent AS (SELECT * FROM unnest(${p.pots}, ${p.potSpent}) AS s(pot, spent)),
+  const decision = namedParams({ mode: [mode, 'text'], overallHouseholds: [overall?.households ?? null, 'int'], proRataBy: [proRataBy, 'text'] }, p.values.length);
+  // The envelope is the rule's, not each component's (envelopeSpent: decided lists and this
+  // cycle's earlier components).
+  const candidates = `
+     spent AS (SELECT * FROM unnest(${p.pots}, ${p.potSpent}) AS s(pot, spent)),
      cand AS (
        SELECT m.*, pay.payments, m.amount * (CASE WHEN ${p.perPayment} THEN 1 ELSE pay.payments END) AS cost,
               CASE WHEN ${p.bySeverity} THEN m.severity ELSE 0 END AS grp,
@@ -85,17 +86,34 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
               least(CASE WHEN ${p.envelope} IS NOT NULL THEN greatest(0, ${p.envelope} - coalesce(max(s.spent), 0)) END, ${p.overallAmount}) AS envelope
          FROM (SELECT DISTINCT pot FROM cand) c LEFT JOIN spent s ON s.pot = c.pot GROUP BY c.pot
      ),
+     grp_before AS (
+       SELECT pot, grp, total, coalesce(sum(total) OVER (PARTITION BY pot ORDER BY grp DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+         FROM (SELECT pot, grp, sum(cost) AS total FROM cand GROUP BY pot, grp) t
+     )`;
+  // Most lists fit their envelope whole: every group's money (with the groups funded before it) is
+  // within what is left, and no overall cap applies. Then every candidate is kept, which the
+  // decision below would also say, without ranking every candidate across the list three times.
+  const { rows: fitting } = await raw.query<{ fits: boolean }>(
+    `WITH ${candidates}
+     SELECT coalesce(bool_and(e.envelope IS NULL OR g.before + g.total <= e.envelope), true) AS fits
+       FROM grp_before g JOIN pot_envelope e ON e.pot = g.pot`,
+    p.values,
+  );
+  const allKept = fitting[0].fits && (overall?.households ?? null) === null && overallAmount === null;
+  if (allKept) {
+    await insertEntries(raw, job, listId, start, `WITH ${candidates} SELECT c.*, 'keep' AS outcome, 1 AS factor FROM cand c`, p.values);
+    return [];
+  }
+  await raw.query(
+    `CREATE TEMP TABLE list_decided ON COMMIT DROP AS
+     WITH ${candidates},
      area_base AS (
        SELECT pcode, count(*) FILTER (WHERE NOT outside) AS registered, count(*) FILTER (WHERE excluded IS NULL OR excluded LIKE 'beyond%') AS eligible
          FROM list_matched GROUP BY pcode
      ),
-     grp_before AS (
-       SELECT pot, grp, total, coalesce(sum(total) OVER (PARTITION BY pot ORDER BY grp DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-         FROM (SELECT pot, grp, sum(cost) AS total FROM cand GROUP BY pot, grp) t
-     ),
      area_weight AS (
        SELECT c.pot, c.grp, c.pcode,
-              CASE ${p.proRataBy} WHEN 'eligible' THEN max(b.eligible) WHEN 'targeted' THEN count(*) ELSE max(b.registered) END AS weight
+              CASE ${decision.proRataBy} WHEN 'eligible' THEN max(b.eligible) WHEN 'targeted' THEN count(*) ELSE max(b.registered) END AS weight
          FROM cand c JOIN area_base b ON b.pcode = c.pcode GROUP BY c.pot, c.grp, c.pcode
      ),
      grp_weight AS (SELECT pot, grp, sum(weight) AS weight FROM area_weight GROUP BY pot, grp),
@@ -112,11 +130,11 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
               CASE WHEN r.envelope IS NULL OR r.grp_before + r.grp_total <= r.envelope THEN 'keep'
                    WHEN r.envelope = 0 AND r.pot_spent > 0 THEN 'cut_spent'
                    WHEN r.grp_before >= r.envelope THEN 'cut_severity'
-                   WHEN ${p.mode} = 'value' THEN 'keep_reduced'
-                   WHEN ${p.mode} = 'pro_rata' AND r.area_cum <= (r.envelope - r.grp_before) * r.area_weight / r.grp_weight THEN 'keep'
-                   WHEN ${p.mode} = 'stop' AND r.grp_cum <= r.envelope - r.grp_before THEN 'keep'
-                   ELSE 'cut_' || ${p.mode} END AS decision,
-              CASE WHEN ${p.mode} = 'value' AND r.grp_total > 0 THEN (r.envelope - r.grp_before) / r.grp_total ELSE 1 END AS factor
+                   WHEN ${decision.mode} = 'value' THEN 'keep_reduced'
+                   WHEN ${decision.mode} = 'pro_rata' AND r.area_cum <= (r.envelope - r.grp_before) * r.area_weight / r.grp_weight THEN 'keep'
+                   WHEN ${decision.mode} = 'stop' AND r.grp_cum <= r.envelope - r.grp_before THEN 'keep'
+                   ELSE 'cut_' || ${decision.mode} END AS decision,
+              CASE WHEN ${decision.mode} = 'value' AND r.grp_total > 0 THEN (r.envelope - r.grp_before) / r.grp_total ELSE 1 END AS factor
          FROM ranked r
      ),
      kept AS (
@@ -129,23 +147,12 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
      SELECT k.*,
             -- Rounded to the cent: reduced values are exact fractions of the envelope, and numeric
             -- division leaves digits beyond the 20th that must not cut a family.
-            CASE WHEN k.decision LIKE 'keep%' AND (k.kept_households > ${p.overallHouseholds} OR round(k.kept_amount, 2) > ${p.overallAmount})
+            CASE WHEN k.decision LIKE 'keep%' AND (k.kept_households > ${decision.overallHouseholds} OR round(k.kept_amount, 2) > ${p.overallAmount})
                  THEN 'cut_overall_cap' ELSE k.decision END AS outcome
        FROM kept k`,
-    p.values,
+    [...p.values, ...decision.values],
   );
-  await raw.query(
-    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
-                                       payments, first_payment, payment_channel, payment_account, reason)
-     SELECT $1, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
-            CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
-            $2, d.payments, $3::date, d.payment_channel, d.payment_account,
-            CASE WHEN $5::text = 'vertical' THEN 'vertical: active ' || $4::text || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
-              || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
-       FROM list_decided d WHERE d.outcome LIKE 'keep%'
-      ORDER BY d.pcode, d.rank`,
-    [listId, benefit.currency, start, component.programme ?? rule.programme, component.mode === 'vertical' ? 'vertical' : 'horizontal'],
-  );
+  await insertEntries(raw, job, listId, start, `SELECT * FROM list_decided`, []);
   const { rows } = await raw.query<Cut>(
     `SELECT pcode, outcome AS step, count(*)::int AS households, sum(cost)::float8 AS amount FROM list_decided
       WHERE outcome NOT LIKE 'keep%' GROUP BY pcode, outcome ORDER BY pcode, outcome`,
@@ -174,6 +181,30 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
   ];
 }
 
+/**
+ * The kept households of `decided` (a query with the candidates' columns, `outcome` and `factor`,
+ * over the bind parameters `values`) become the list's entries.
+ */
+async function insertEntries(raw: RawConnection, job: Job, listId: number, start: string | null, decided: string, values: unknown[]): Promise<void> {
+  const { rule, component, benefit } = job;
+  const p = namedParams({
+    listId: [listId, 'bigint'], currency: [benefit.currency, 'text'], start: [start, 'date'],
+    programme: [component.programme ?? rule.programme, 'text'], kind: [component.mode === 'vertical' ? 'vertical' : 'horizontal', 'text'],
+  }, values.length);
+  await raw.query(
+    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
+                                       payments, first_payment, payment_channel, payment_account, reason)
+     SELECT ${p.listId}, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
+            CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
+            ${p.currency}, d.payments, ${p.start}, d.payment_channel, d.payment_account,
+            CASE WHEN ${p.kind} = 'vertical' THEN 'vertical: active ' || ${p.programme} || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
+              || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
+       FROM (${decided}) d WHERE d.outcome LIKE 'keep%'
+      ORDER BY d.pcode, d.rank`,
+    [...values, ...p.values],
+  );
+}
+
 /** The first payment date: the activation date plus the offset, or the next named month. */
 function firstPayment(component: ResponseComponent, job: Job, notes: string[]): string | null {
   const start = component.payments?.start;
@@ -193,14 +224,15 @@ function firstPayment(component: ResponseComponent, job: Job, notes: string[]): 
 
 /**
  * Named bind parameters for one statement: `p.envelope` is the placeholder (`$1::numeric`) and
- * `p.values` the values in order, so the SQL reads with names instead of positions.
+ * `p.values` the values in order, so the SQL reads with names instead of positions. With `after`,
+ * numbered after that many parameters already bound (the caller passes those first).
  */
-function namedParams<K extends string>(named: Record<K, [unknown, string]>): Record<K, string> & { values: unknown[] } {
+function namedParams<K extends string>(named: Record<K, [unknown, string]>, after = 0): Record<K, string> & { values: unknown[] } {
   const values: unknown[] = [];
   const placeholders = {} as Record<K, string>;
   for (const [name, [value, type]] of Object.entries(named) as [K, [unknown, string]][]) {
     values.push(value);
-    placeholders[name] = `$${values.length}::${type}`;
+    placeholders[name] = `$${after + values.length}::${type}`;
   }
   return Object.assign(placeholders, { values });
 }

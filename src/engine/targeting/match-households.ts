@@ -115,6 +115,13 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
     ? `AND NOT EXISTS (SELECT 1 FROM admin_area_ancestors y
                         WHERE y.pcode = h.admin_pcode AND y.ancestor_pcode = ANY (${q.param(rule.areas.exclude, 'text[]')}))`
     : '';
+  // A household is matched under one area: the first by P-code when areas in activation nest (a
+  // district and one of its wards). Only then is the de-duplicating sort over every match needed.
+  const { rows: nesting } = await raw.query<{ nested: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM admin_area_ancestors WHERE ancestor_pcode = ANY ($1::text[]) GROUP BY pcode HAVING count(*) > 1) AS nested`,
+    [areas.map((a) => a.pcode)],
+  );
+  const nested = nesting[0].nested;
   await raw.query(`DROP TABLE IF EXISTS list_matched`);
   await raw.query(
     `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
@@ -126,7 +133,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
      ),
      hh AS (${q.households()}),
      members AS (
-       SELECT DISTINCT ON (h.id) a.activation_id, a.shock_key, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
+       SELECT ${nested ? 'DISTINCT ON (h.id)' : ''} a.activation_id, a.shock_key, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
               -- No point under a footprint: not a household of the affected area unless the rule says by_area.
               (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
                 AND EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)) AS outside
@@ -136,7 +143,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
         WHERE (h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
                OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint}))
           ${excludedAreas}
-        ORDER BY h.id, a.pcode
+        ${nested ? 'ORDER BY h.id, a.pcode' : ''}
      ),
      paid_before AS (SELECT h.*, ${prior} AS prior_payments FROM members h),
      priced AS (
@@ -154,31 +161,32 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
      flagged AS (
        SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.shock_key, h.prior_payments, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
-              row_number() OVER (PARTITION BY h.pcode, e.excluded IS NULL ORDER BY ${order}) AS rank
+              row_number() OVER (PARTITION BY h.pcode COLLATE "C", e.excluded IS NULL ORDER BY ${order}) AS rank,
+              -- The area's counts ride on the rank's sort (its partition is a prefix of the rank's):
+              -- no second pass over the matched households. Partitions compare P-codes byte-wise
+              -- (the same groups, sorted without the locale's rules).
+              count(*) FILTER (WHERE NOT h.outside) OVER area AS registered, count(*) FILTER (WHERE e.excluded IS NULL) OVER area AS eligible,
+              count(*) FILTER (WHERE h.is_counted AND NOT h.outside) OVER area AS counted
          FROM deduped h
          CROSS JOIN LATERAL (SELECT coalesce(h.excluded_by_rule,
                                              CASE WHEN h.amount IS NULL THEN 'no amount: ' || ${q.param(unpricedReason(benefit), 'text')} END,
                                              h.duplicate) AS excluded) e
-     ),
-     area_counts AS (
-       SELECT f.pcode, count(*) FILTER (WHERE NOT f.outside) AS registered, count(*) FILTER (WHERE f.excluded IS NULL) AS eligible,
-              count(*) FILTER (WHERE f.is_counted) AS counted, min(a.coverage) AS coverage
-         FROM flagged f JOIN act a ON a.pcode = f.pcode GROUP BY f.pcode
+       WINDOW area AS (PARTITION BY h.pcode COLLATE "C")
      ),
      limits AS (
-       SELECT t.pcode, ${limit} AS lim, ${targetOnly} AS target
-         FROM area_counts t JOIN act a ON a.pcode = t.pcode
+       SELECT t.*, ${limit} AS lim, ${targetOnly} AS target
+         FROM flagged t JOIN act a ON a.pcode = t.pcode
      )
-     SELECT f.*, l.lim, l.target,
+     SELECT f.household_id, f.registry_id, f.admin_pcode, f.pcode, f.activation_id, f.shock_key, f.prior_payments, f.tier, f.severity, f.size,
+            f.payment_channel, f.payment_account, f.is_counted, f.outside, f.amount, f.rank, f.lim, f.target,
+            -- Exclusions and limits are both "left out", counted per reason.
             CASE WHEN f.excluded IS NOT NULL THEN f.excluded
-                 WHEN l.target IS NOT NULL AND f.rank > l.target THEN 'beyond the coverage target'
-                 WHEN l.lim IS NOT NULL AND f.rank > l.lim THEN 'beyond the per-area cap'
-            END AS left_out
-       FROM flagged f JOIN limits l ON l.pcode = f.pcode`,
+                 WHEN f.target IS NOT NULL AND f.rank > f.target THEN 'beyond the coverage target'
+                 WHEN f.lim IS NOT NULL AND f.rank > f.lim THEN 'beyond the per-area cap'
+            END AS excluded
+       FROM limits f`,
     q.params,
   );
-  // Exclusions and limits are both "left out", counted per reason.
-  await raw.query(`UPDATE list_matched SET excluded = left_out WHERE left_out IS NOT NULL`);
 }
 
 function unpricedReason(benefit: Benefit): string {
