@@ -87,6 +87,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_household_reference()`.execute(db);
   await sql`CREATE TRIGGER households_listed_kept_on_delete AFTER DELETE ON households
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_household_reference()`.execute(db);
+  // The foreign key also refused TRUNCATE of households (or cascaded it into every list); a
+  // statement trigger does not see TRUNCATE, so it is refused while any list names a household.
+  await sql`
+    CREATE FUNCTION households_listed_kept_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM payment_list_entries) THEN
+        RAISE EXCEPTION 'cannot truncate table "households": payment list entries refer to its households'
+          USING ERRCODE = 'foreign_key_violation';
+      END IF;
+      RETURN NULL;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER households_listed_kept_on_truncate BEFORE TRUNCATE ON households
+    FOR EACH STATEMENT EXECUTE FUNCTION households_listed_kept_on_truncate()`.execute(db);
   await sql`CREATE TRIGGER households_listed_kept_on_renumber AFTER UPDATE OF id ON households
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION payment_list_household_reference()`.execute(db);
 }

@@ -257,6 +257,7 @@ describe('lifecycle', () => {
     await expect(sqlOn(`UPDATE households h SET id = DEFAULT WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)
                           AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id)`))
       .rejects.toThrow(fk);
+    await expect(t.store.transaction(({ raw }) => raw.query(`TRUNCATE households CASCADE`))).rejects.toThrow(/cannot truncate table "households": payment list entries refer to its households/);
     const { rows } = await sqlOn(`SELECT count(*)::int AS n FROM payment_list_entries e JOIN households h ON h.id = e.household_id WHERE e.list_id = $1`);
     expect(rows[0]).toEqual({ n: list.households });
   });
