@@ -11,7 +11,6 @@
  *
  * See bench/README.md. Results are appended to bench/results/national.md.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,8 +35,9 @@ import { kenyaSubcounties, northEastBelt, setUpKenyaSchema } from './lib/kenya.t
 import { AS_OF, CYCLE, footprintRule, ingestDroughtFootprint, ingestVci, vciRule } from './lib/national-rules.ts';
 import {
   adminQuery, appendResults, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine, psqlCopy, root,
-  runsAsScript, sampleMemory, scalar, serverVersion, sqlQuoted, wholeNumber, writeHouseholdsCsv,
-  type Machine, type MemorySample,
+  mdTable, outsideTransaction, runsAsScript, sampleMemory, scalar, serverVersion, sha256File, sqlQuoted, textTable, wholeNumber,
+  writeHouseholdsCsv,
+  tracing, type Machine, type MemorySample, type StatementLabels, type StatementTiming,
 } from './lib/support.ts';
 
 const BENCH_DB = 'asp_bench_national';
@@ -80,6 +80,8 @@ interface ScenarioResult {
   matchRuns: number[];
   generate: Step;
   generateRuns: number[];
+  /** The statements of the median generation run that took longest, slowest first. */
+  slowest: StatementTiming[];
   list: GeneratedList;
   export: Step;
   exportBytes: number;
@@ -345,17 +347,18 @@ async function runScenario(context: ScenarioContext, spec: ScenarioSpec): Promis
   log(`${tag}: evaluated in ${fmtS(evaluate.seconds)}: ${activations.length} areas in activation`);
 
   const matchRuns: Step[] = [];
-  const generateRuns: (Step & { list: GeneratedList })[] = [];
+  const generateRuns: (Step & { list: GeneratedList; statements: StatementTiming[] })[] = [];
   for (let run = 1; run <= options.runs; run++) {
     matchRuns.push(await step(() => scalar(store, spec.bare.sql, spec.bare.params)));
     let list: GeneratedList | undefined;
+    const statements = new Map<string, StatementTiming>();
     const generated = await step(async () => {
-      const lists = await generateLists(store, activations[0].id, GENERATOR, { cycle: CYCLE });
+      const lists = await generateLists(tracing(store, statements, GENERATION_LABELS), activations[0].id, GENERATOR, { cycle: CYCLE });
       if (lists.length !== 1) throw new Error(`expected one list, got ${lists.length}`);
       list = lists[0];
       return list.households;
     });
-    generateRuns.push({ ...generated, list: list! });
+    generateRuns.push({ ...generated, list: list!, statements: [...statements.values()] });
     log(`${tag}: run ${run}: bare match ${fmtS(matchRuns.at(-1)!.seconds)} (${fmtInt(matchRuns.at(-1)!.rows)}), generateLists ${fmtS(generated.seconds)} (${fmtInt(list!.households)} entries)`);
     if (run < options.runs) await dropDraft(store, list!.id);
   }
@@ -382,7 +385,7 @@ async function runScenario(context: ScenarioContext, spec: ScenarioSpec): Promis
   const copied = path.join(dir, `${spec.key}-copy.csv`);
   const target = context.exportTarget(copied);
   const copy = await step(() => copyBaseline(store, select, target));
-  let sameBytes = 'not checked on the embedded back end (COPY to /dev/blob)';
+  let sameBytes = 'not compared (embedded: COPY to /dev/blob)';
   if (target) {
     const [a, b] = await Promise.all([sha256File(exported), sha256File(copied)]);
     sameBytes = a === b ? 'identical' : 'DIFFERENT';
@@ -395,9 +398,20 @@ async function runScenario(context: ScenarioContext, spec: ScenarioSpec): Promis
   log(`${tag}: export ${fmtS(exportStep.seconds)}, COPY ${fmtS(copy.seconds)} (${fmtInt(copy.rows)} rows, ${sameBytes})`);
   return {
     key: spec.key, title: spec.title, areas: activations.length, evaluate, match, matchRuns: matchRuns.map((r) => r.seconds),
-    generate, generateRuns: generateRuns.map((r) => r.seconds), list, export: exportStep, exportBytes, copy, sameBytes,
+    generate, generateRuns: generateRuns.map((r) => r.seconds), list,
+    slowest: generate.statements.sort((a, b) => b.ms - a.ms).slice(0, 3), export: exportStep, exportBytes, copy, sameBytes,
   };
 }
+
+/** Names for generateLists' heaviest statements (others show their first words). */
+const GENERATION_LABELS: StatementLabels = [
+  [/CREATE TEMP TABLE list_matched\b/, 'match, flag, rank, price'],
+  [/CREATE TEMP TABLE list_decided\b/, 'budget'],
+  [/INSERT INTO payment_list_entries\b/, 'insert entries'],
+  [/INSERT INTO payment_list_areas\b/, 'insert list areas'],
+  [/UPDATE list_matched/, 'mark households left out or cut'],
+  [/FROM payment_list_areas a LEFT JOIN payment_list_entries e/, 'per-area summary'],
+];
 
 /** Deletes a draft list (its entries and areas cascade) and vacuums, so the next run starts as the first did. */
 async function dropDraft(store: Store, listId: number): Promise<void> {
@@ -457,22 +471,6 @@ function median<T extends Step>(runs: T[]): T {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** VACUUM cannot run inside a transaction: a connection of its own, no BEGIN. */
-async function outsideTransaction(store: Store, sql: string): Promise<void> {
-  const raw = await store.connect();
-  try {
-    await raw.query(sql);
-  } finally {
-    raw.release();
-  }
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
@@ -520,8 +518,8 @@ function importRows(results: SizeResult[]): string[][] {
   const rate = (s: Step) => `${fmtS(s.seconds)} (${fmtInt(s.rows / s.seconds)} rows/s)`;
   return [
     ['importRegistry, first load (households + enrolments)', ...cells((r) => rate(r.import.engine))],
-    ['\\copy into a plain table (13+ text columns, no index)', ...cells((r) => rate(r.import.plain))],
-    ['\\copy into the identically indexed table', ...cells((r) => rate(r.import.indexed))],
+    ['\\copy (embedded: COPY FROM STDIN) into a plain table of the CSV\'s text columns', ...cells((r) => rate(r.import.plain))],
+    ['the same into the identically indexed table', ...cells((r) => rate(r.import.indexed))],
     ['importRegistry rate ÷ plain \\copy', ...cells((r) => pct(r.import.plain.seconds / r.import.engine.seconds))],
     ['importRegistry rate ÷ indexed \\copy', ...cells((r) => pct(r.import.indexed.seconds / r.import.engine.seconds))],
     ['Node RSS before → peak, importRegistry', ...cells((r) => `${fmtMiB(r.import.engine.memory.rssBefore)} → ${fmtMiB(r.import.engine.memory.rssPeak)}`)],
@@ -537,6 +535,7 @@ function scenarioRows(results: SizeResult[], key: string): string[][] {
     ['bare match (fastest run)', ...cells((s) => `${fmtS(s.match.seconds)} (${fmtInt(s.match.rows)})${runs(s.matchRuns)}`)],
     ['generateLists (median)', ...cells((s) => `${fmtS(s.generate.seconds)} (${fmtInt(s.list.households)} entries)${runs(s.generateRuns)}`)],
     ['generation ÷ bare match', ...cells((s) => fmtRatio(s.generate.seconds / s.match.seconds))],
+    ['slowest statements inside generateLists (s)', ...cells((s) => s.slowest.map((t) => `${t.label} ${(t.ms / 1000).toFixed(2)}`).join('; '))],
     ['CSV export (exportList, to a file)', ...cells((s) => `${fmtS(s.export.seconds)} (${fmtInt(s.export.rows / s.export.seconds)} rows/s, ${fmtBytes(s.exportBytes)})`)],
     ['COPY (SELECT …) of the same rows', ...cells((s) => `${fmtS(s.copy.seconds)} (${fmtInt(s.copy.rows / s.copy.seconds)} rows/s; bytes ${s.sameBytes})`)],
     ['export rate ÷ COPY rate', ...cells((s) => pct(s.copy.seconds / s.export.seconds))],
@@ -588,17 +587,6 @@ function targets(results: SizeResult[]): string[] {
   return lines;
 }
 
-function textTable(headers: string[], rows: string[][]): string[] {
-  const all = [headers, ...rows];
-  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join('   '));
-}
-
-function mdTable(headers: string[], rows: string[][]): string[] {
-  const esc = (c: string) => c.replace(/\|/g, '\\|');
-  return [`| ${headers.map(esc).join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
-}
-
 /** The report's tables, in order: a heading and its rows. */
 function sections(results: SizeResult[]): [string, string[][]][] {
   return [
@@ -625,7 +613,7 @@ function renderMarkdown(started: Date, machine: Machine, options: Options, resul
     `- Commit: ${gitCommit()}`,
     `- Database: ${results[0].version}`,
     `- Households: seed ${options.seed}, by population over Kenya's 290 sub-counties; ${options.runs} run(s) of each generation and bare match`,
-    `- Import baselines: psql \\copy of the same CSV (${results[0].backend === 'server' ? 'psql' : 'COPY FROM STDIN through the store'}) into a plain table of the CSV's text columns, and into one with the CSV's columns plus households' indexes and constraints (identity key, UNIQUE registry_id, admin_pcode foreign key and index, a point generated from lat/lon under GiST); importRegistry also writes enrolments`,
+    `- Import baselines: ${results[0].backend === 'server' ? 'psql \\copy' : 'COPY FROM STDIN through the store'} of the same CSV into a plain table of the CSV's text columns, and into one with the CSV's columns plus households' indexes and constraints (identity key, UNIQUE registry_id, admin_pcode foreign key and index, a point generated from lat/lon under GiST); importRegistry also writes enrolments`,
   );
   if (options.note) out.push(`- Note: ${options.note}`);
   for (const [heading, rows] of sections(results)) out.push('', ...mdTable([heading, ...sizes], rows));
