@@ -139,13 +139,14 @@ export async function main(args: string[]): Promise<void> {
   const options = program.opts<Options>();
 
   const started = new Date();
+  const commit = gitCommit();
   log(`national: ${options.sizes.map(fmtInt).join(', ')} households on Kenya, ${options.backend} back end`);
   const results: SizeResult[] = [];
   for (const size of options.sizes) results.push(await runSize(size, options));
 
   const machine = await describeMachine();
   process.stdout.write('\n' + renderText(machine, results) + '\n');
-  if (options.save) await appendResults(options.results, RESULTS_PREAMBLE, renderMarkdown(started, machine, options, results));
+  if (options.save) await appendResults(options.results, RESULTS_PREAMBLE, renderMarkdown(started, commit, machine, options, results));
 }
 
 function sizeList(value: string): number[] {
@@ -471,6 +472,14 @@ function median<T extends Step>(runs: T[]): T {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+function gitDirty(): boolean {
+  try {
+    return execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
 function gitCommit(): string {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
@@ -605,12 +614,12 @@ function renderText(machine: Machine, results: SizeResult[]): string {
   return lines.join('\n');
 }
 
-function renderMarkdown(started: Date, machine: Machine, options: Options, results: SizeResult[]): string {
+function renderMarkdown(started: Date, commit: string, machine: Machine, options: Options, results: SizeResult[]): string {
   const sizes = results.map((r) => fmtInt(r.households));
   const out = [`## ${fmtStarted(started)}: ${sizes.join(' and ')} households, ${results[0].backend}`, ''];
   out.push(
     machineLine(machine),
-    `- Commit: ${gitCommit()}`,
+    `- Commit: ${commit}${gitDirty() ? ' (with uncommitted changes)' : ''}`,
     `- Database: ${results[0].version}`,
     `- Households: seed ${options.seed}, by population over Kenya's 290 sub-counties; ${options.runs} run(s) of each generation and bare match`,
     `- Import baselines: ${results[0].backend === 'server' ? 'psql \\copy' : 'COPY FROM STDIN through the store'} of the same CSV into a plain table of the CSV's text columns, and into one with the CSV's columns plus households' indexes and constraints (identity key, UNIQUE registry_id, admin_pcode foreign key and index, a point generated from lat/lon under GiST); importRegistry also writes enrolments`,
