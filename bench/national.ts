@@ -21,7 +21,7 @@ import { finished } from 'node:stream/promises';
 import { execFileSync } from 'node:child_process';
 import * as turf from '@turf/turf';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Geometry, MultiPolygon, Polygon } from 'geojson';
+import type { MultiPolygon, Polygon } from 'geojson';
 import { openStore, type Store } from '../src/db/store.ts';
 import { evaluateActivations, listActivations } from '../src/engine/activations.ts';
 import { generateLists, type GeneratedList } from '../src/engine/targeting/generate-lists.ts';

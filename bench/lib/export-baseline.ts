@@ -1,7 +1,7 @@
 /**
  * The baseline of a CSV export: PostgreSQL's own COPY of the same rows and columns, its SELECT
- * derived from the export's header so that both always write the same thing. The same columns as
- * bench/lists.ts (which keeps its own copy for now).
+ * derived from the export's header so that both always write the same thing (bench/lists.ts and
+ * bench/national.ts).
  *
  * Not a bench itself: it exports no `main`.
  */
