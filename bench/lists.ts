@@ -34,6 +34,7 @@ import {
   type Machine, type MemorySample, type StatementLabels, type StatementTiming,
 } from './lib/support.ts';
 import { copyBaseline, exportBaselineSelect, firstLine } from './lib/export-baseline.ts';
+import { VCI3M_STAGES } from './lib/national-rules.ts';
 
 const BENCH_DB = 'asp_bench_lists';
 
@@ -70,25 +71,7 @@ monitoring:
 areas:
   admin_level: 2
   within: [${Object.keys(DROUGHT).join(', ')}]
-stages:
-  activation:
-    when:
-      indicator:
-        id: vci
-        name: vci3m
-        source: NDMA (bench)
-        version: BOKU MODIS VCI, 3-month aggregate
-        unit: VCI (0-100)
-        spatial_unit: { admin_level: 2 }
-        period: monthly
-        aggregation: { method: as_published, window: { count: 3, unit: months } }
-        bands:
-          - { name: extreme, max: 10 }
-          - { name: severe, min: 10, max: 20 }
-          - { name: moderate, min: 20, max: 35 }
-          - { name: normal, min: 35 }
-        triggering_bands: [extreme, severe]
-tiers:
+${VCI3M_STAGES}tiers:
   - id: severe
     severity: 1
     when: { in_band: { trigger: vci, bands: [severe] } }

@@ -93,9 +93,8 @@ export function footprintRule(id: string, label: string, counties: string[]): st
 ${RESPONSE}`;
 }
 
-/** An area rule: VCI-3M extreme or severe over three months, by sub-county. */
-export function vciRule(id: string, counties: string[]): string {
-  return `${header(id, 'Bench drought on VCI-3M by sub-county', counties)}stages:
+/** The activation stage of the bench's VCI-3M rules: extreme or severe over three months (bench/lists.ts too). */
+export const VCI3M_STAGES = `stages:
   activation:
     when:
       indicator:
@@ -113,5 +112,9 @@ export function vciRule(id: string, counties: string[]): string {
           - { name: moderate, min: 20, max: 35 }
           - { name: normal, min: 35 }
         triggering_bands: [extreme, severe]
-${RESPONSE}`;
+`;
+
+/** An area rule: VCI-3M extreme or severe over three months, by sub-county. */
+export function vciRule(id: string, counties: string[]): string {
+  return `${header(id, 'Bench drought on VCI-3M by sub-county', counties)}${VCI3M_STAGES}${RESPONSE}`;
 }
