@@ -12,7 +12,7 @@
  * See bench/README.md. Results are appended to bench/results/national.md.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { importRegistry } from '../src/registry/import-registry.ts';
 import { approveRuleVersion, storeRuleVersions } from '../src/rules/versions.ts';
 import { DEMO_COLUMNS } from '../src/demo/households.ts';
 import { copyBaseline, exportBaselineSelect, firstLine } from './lib/export-baseline.ts';
+import { explaining, slowestPlans, type Plan } from './lib/explain.ts';
 import { kenyaSubcounties, northEastBelt, setUpKenyaSchema } from './lib/kenya.ts';
 import { AS_OF, CYCLE, footprintRule, ingestDroughtFootprint, ingestVci, vciRule } from './lib/national-rules.ts';
 import {
@@ -58,6 +59,7 @@ interface Options {
   seed: number;
   runs: number;
   naiveMax: number;
+  explain?: string;
   results: string;
   save: boolean;
   note?: string;
@@ -132,6 +134,7 @@ export async function main(args: string[]): Promise<void> {
     .option('--seed <n>', 'seed for the generated households', wholeNumber, 2026)
     .option('--runs <n>', 'runs of each generation and bare match (generation: median; match: fastest)', wholeNumber, 1)
     .option('--naive-max <n>', 'largest size at which the turf point-in-polygon comparison runs', wholeNumber, 1_000_000)
+    .option('--explain <file>', 'after the measured runs, generate each list once more under EXPLAIN (ANALYZE, BUFFERS) and append the slowest plans to this file')
     .option('--results <file>', 'markdown file the results are appended to', path.join(root, 'bench/results/national.md'))
     .option('--no-save', 'print the results only; do not append them to the results file')
     .option('--note <text>', 'a line of remarks to add to the results');
@@ -367,7 +370,14 @@ async function runScenario(context: ScenarioContext, spec: ScenarioSpec): Promis
   matchRuns.push(await step(() => scalar(store, spec.bare.sql, spec.bare.params)));
   const match = matchRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const generate = median(generateRuns);
-  const list = generateRuns.at(-1)!.list;
+  let list = generateRuns.at(-1)!.list;
+  if (options.explain) {
+    // One more generation over the draft (it replaces it), each statement under EXPLAIN ANALYZE; not timed.
+    const plans: Plan[] = [];
+    [list] = await generateLists(explaining(store, plans), activations[0].id, GENERATOR, { cycle: CYCLE });
+    await appendFile(options.explain, `\n### ${context.tag}, ${spec.title}: generateLists, slowest statements\n\n${slowestPlans(plans, 3)}`);
+    log(`${tag}: plans of generateLists appended to ${options.explain}`);
+  }
 
   for (const approver of LIST_APPROVERS) {
     if (!(await approveList(store, list.id, approver, list)).needsSecondApproval) break;
