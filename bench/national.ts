@@ -41,7 +41,8 @@ import {
   tracing, type Machine, type MemorySample, type StatementLabels, type StatementTiming,
 } from './lib/support.ts';
 
-const BENCH_DB = 'asp_bench_national';
+/** One database per run (its process id), so that two runs on one server cannot drop each other's. */
+const BENCH_DB = `asp_bench_national_${process.pid}`;
 /** Share of the population the north-eastern belt (and so the complex footprint and the VCI drought) holds. */
 const BELT_SHARE = 0.3;
 const RULE_AUTHOR = 'bench.rule.author@demo';
