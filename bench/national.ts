@@ -592,7 +592,7 @@ function targets(results: SizeResult[]): string[] {
     lines.push(
       `${n}: import at ${pct(i)} of \\copy into the identically indexed table (≥ 70 %: ${met(i >= 0.7)}), ${pct(r.import.plain.seconds / r.import.engine.seconds)} of the plain \\copy; ` +
         `first load ${fmtS(r.import.engine.seconds)}${ten ? ` (< 10 min at 10M: ${met(r.import.engine.seconds < 600)})` : ` (linear to 10M: ~${fmtS((r.import.engine.seconds * 10_000_000) / r.households)}; the target is < 600 s)`}; ` +
-        `Node peak RSS ${fmtMiB(enginePeak(r))} (< 300 MB: ${met(enginePeak(r) < 300 * 2 ** 20)})`,
+        `Node peak RSS ${fmtMiB(enginePeak(r))} ${r.backend === 'embedded' ? "(PGlite's WASM heap included: the < 300 MB target is the server back end's)" : `(< 300 MB: ${met(enginePeak(r) < 300 * 2 ** 20)})`}`,
     );
   }
   for (let k = 1; k < results.length; k++) {
