@@ -9,8 +9,7 @@
  *
  * See bench/README.md. Results are appended to bench/results/lists.md.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +21,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { openStore, type Store } from '../src/db/store.ts';
 import { evaluateActivations, listActivations } from '../src/engine/activations.ts';
 import { exportList } from '../src/exports/index.ts';
-import { ADMIN_LEVELS_JOIN_SQL, HEAD_BIRTH_DATE_SQL, HEAD_NAME_SQL, NATIONAL_ID_SQL, PHONE_SQL } from '../src/exports/entries.ts';
 import { indicatorsAdapter } from '../src/feeds/adapters/indicators.ts';
 import { ingestPayload } from '../src/feeds/ingest.ts';
 import { generateLists, type GeneratedList } from '../src/engine/targeting/generate-lists.ts';
@@ -31,10 +29,12 @@ import { importRegistry } from '../src/registry/import-registry.ts';
 import { approveRuleVersion, storeRuleVersions } from '../src/rules/versions.ts';
 import {
   adminQuery, appendResults, demoAreas, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine,
-  psqlCopy as psqlCommand, root, runsAsScript, sampleMemory, scalar, serverVersion, setUpDemoSchema, sqlQuoted, tracing,
+  mdTable, outsideTransaction, root, runsAsScript, sampleMemory, scalar, serverVersion, setUpDemoSchema, sha256File, textTable, tracing,
   wholeNumber, withOther, writeHouseholdsCsv,
   type Machine, type MemorySample, type StatementLabels, type StatementTiming,
 } from './lib/support.ts';
+import { copyBaseline, exportBaselineSelect, firstLine } from './lib/export-baseline.ts';
+import { VCI3M_STAGES } from './lib/national-rules.ts';
 
 const BENCH_DB = 'asp_bench_lists';
 
@@ -71,25 +71,7 @@ monitoring:
 areas:
   admin_level: 2
   within: [${Object.keys(DROUGHT).join(', ')}]
-stages:
-  activation:
-    when:
-      indicator:
-        id: vci
-        name: vci3m
-        source: NDMA (bench)
-        version: BOKU MODIS VCI, 3-month aggregate
-        unit: VCI (0-100)
-        spatial_unit: { admin_level: 2 }
-        period: monthly
-        aggregation: { method: as_published, window: { count: 3, unit: months } }
-        bands:
-          - { name: extreme, max: 10 }
-          - { name: severe, min: 10, max: 20 }
-          - { name: moderate, min: 20, max: 35 }
-          - { name: normal, min: 35 }
-        triggering_bands: [extreme, severe]
-tiers:
+${VCI3M_STAGES}tiers:
   - id: severe
     severity: 1
     when: { in_band: { trigger: vci, bands: [severe] } }
@@ -346,12 +328,12 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
     await finished(sampleOut);
     const exportBytes = (await stat(sample)).size;
     const header = (await firstLine(sample)).split(',');
-    const copySql = copySelect(header, list.id);
+    const copySql = exportBaselineSelect(header, list.id);
     let sameBytes: boolean | null = null;
     let sameBytesDetail = 'not checked on the embedded back end (PGlite returns COPY output as one blob)';
     if (options.backend === 'server') {
       const copied = path.join(dir, 'copy.csv');
-      await psqlCopy(benchUrl, copySql, copied);
+      await copyBaseline(opened, copySql, { url: benchUrl, database: BENCH_DB, file: copied });
       const [a, b] = await Promise.all([sha256File(sample), sha256File(copied)]);
       sameBytes = a === b;
       sameBytesDetail = sameBytes ? `identical (${fmtBytes(exportBytes)}, sha256 ${a.slice(0, 12)}…)` : await firstDifference(sample, copied);
@@ -374,7 +356,7 @@ async function runSize(households: number, options: Options, keep: boolean): Pro
       });
       exportRuns.push(exported);
       exportStatementRuns.push(withOther([...statements.values()], exported.seconds));
-      const copied = await timeRun(() => (options.backend === 'server' ? psqlCopy(benchUrl, copySql, '/dev/null') : blobCopy(opened, copySql)));
+      const copied = await timeRun(() => copyBaseline(opened, copySql, options.backend === 'server' ? { url: benchUrl, database: BENCH_DB, file: '/dev/null' } : null));
       copyRuns.push(copied);
       log(
         `${tag}: run ${run}: export ${fmtS(exported.seconds)} (${fmtInt(exported.rows)} rows, ${fmtInt(exported.rows / exported.seconds)} rows/s), ` +
@@ -456,75 +438,6 @@ const PCODE_MATCH = `SELECT count(*)::bigint AS n FROM households h JOIN admin_a
 const SPATIAL_MATCH = `SELECT count(*)::bigint AS n FROM admin_area_parts p JOIN households h ON ST_Intersects(p.geom, h.location)
   WHERE p.pcode = ANY($1::text[])`;
 
-/** The SQL of each CSV column of the programme's own export (no partner), by its header name. */
-const COPY_COLUMNS: Record<string, string> = {
-  list_id: 'e.list_id',
-  content_sha256: 'l.content_sha256',
-  household_id: 'e.household_id',
-  registry_id: 'e.registry_id',
-  name: HEAD_NAME_SQL,
-  birth_date: HEAD_BIRTH_DATE_SQL,
-  national_id: NATIONAL_ID_SQL,
-  phone: PHONE_SQL,
-  admin_pcode: 'e.admin_pcode',
-  admin1_pcode: 'adm.adm1',
-  admin2_pcode: 'adm.adm2',
-  admin3_pcode: 'adm.adm3',
-  pcode: 'e.pcode',
-  tier: 'e.tier',
-  rank: 'e.rank',
-  size: 'e.size',
-  amount: 'e.amount',
-  currency: 'e.currency',
-  cycle: 'l.cycle',
-  first_payment: `to_char(e.first_payment, 'YYYY-MM-DD')`,
-  payments: 'e.payments',
-  payment_channel: 'h.payment_channel',
-  payment_account: 'h.payment_account',
-  reason: 'e.reason',
-};
-
-/** One SELECT giving the export's columns for the list's entries, in the export's row order, on one line (for psql). */
-function copySelect(header: string[], listId: number): string {
-  const unknown = header.filter((c) => !(c in COPY_COLUMNS));
-  if (unknown.length > 0) throw new Error(`the CSV export has column(s) the COPY baseline does not know: ${unknown.join(', ')} (update COPY_COLUMNS)`);
-  return `SELECT ${header.map((c) => `${COPY_COLUMNS[c]} AS ${c}`).join(', ')}
-    FROM payment_list_entries e
-    JOIN payment_lists l ON l.id = e.list_id
-    JOIN households h ON h.id = e.household_id
-    ${ADMIN_LEVELS_JOIN_SQL}
-   WHERE e.list_id = ${Number(listId)}
-   ORDER BY e.household_id`.replace(/\s+/g, ' ');
-}
-
-/** `psql \copy (SELECT …) TO FILE CSV HEADER`; returns the rows psql reports. */
-function psqlCopy(url: URL, select: string, file: string): Promise<number> {
-  return psqlCommand(url, BENCH_DB, `\\copy (${select}) TO ${sqlQuoted(file)} WITH (FORMAT csv, HEADER true)`);
-}
-
-/** The embedded back end has no psql: COPY TO PGlite's virtual /dev/blob (held whole in memory, then dropped). */
-async function blobCopy(store: Store, select: string): Promise<number> {
-  const result = await store.transaction(({ raw }) => raw.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT csv, HEADER true)`));
-  return result.rowCount;
-}
-
-async function firstLine(file: string): Promise<string> {
-  const stream = createReadStream(file, { encoding: 'utf8', end: 64 * 1024 });
-  let text = '';
-  for await (const chunk of stream) {
-    text += chunk;
-    if (text.includes('\n')) break;
-  }
-  stream.destroy();
-  return text.split('\n')[0].replace(/\r$/, '');
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** Where two CSV files first differ, for the report (they are read whole: a list of this bench fits). */
 async function firstDifference(a: string, b: string): Promise<string> {
   const [la, lb] = [(await readFile(a, 'utf8')).split('\n'), (await readFile(b, 'utf8')).split('\n')];
@@ -536,16 +449,6 @@ async function firstDifference(a: string, b: string): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 // Database helpers
-
-/** VACUUM cannot run inside a transaction: a connection of its own, no BEGIN. */
-async function outsideTransaction(store: Store, sql: string): Promise<void> {
-  const raw = await store.connect();
-  try {
-    await raw.query(sql);
-  } finally {
-    raw.release();
-  }
-}
 
 async function serverSettings(store: Store): Promise<string> {
   const names = ['shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'autovacuum'];
@@ -747,12 +650,6 @@ function goals(results: SizeResult[]): string[] {
   return lines;
 }
 
-function textTable(headers: string[], rows: string[][]): string[] {
-  const all = [headers, ...rows];
-  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join('   '));
-}
-
 function renderText(machine: Machine, results: SizeResult[]): string {
   const sizes = results.map((r) => `${fmtInt(r.households)} households`);
   const lines: string[] = [];
@@ -765,15 +662,6 @@ function renderText(machine: Machine, results: SizeResult[]): string {
   lines.push(...textTable(['inside the CSV export after ANALYZE (s)', ...sizes], breakdownRows(results, (r) => r.exportAnalyzedStatements)), '');
   lines.push('Goals:', ...goals(results).map((l) => `  - ${l}`));
   return lines.join('\n');
-}
-
-function mdTable(headers: string[], rows: string[][]): string[] {
-  const esc = (c: string) => c.replace(/\|/g, '\\|');
-  return [
-    `| ${headers.map(esc).join(' | ')} |`,
-    `|${headers.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
-  ];
 }
 
 function renderMarkdown(started: Date, machine: Machine, options: Options, results: SizeResult[]): string {

@@ -6,7 +6,8 @@
  * Not a bench itself: it exports no `main`.
  */
 import { execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,6 +122,23 @@ export async function psqlCopy(url: URL, database: string, command: string): Pro
   const match = /COPY (\d+)/.exec(stdout);
   if (!match) throw new Error(`psql \\copy printed no row count: ${stdout.trim()}`);
   return Number(match[1]);
+}
+
+/** VACUUM cannot run inside a transaction: a connection of its own, no BEGIN. */
+export async function outsideTransaction(store: Store, sql: string): Promise<void> {
+  const raw = await store.connect();
+  try {
+    await raw.query(sql);
+  } finally {
+    raw.release();
+  }
+}
+
+/** A file's SHA-256 in hex, streamed (to compare an export with its baseline byte for byte). */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** A file name as a single-quoted SQL/psql literal. */
@@ -267,6 +285,23 @@ export async function appendResults(file: string, preamble: string, markdown: st
   const exists = await stat(file).then(() => true, () => false);
   await appendFile(file, (exists ? '\n' : preamble) + markdown);
   log(`results appended to ${path.relative(process.cwd(), file) || file}`);
+}
+
+/** A plain-text table: the first column left-aligned, the others right-aligned. */
+export function textTable(headers: string[], rows: string[][]): string[] {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join('   '));
+}
+
+/** The same table in markdown, numbers right-aligned. */
+export function mdTable(headers: string[], rows: string[][]): string[] {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  return [
+    `| ${headers.map(esc).join(' | ')} |`,
+    `|${headers.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ];
 }
 
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
