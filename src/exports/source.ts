@@ -161,7 +161,7 @@ async function loadListHeader(raw: RawConnection, listId: number): Promise<ListH
 }
 
 /** Writes with backpressure: waits for 'drain' so that a slow reader holds the export, not memory. */
-export async function write(out: Writable, chunk: string): Promise<void> {
+export async function write(out: Writable, chunk: string | Buffer): Promise<void> {
   if (out.destroyed) throw new Error('the output was closed before the export finished');
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
