@@ -16,7 +16,10 @@ export { exportContentType, exportFileName, schemaFileBeside } from './file-name
 export interface ExportOptions {
   /** Download for this partner: the release's pseudonymous ids and only its whitelisted fields. */
   partnerId?: string;
-  /** Entries read per query (default 1000); memory holds one page. */
+  /**
+   * Entries read per query (default 1000); memory holds one page. CSV and HXL on the server are
+   * one streamed COPY instead; on the embedded back end they copy slices of this many entries.
+   */
   pageSize?: number;
   onProgress?: (written: number, total: number) => void;
   /** Called once the export is allowed and audited, before the first byte (e.g. to set download headers). */
@@ -44,7 +47,7 @@ const WRITERS: Record<ExportFormat, (store: Store, ctx: ExportContext, out: Writ
 
 /**
  * Writes an approved, released or closed list to `out` in one format, streaming: the list is read
- * a page at a time and `out`'s backpressure is respected. Audited before the first byte as
+ * a page at a time (CSV and HXL: one COPY, table-copy.ts) and `out`'s backpressure is respected. Audited before the first byte as
  * `list.exported`, or `list.downloaded` with a partner. `out` is left open for the caller to end.
  *
  * ```ts
