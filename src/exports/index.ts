@@ -8,6 +8,7 @@ import { writeHxl } from './hxl.ts';
 import { writeJson } from './json.ts';
 import { checkOpenImis, writeOpenImis, writeOpenImisSchema } from './openimis.ts';
 import { openExport, type ExportContext, type ExportFormat } from './source.ts';
+import { COPY_SLICE_ENTRIES } from './table-copy.ts';
 
 export { EXPORT_FORMATS, type ExportFormat } from './source.ts';
 export { g2pReferenceId } from './g2p.ts';
@@ -18,7 +19,8 @@ export interface ExportOptions {
   partnerId?: string;
   /**
    * Entries read per query (default 1000); memory holds one page. CSV and HXL on the server are
-   * one streamed COPY instead; on the embedded back end they copy slices of this many entries.
+   * one streamed COPY instead; on the embedded back end they copy slices of this many entries
+   * (default 10,000, table-copy.ts).
    */
   pageSize?: number;
   onProgress?: (written: number, total: number) => void;
@@ -62,7 +64,8 @@ export async function exportList(
   options: ExportOptions,
   actor: string,
 ): Promise<ExportSummary> {
-  const ctx = await openExport(store, listId, format, { partnerId: options.partnerId, pageSize: options.pageSize ?? 1000, onProgress: options.onProgress, check: checkOpenImis }, actor);
+  const pageSize = options.pageSize ?? (format === 'csv' || format === 'hxl' ? COPY_SLICE_ENTRIES : 1000);
+  const ctx = await openExport(store, listId, format, { partnerId: options.partnerId, pageSize, onProgress: options.onProgress, check: checkOpenImis }, actor);
   options.onStart?.();
   const rows = await WRITERS[format](store, ctx, out);
   log.info({ list: listId, format, partner: options.partnerId ?? null, rows }, 'list exported');

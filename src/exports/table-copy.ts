@@ -24,6 +24,12 @@ const PLAIN_NUMBER = String.raw`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`;
 /** Every first character of a cell that may need the prefix, for a cheap test before the regular expressions. */
 const RISKY_FIRST = `\t\n\v\f\r \u00a0\u1680${String.fromCharCode(...Array.from({ length: 11 }, (_, i) => 0x2000 + i))}\u2028\u2029\u202f\u205f\u3000\ufeff=+-@\uff1d\uff0b\uff0d\uff20'`;
 
+/**
+ * Entries per COPY on the embedded back end when the caller sets no page size: a slice's output
+ * (about 300 bytes an entry, some 3 MB) is held whole, and each COPY costs a plan of its own.
+ */
+export const COPY_SLICE_ENTRIES = 10_000;
+
 /** `text` (an SQL text expression, null for an empty cell) as spreadsheetSafe writes it. */
 export function spreadsheetSafeSql(text: string): string {
   return `CASE WHEN strpos(${sqlText(RISKY_FIRST)}, left(${text}, 1)) = 0 THEN ${text}
@@ -94,6 +100,8 @@ export async function copyTableRows(store: Store, ctx: ExportContext, columns: C
       );
       const { last, n } = bounds[0];
       if (n === 0 || last === null) return { last: after, n: 0, pieces: [] };
+      // The slice is bounded: the COPY may sort it (unanalysed, 100k bench: 37 % → 47 % of a bare COPY's rate).
+      await raw.query('SET LOCAL enable_sort = on');
       const pieces: Buffer[] = [];
       const entries = `(SELECT * FROM payment_list_entries WHERE list_id = ${listId} AND household_id > ${Number(after)} AND household_id <= ${Number(last)})`;
       await raw.copyTo(copySql(ctx, columns, entries), async (piece) => void pieces.push(piece));
