@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Store } from '../db/store.ts';
-import { sqlText, type Column } from './columns.ts';
+import type { Column } from './columns.ts';
 import { entrySelect } from './entries.ts';
 import { write, type ExportContext } from './source.ts';
 
@@ -21,8 +21,12 @@ import { write, type ExportContext } from './source.ts';
 const WHITE_SPACE = String.raw`\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff`;
 const FORMULA_START = String.raw`^([${WHITE_SPACE}]*[=+@\uff1d\uff0b\uff0d\uff20-]|[\t\r])`;
 const PLAIN_NUMBER = String.raw`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`;
-/** Every first character of a cell that may need the prefix, for a cheap test before the regular expressions. */
-const RISKY_FIRST = `\t\n\v\f\r \u00a0\u1680${String.fromCharCode(...Array.from({ length: 11 }, (_, i) => 0x2000 + i))}\u2028\u2029\u202f\u205f\u3000\ufeff=+-@\uff1d\uff0b\uff0d\uff20'`;
+/** The first characters (code points) of a cell that may need the prefix: a cheap test before the regular expressions. */
+const RISKY_FIRST = [
+  ...[0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff],
+  ...Array.from({ length: 11 }, (_, i) => 0x2000 + i),
+  ...['=', '+', '-', '@', '\uff1d', '\uff0b', '\uff0d', '\uff20', "'"].map((c) => c.codePointAt(0)!),
+];
 
 /**
  * Entries per COPY on the embedded back end when the caller sets no page size: a slice's output
@@ -30,17 +34,21 @@ const RISKY_FIRST = `\t\n\v\f\r \u00a0\u1680${String.fromCharCode(...Array.from(
  */
 export const COPY_SLICE_ENTRIES = 10_000;
 
-/** `text` (an SQL text expression, null for an empty cell) as spreadsheetSafe writes it. */
+/**
+ * `text` as spreadsheetSafe writes it, and an empty text as null. `text` is read several times:
+ * give a column, not an expression.
+ */
 export function spreadsheetSafeSql(text: string): string {
-  return `CASE WHEN strpos(${sqlText(RISKY_FIRST)}, left(${text}, 1)) = 0 THEN ${text}
-              WHEN ${text} ~ '${FORMULA_START}' AND ${text} !~ '${PLAIN_NUMBER}' OR left(${text}, 1) = '''' THEN '''' || ${text}
+  return `CASE WHEN ${text} = '' THEN NULL
+              WHEN ascii(${text}) NOT IN (${RISKY_FIRST.join(', ')}) THEN ${text}
+              WHEN ${text} ~ '${FORMULA_START}' AND ${text} !~ '${PLAIN_NUMBER}' OR ascii(${text}) = 39 THEN '''' || ${text}
               ELSE ${text} END`;
 }
 
 /** One cell of the COPY: an empty cell is null (PostgreSQL would quote an empty string). */
 function cellSql(column: Column, ctx: ExportContext): string {
   const value = column.sql === undefined ? `x.${column.name}` : typeof column.sql === 'string' ? column.sql : column.sql(ctx.list);
-  return column.number ? value : spreadsheetSafeSql(`nullif(${value}, '')`);
+  return column.number ? value : spreadsheetSafeSql(value);
 }
 
 /**
