@@ -67,15 +67,29 @@ function copySql(ctx: ExportContext, columns: Column[], entries: string): string
   ) TO STDOUT WITH (FORMAT csv)`;
 }
 
-/** Counts CSV records in a byte stream: line feeds outside quotes (a quote inside a field is doubled, which keeps parity). */
+/**
+ * Counts CSV records in a byte stream: line feeds outside quotes (a quote inside a field is doubled,
+ * which keeps parity). Native indexOf over quotes and line feeds, each visited once.
+ */
 function recordCounter(): (chunk: Buffer) => number {
   let quoted = false;
   return (chunk) => {
     let records = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (byte === 0x22) quoted = !quoted;
-      else if (byte === 0x0a && !quoted) records++;
+    let at = 0;
+    let lineFeed = chunk.indexOf(0x0a);
+    while (at < chunk.length) {
+      const quote = chunk.indexOf(0x22, at);
+      if (quoted) {
+        if (quote === -1) break;
+        quoted = false;
+        at = quote + 1;
+        continue;
+      }
+      const end = quote === -1 ? chunk.length : quote;
+      for (; lineFeed !== -1 && lineFeed < end; lineFeed = chunk.indexOf(0x0a, lineFeed + 1)) if (lineFeed >= at) records++;
+      if (quote === -1) break;
+      quoted = true;
+      at = quote + 1;
     }
     return records;
   };
