@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { from as copyFromStream } from 'pg-copy-streams';
+import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import { CopyError, copyLineOf, type RawConnection, type RawPool } from './raw.ts';
 
 // int8 and numeric come back as JS numbers on both back ends: counts, ids and amounts here
@@ -52,6 +52,20 @@ function wrapClient(client: pg.PoolClient): RawConnection {
         throw new CopyError((error as Error).message, copyLineOf(error));
       }
       return Number(sink.rowCount ?? 0);
+    },
+    async copyTo(copySql, sink) {
+      const rows = client.query(copyToStream(copySql));
+      for await (const chunk of rows) {
+        try {
+          await sink(chunk as Buffer);
+        } catch (error) {
+          // A COPY out cannot be stopped midway on the protocol: close the connection, which ends
+          // the statement and its transaction on the server, and drop the client on release.
+          broken ??= error as Error;
+          (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+          throw error;
+        }
+      }
     },
     release: () => {
       // The pooled client is handed out again: drop our listener so they do not pile up.

@@ -6,6 +6,8 @@ import { CopyError, copyLineOf, type RawConnection, type RawPool } from './raw.t
 
 /** Rows are sent to PGlite's COPY in blobs of about this size, so a file is never held whole. */
 const COPY_CHUNK_BYTES = 8 * 1024 * 1024;
+/** COPY output is handed on in pieces of this size, as a socket would deliver it on the server. */
+const COPY_OUT_PIECE_BYTES = 64 * 1024;
 
 /**
  * The embedded back end: PGlite (WASM PostgreSQL) with PostGIS, persisted in `dataDir`
@@ -60,6 +62,15 @@ export async function createPglitePool(dataDir: string | undefined): Promise<Raw
         linesBefore += countNewlines(chunk);
       }
       return copied;
+    },
+    async copyTo(copySql, sink) {
+      // PGlite writes COPY output to a virtual '/dev/blob', returned whole: callers bound its size.
+      const toBlob = copySql.replace(/\bTO\s+STDOUT\b/i, "TO '/dev/blob'");
+      const result = await db.query(toBlob);
+      if (result.blob) {
+        const bytes = Buffer.from(await result.blob.arrayBuffer());
+        for (let at = 0; at < bytes.length; at += COPY_OUT_PIECE_BYTES) await sink(bytes.subarray(at, at + COPY_OUT_PIECE_BYTES));
+      }
     },
     release,
   });

@@ -18,6 +18,14 @@ export interface RawConnection {
    * lines, header included) when PostgreSQL says where.
    */
   copyFrom(copySql: string, source: Readable | AsyncIterable<Buffer | string>): Promise<number>;
+  /**
+   * `COPY (SELECT …) TO STDOUT …`: hands the output to `sink` chunk by chunk, waiting for each
+   * (so a slow reader holds the query). On the server the rows
+   * stream; on the embedded back end the whole output is one blob in memory, so the caller bounds
+   * what one COPY selects. If `sink` throws, the connection is given up (it cannot leave a COPY
+   * half-read): the transaction ends with it.
+   */
+  copyTo(copySql: string, sink: (chunk: Buffer) => Promise<void>): Promise<void>;
   release(): void;
 }
 

@@ -1,10 +1,9 @@
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { Store } from '../db/store.ts';
-import { spreadsheetSafe } from '../spreadsheet-safe.ts';
-import { LIST_COLUMNS, cellText, columnsFor } from './columns.ts';
-import { entryPages } from './entries.ts';
+import { LIST_COLUMNS, columnsFor } from './columns.ts';
 import { write, type ExportContext } from './source.ts';
+import { copyTableRows } from './table-copy.ts';
 
 /**
  * CSV: one row per entry. The first two columns, list_id and content_sha256, say which list (and
@@ -14,17 +13,14 @@ export function writeCsv(store: Store, ctx: ExportContext, out: Writable): Promi
   return writeTable(store, ctx, out, { hxlTags: false });
 }
 
-/** The header (and HXL hashtag row), then one CSV chunk per page of entries; returns the rows written. */
+/**
+ * The header (and HXL hashtag row), then the rows as PostgreSQL's COPY writes them (table-copy.ts),
+ * every cell made safe for spreadsheets (README "Exports"); returns the rows written.
+ */
 export async function writeTable(store: Store, ctx: ExportContext, out: Writable, options: { hxlTags: boolean }): Promise<number> {
   const columns = [...LIST_COLUMNS, ...columnsFor(ctx)];
   const header = [columns.map((c) => c.name)];
   if (options.hxlTags) header.push(columns.map((c) => c.hxl));
   await write(out, stringify(header));
-  let rows = 0;
-  for await (const page of entryPages(store, ctx)) {
-    // Registry values may hold formulas: every cell is made safe for spreadsheets (README "Exports").
-    await write(out, stringify(page.map((e) => columns.map((c) => spreadsheetSafe(cellText(c, e, ctx.list))))));
-    rows += page.length;
-  }
-  return rows;
+  return copyTableRows(store, ctx, columns, out);
 }

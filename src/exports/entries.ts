@@ -78,13 +78,14 @@ export const ADMIN_LEVELS_JOIN_SQL = `LEFT JOIN LATERAL (
 export const OPENIMIS_CODES_SQL = `SELECT pcode, min(code) AS code, count(*)::int AS codes FROM area_codes WHERE scheme = '${OPENIMIS_SCHEME}' GROUP BY pcode`;
 
 /**
- * The entries in pages of `ctx.pageSize`, ordered by household id. Personal fields the reader may
- * not see are not even selected.
+ * The entries' SELECT (without ORDER BY), one row per entry of `entries`, SQL that selects rows of
+ * payment_list_entries (e.g. one page). `releaseId` is SQL too: a parameter, or a literal for a COPY,
+ * which takes none. Personal fields the reader may not see are not even selected.
  */
-export async function* entryPages(store: Store, ctx: ExportContext): AsyncGenerator<EntryRow[]> {
+export function entrySelect(ctx: ExportContext, entries: string, releaseId: string): string {
   const may = (field: ExportField, expression: string) => (ctx.fields.has(field) ? expression : 'NULL');
   const openimis = ctx.format === 'openimis';
-  const sql = `
+  return `
     ${openimis ? `WITH openimis AS (${OPENIMIS_CODES_SQL})` : ''}
     SELECT e.household_id, r.pseudonymous_id, ${may('registry_id', 'e.registry_id')} AS registry_id,
            ${may('name', HEAD_NAME_SQL)} AS name, ${may('name', HEAD_FIRST_NAME_SQL)} AS first_name, ${may('name', HEAD_LAST_NAME_SQL)} AS last_name,
@@ -97,13 +98,22 @@ export async function* entryPages(store: Store, ctx: ExportContext): AsyncGenera
            ${may('payment_window', `to_char(e.first_payment, 'YYYY-MM-DD')`)} AS first_payment, ${may('payment_window', 'e.payments')} AS payments,
            ${may('payment_channel', 'e.payment_channel')} AS payment_channel, ${may('payment_account', 'e.payment_account')} AS payment_account,
            e.reason, la.shock_key
-      FROM (SELECT * FROM payment_list_entries WHERE list_id = $1 AND household_id > $3 ORDER BY household_id LIMIT $4) e
+      FROM ${entries} e
       JOIN households h ON h.id = e.household_id
       LEFT JOIN payment_list_areas la ON la.list_id = e.list_id AND la.pcode = e.pcode
       LEFT JOIN admin_areas area ON area.pcode = e.admin_pcode
       ${openimis ? 'LEFT JOIN openimis oi ON oi.pcode = e.admin_pcode' : ''}
       ${ADMIN_LEVELS_JOIN_SQL}
-      LEFT JOIN release_ids r ON r.release_id = $2 AND r.household_id = e.household_id
+      LEFT JOIN release_ids r ON r.release_id = ${releaseId} AND r.household_id = e.household_id`;
+}
+
+/**
+ * The entries in pages of `ctx.pageSize`, ordered by household id. Personal fields the reader may
+ * not see are not even selected.
+ */
+export async function* entryPages(store: Store, ctx: ExportContext): AsyncGenerator<EntryRow[]> {
+  const page = '(SELECT * FROM payment_list_entries WHERE list_id = $1 AND household_id > $3 ORDER BY household_id LIMIT $4)';
+  const sql = `${entrySelect(ctx, page, '$2')}
      ORDER BY e.household_id`;
   let after = 0;
   let written = 0;

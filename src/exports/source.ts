@@ -11,8 +11,9 @@ import type { EntryRow } from './entries.ts';
 /**
  * What every export format shares: the checks and the audit entry before a byte is written and the
  * fields one may see. The entries are read page by page (entries.ts: keyset on household_id, one
- * short query per page), so that memory does not grow with the list and the embedded database is
- * free between pages. An approved list never changes, so pages read apart still make one list.
+ * short query per page), or for CSV and HXL by one COPY (table-copy.ts), so that memory does not
+ * grow with the list and the embedded database is free between pages. An approved list never
+ * changes, so pages read apart still make one list.
  */
 
 export const EXPORT_FORMATS = ['csv', 'hxl', 'json', 'geojson', 'openimis', 'openimis-schema', 'g2p'] as const;
@@ -161,7 +162,7 @@ async function loadListHeader(raw: RawConnection, listId: number): Promise<ListH
 }
 
 /** Writes with backpressure: waits for 'drain' so that a slow reader holds the export, not memory. */
-export async function write(out: Writable, chunk: string): Promise<void> {
+export async function write(out: Writable, chunk: string | Buffer): Promise<void> {
   if (out.destroyed) throw new Error('the output was closed before the export finished');
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
