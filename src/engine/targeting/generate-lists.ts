@@ -200,10 +200,15 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
     [listId, totals[0].households, totals[0].amount, JSON.stringify(excluded), JSON.stringify(cuts), benefit.currency],
   );
   const { rows: perArea } = await raw.query<GeneratedList['areas'][number]>(
-    `SELECT a.pcode, a.tier, a.registered, a.target, count(e.household_id)::int AS listed, coalesce(sum(e.amount), 0)::float8 AS amount,
-            coalesce(sum(e.amount * e.payments), 0)::float8 AS cost
-       FROM payment_list_areas a LEFT JOIN payment_list_entries e ON e.list_id = a.list_id AND e.pcode = a.pcode
-      WHERE a.list_id = $1 GROUP BY a.pcode, a.tier, a.registered, a.target ORDER BY a.pcode`,
+    // The list's entries summed once, then joined to its areas: planned on the statistics of before
+    // the entries were written, a join walked the entries once per area.
+    `WITH per_area AS MATERIALIZED (
+       SELECT pcode, count(*)::int AS listed, sum(amount)::float8 AS amount, sum(amount * payments)::float8 AS cost
+         FROM payment_list_entries WHERE list_id = $1 GROUP BY pcode
+     )
+     SELECT a.pcode, a.tier, a.registered, a.target, coalesce(e.listed, 0) AS listed, coalesce(e.amount, 0) AS amount, coalesce(e.cost, 0) AS cost
+       FROM payment_list_areas a LEFT JOIN per_area e ON e.pcode = a.pcode
+      WHERE a.list_id = $1 ORDER BY a.pcode`,
     [listId],
   );
   await raw.query(`DROP TABLE list_matched`);

@@ -2,7 +2,7 @@ import type { RawConnection } from '../../db/raw.ts';
 import type { Benefit } from '../../rules/schema.ts';
 import { areaLimits } from '../area-limits.ts';
 import { benefitAmountSql } from '../benefit-sql.ts';
-import { reachesSql, ruleReach, selectedParts } from '../footprint-selection.ts';
+import { reachesSql, ruleReach, selectedParts, type RuleReach } from '../footprint-selection.ts';
 import { HouseholdSql } from '../household-sql.ts';
 import { prepareDedupe } from './dedupe.ts';
 import type { Job } from './job.ts';
@@ -36,7 +36,6 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
                AS a(activation_id, pcode, tier, severity, coverage, tier_amount, shock_key)`;
   // The events behind each area's open shocks (feed events, not indicator episodes or declarations).
   const eventShocks = areas.flatMap((a) => a.shockKeys.filter((k) => /^(gdacs|usgs|cap|ipc):/.test(k)).map((k) => [a.pcode, k] as const));
-  const actEvents = `SELECT * FROM unnest(${q.param(eventShocks.map(([p]) => p), 'text[]')}, ${q.param(eventShocks.map(([, k]) => k), 'text[]')}) AS x(pcode, event_key)`;
 
   // Why a household is left out, in the order the reasons are checked (the first one counts).
   const reasons: [string, string][] = [];
@@ -122,26 +121,22 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
     [areas.map((a) => a.pcode)],
   );
   const nested = nesting[0].nested;
+  await matchFootprints(raw, eventShocks, reach);
   await raw.query(`DROP TABLE IF EXISTS list_matched`);
   await raw.query(
     `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
      WITH act AS (${act}),
-     footprint AS (
-       SELECT a.pcode, p.geom FROM (${actEvents}) a
-         JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
-         CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => q.param(value, type))} p
-     ),
      hh AS (${q.households()}),
      members AS (
        SELECT ${nested ? 'DISTINCT ON (h.id)' : ''} a.activation_id, a.shock_key, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
               -- No point under a footprint: not a household of the affected area unless the rule says by_area.
               (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
-                AND EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)) AS outside
+                AND EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.pcode = a.pcode)) AS outside
          FROM act a
          JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
          JOIN hh h ON h.admin_pcode = x.pcode
-        WHERE (h.location IS NULL OR NOT EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode)
-               OR EXISTS (SELECT 1 FROM footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint}))
+        WHERE (h.location IS NULL OR NOT EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.pcode = a.pcode)
+               OR EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.pcode = a.pcode AND ${inFootprint}))
           ${excludedAreas}
         ${nested ? 'ORDER BY h.id, a.pcode' : ''}
      ),
@@ -187,6 +182,28 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
        FROM limits f`,
     q.params,
   );
+}
+
+/**
+ * The parts of the footprints each area's events select, in an indexed temporary table: every
+ * household is tested against the parts of its area, and a footprint cut into hundreds of parts
+ * (a union of sub-counties) is then an index probe per household, not a walk over every part.
+ */
+async function matchFootprints(raw: RawConnection, eventShocks: (readonly [string, string])[], reach: RuleReach): Promise<void> {
+  const f = new HouseholdSql();
+  await raw.query(`DROP TABLE IF EXISTS list_footprint`);
+  await raw.query(
+    `CREATE TEMP TABLE list_footprint ON COMMIT DROP AS
+     SELECT a.pcode, p.geom
+       FROM unnest(${f.param(eventShocks.map(([p]) => p), 'text[]')}, ${f.param(eventShocks.map(([, k]) => k), 'text[]')}) AS a(pcode, event_key)
+       JOIN hazard_events e ON a.event_key = e.source || ':' || e.external_id
+       CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => f.param(value, type))} p`,
+    f.params,
+  );
+  // Within a buffer the test is on geography (metres), so that is what the index is on.
+  await raw.query(reach.bufferKm > 0 ? `CREATE INDEX ON list_footprint USING gist ((geom::geography))` : `CREATE INDEX ON list_footprint USING gist (geom)`);
+  await raw.query(`CREATE INDEX ON list_footprint (pcode)`);
+  await raw.query(`ANALYZE list_footprint`);
 }
 
 function unpricedReason(benefit: Benefit): string {
