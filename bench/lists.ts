@@ -27,6 +27,7 @@ import { generateLists, type GeneratedList } from '../src/engine/targeting/gener
 import { approveList } from '../src/lists/lifecycle.ts';
 import { importRegistry } from '../src/registry/import-registry.ts';
 import { approveRuleVersion, storeRuleVersions } from '../src/rules/versions.ts';
+import { GENERATION_LABELS } from './lib/generation-labels.ts';
 import {
   adminQuery, appendResults, demoAreas, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine,
   mdTable, outsideTransaction, root, runsAsScript, sampleMemory, scalar, serverVersion, setUpDemoSchema, sha256File, textTable, tracing,
@@ -512,34 +513,6 @@ function summarise(runs: Run[]): Timed {
     },
   };
 }
-
-/** The statements of generateLists, in the order it runs them. */
-const GENERATION_LABELS: StatementLabels = [
-  [/asp-engine:audit|audit_log/, 'audit'],
-  [/FROM activations a JOIN rule_versions v/, 'read the activation and rule'],
-  [/SELECT DISTINCT ON \(pcode\)/, 'areas in activation'],
-  [/pg_advisory_xact_lock/, 'advisory lock'],
-  [/SELECT id, status FROM payment_lists/, 'find an existing list'],
-  [/DELETE FROM payment_list_entries/, 'replace: delete the draft\'s entries'],
-  [/DELETE FROM payment_list_areas/, 'replace: delete the draft\'s areas'],
-  [/UPDATE payment_lists SET generated_by/, 'replace: reset the draft'],
-  [/INSERT INTO payment_lists\b/, 'create the list'],
-  [/DROP TABLE IF EXISTS list_matched/, 'drop an old list_matched'],
-  [/CREATE TEMP TABLE list_matched\b/, 'match, flag, rank, price → list_matched'],
-  [/UPDATE list_matched SET excluded = left_out/, 'mark households left out'],
-  [/INSERT INTO payment_list_areas\b/, 'insert list areas'],
-  [/CREATE TEMP TABLE list_decided\b/, 'budget → list_decided'],
-  [/INSERT INTO payment_list_entries\b/, 'insert entries'],
-  [/SELECT pcode, outcome AS step/, 'count budget cuts'],
-  [/'reduce_value_pro_rata' AS step/, 'count value reductions'],
-  [/UPDATE list_matched m SET excluded = CASE d.outcome/, 'mark budget cuts'],
-  [/DROP TABLE list_decided/, 'drop list_decided'],
-  [/SELECT excluded AS reason/, 'count exclusions'],
-  [/count\(\*\)::int AS households, coalesce\(sum\(amount\)/, 'list totals'],
-  [/UPDATE payment_lists SET households/, 'update the list'],
-  [/FROM payment_list_areas a LEFT JOIN payment_list_entries e/, 'per-area summary'],
-  [/DROP TABLE list_matched/, 'drop list_matched'],
-];
 
 const EXPORT_LABELS: StatementLabels = [
   [/FROM payment_lists l\s+JOIN rule_versions v/, 'read the list header'],

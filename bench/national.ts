@@ -34,6 +34,7 @@ import { copyBaseline, exportBaselineSelect, firstLine } from './lib/export-base
 import { explaining, slowestPlans, type Plan } from './lib/explain.ts';
 import { kenyaSubcounties, northEastBelt, setUpKenyaSchema } from './lib/kenya.ts';
 import { AS_OF, CYCLE, footprintRule, ingestDroughtFootprint, ingestVci, vciRule } from './lib/national-rules.ts';
+import { GENERATION_LABELS } from './lib/generation-labels.ts';
 import {
   adminQuery, appendResults, describeMachine, fmtBytes, fmtInt, fmtMiB, fmtStarted, log, machineLine, psqlCopy, root,
   mdTable, outsideTransaction, runsAsScript, sampleMemory, scalar, serverVersion, sha256File, sqlQuoted, textTable, wholeNumber,
@@ -414,16 +415,6 @@ async function runScenario(context: ScenarioContext, spec: ScenarioSpec): Promis
     slowest: generate.statements.sort((a, b) => b.ms - a.ms).slice(0, 3), export: exportStep, exportBytes, copy, sameBytes,
   };
 }
-
-/** Names for generateLists' heaviest statements (others show their first words). */
-const GENERATION_LABELS: StatementLabels = [
-  [/CREATE TEMP TABLE list_matched\b/, 'match, flag, rank, price'],
-  [/CREATE TEMP TABLE list_decided\b/, 'budget'],
-  [/INSERT INTO payment_list_entries\b/, 'insert entries'],
-  [/INSERT INTO payment_list_areas\b/, 'insert list areas'],
-  [/UPDATE list_matched/, 'mark households left out or cut'],
-  [/FROM payment_list_areas a LEFT JOIN payment_list_entries e/, 'per-area summary'],
-];
 
 /** Deletes a draft list (its entries and areas cascade) and vacuums, so the next run starts as the first did. */
 async function dropDraft(store: Store, listId: number): Promise<void> {

@@ -15,8 +15,10 @@ import type { Store } from '../../src/db/store.ts';
 import type { DemoArea } from '../../src/demo/households.ts';
 import { DEMO_PROGRAMMES } from '../../src/demo/load-demo.ts';
 import { upsertProgramme } from '../../src/registry/programmes.ts';
+import { root } from './support.ts';
 
-const BOUNDARIES = '/work/shared/data/boundaries';
+/** The shared data beside the project (`../shared`, as in a clean clone for CI). */
+const BOUNDARIES = path.resolve(root, '../shared/data/boundaries');
 export const KENYA_ADM1 = path.join(BOUNDARIES, 'ken_cod-ab_adm1_counties_ibf.json');
 export const KENYA_ADM2 = path.join(BOUNDARIES, 'ken_cod-ab_adm2_subcounties_ibf.json');
 const KENYA_POPULATION = path.join(BOUNDARIES, 'ken_population_by_pcode_ibf.csv');
