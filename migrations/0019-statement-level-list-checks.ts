@@ -60,6 +60,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     DECLARE
       household bigint;
     BEGIN
+      -- A foreign key also sees rows committed after the snapshot; this check sees only the
+      -- statement's snapshot, which under READ COMMITTED is fresh and under a longer one is not.
+      IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'list entries and the households they name are written under READ COMMITTED only (this transaction is %)', current_setting('transaction_isolation')
+          USING ERRCODE = 'serialization_failure';
+      END IF;
       IF TG_TABLE_NAME = 'payment_list_entries' THEN
         SELECT n.household_id INTO household FROM new_rows n
          WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.id = n.household_id) LIMIT 1;

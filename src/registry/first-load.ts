@@ -9,16 +9,18 @@ import type { Tx } from '../db/store.ts';
  * commits. Constraints (primary keys, `registry_id`'s uniqueness, foreign keys) stay in force
  * throughout: the upsert relies on them, and they are what keeps a bad file out.
  *
- * The check and the drop happen under an exclusive lock on both tables, so no other session sees
- * the registry without its indexes; a failure rolls the drop back with the rest of the import.
+ * Imports take turns (an advisory lock held to the end of the import's transaction); the drop
+ * happens under an exclusive lock on both tables, so no other session sees the registry without
+ * its indexes; a failure rolls the drop back with the rest of the import.
  */
 const TABLES = ['households', 'enrolments'] as const;
 
 export async function withIndexesDeferredOnFirstLoad<T>({ raw }: Tx, work: () => Promise<T>): Promise<{ result: T; firstLoad: boolean }> {
+  // Imports take turns here: two first loads that both looked (a shared lock each) and then both
+  // asked for the exclusive lock would deadlock.
+  await raw.query(`SELECT pg_advisory_xact_lock(hashtext('asp-engine:registry-import'))`);
   if (!(await isEmpty(raw))) return { result: await work(), firstLoad: false };
   await raw.query(`LOCK TABLE ${TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-  // Another import may have landed between the look and the lock.
-  if (!(await isEmpty(raw))) return { result: await work(), firstLoad: false };
 
   const { rows: indexes } = await raw.query<{ name: string; definition: string }>(
     `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition

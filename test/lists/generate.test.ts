@@ -258,6 +258,11 @@ describe('lifecycle', () => {
                           AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id)`))
       .rejects.toThrow(fk);
     await expect(t.store.transaction(({ raw }) => raw.query(`TRUNCATE households CASCADE`))).rejects.toThrow(/cannot truncate table "households": payment list entries refer to its households/);
+    // The check sees the statement's snapshot: a longer one could miss an entry committed since.
+    await expect(t.store.transaction(async ({ raw }) => {
+      await raw.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+      await raw.query(`DELETE FROM households WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)`, [list.id]);
+    })).rejects.toThrow(/under READ COMMITTED only \(this transaction is repeatable read\)/);
     const { rows } = await sqlOn(`SELECT count(*)::int AS n FROM payment_list_entries e JOIN households h ON h.id = e.household_id WHERE e.list_id = $1`);
     expect(rows[0]).toEqual({ n: list.households });
   });
