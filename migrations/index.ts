@@ -18,6 +18,7 @@ import * as dciInbox from './0016-dci-inbox.ts';
 import * as hubBatch from './0017-hub-batch.ts';
 import * as dciSubscriptions from './0018-dci-subscriptions.ts';
 import * as statementLevelListChecks from './0019-statement-level-list-checks.ts';
+import * as regionPartitions from './0020-region-partitions.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   '0017-hub-batch': hubBatch,
   '0018-dci-subscriptions': dciSubscriptions,
   '0019-statement-level-list-checks': statementLevelListChecks,
+  '0020-region-partitions': regionPartitions,
 };

@@ -42,6 +42,8 @@ export interface HouseholdsTable {
   id: Generated<number>;
   registry_id: string;
   admin_pcode: string;
+  /** The partition key: the first-level admin area of `admin_pcode` when the household was written (migration 0020). */
+  region: string;
   location: Geometry | null;
   size: number | null;
   pmt_score: number | null;
@@ -76,6 +78,8 @@ export interface RegistryPullsTable {
 
 export interface EnrolmentsTable {
   household_id: number;
+  /** The household's region: enrolments are stored with their household. */
+  region: string;
   programme_code: string;
   status: 'active' | 'suspended' | 'exited';
   since: ColumnType<Date, string | undefined, string>;

@@ -31,7 +31,9 @@ export async function withIndexesDeferredOnFirstLoad<T>({ raw }: Tx, work: () =>
   );
   for (const index of indexes) await raw.query(`DROP INDEX ${index.name}`);
   const result = await work();
-  for (const index of indexes) await raw.query(index.definition);
+  // A partitioned table's index is defined "ON ONLY" the parent; built without ONLY, it is built
+  // on every partition too.
+  for (const index of indexes) await raw.query(index.definition.replace(/ ON ONLY /, ' ON '));
   return { result, firstLoad: true };
 }
 

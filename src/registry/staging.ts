@@ -217,31 +217,42 @@ export async function upsertHouseholds({ raw }: Tx, staged: Staged): Promise<{ i
     ['attributes', attributes, false],
   ];
   const updatable = columns.filter(([, , update]) => update).map(([c]) => c);
-  const updates = updatable.map((c) => `${c} = excluded.${c}`);
+  const updates = updatable.map((c) => `${c} = n.${c}`);
   // Attributes merge: a re-import with fewer columns keeps what earlier imports said.
-  updates.push('attributes = h.attributes || excluded.attributes', 'updated_at = now()');
+  updates.push('attributes = h.attributes || n.attributes', 'updated_at = now()');
   // A row that would not change is left alone: rewriting it costs four index entries (measured:
   // a 1M re-import of an unchanged file 83 s → 25 s), and a delta pull must touch only what changed.
-  const changed = [
-    ...updatable.map((c) => `h.${c} IS DISTINCT FROM excluded.${c}`),
-    'NOT (h.attributes @> excluded.attributes)',
-  ].join(' OR ');
-  const result = await raw.query<{ inserted: number; updated: number }>(
-    `
-    WITH upserted AS (
-      INSERT INTO households AS h (${columns.map(([c]) => c).join(', ')})
-      SELECT ${columns.map(([, e]) => e).join(', ')}
-        FROM registry_import i LEFT JOIN registry_located l USING (record)
-       WHERE NOT EXISTS (SELECT 1 FROM registry_problems p WHERE p.record = i.record)
-       ORDER BY i.record
-      ON CONFLICT (registry_id) DO UPDATE SET ${updates.join(', ')} WHERE ${changed}
-      RETURNING (xmax = 0) AS inserted
+  const changed = [...updatable.map((c) => `h.${c} IS DISTINCT FROM n.${c}`), 'NOT (h.attributes @> n.attributes)'].join(' OR ');
+  const params = !staged.attributesColumn && staged.extra.length ? [staged.extra.map(([name]) => name)] : [];
+  // The records to write, with the region (the partition a household is stored in) of each
+  // record's area, worked out once per area.
+  const incoming = `
+    SELECT i.record, ${columns.map(([c, e]) => `${e} AS ${c}`).join(', ')}, coalesce(r.region, ${v('admin_pcode')}, l.pcode) AS region
+      FROM registry_import i LEFT JOIN registry_located l USING (record)
+      LEFT JOIN (SELECT pcode, admin_region(pcode) AS region FROM admin_areas) r ON r.pcode = coalesce(${v('admin_pcode')}, l.pcode)
+     WHERE NOT EXISTS (SELECT 1 FROM registry_problems p WHERE p.record = i.record)`;
+  // Two statements where one upsert was: a partitioned table cannot return `xmax`, which told an
+  // upsert's inserts from its updates. A known household is found by its registry id in whatever
+  // region it is stored: its region is where it was first registered and does not follow a move
+  // (migration 0020). Imports take turns (first-load.ts), so nothing comes between the two.
+  const { rows: known } = await raw.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM households) AS any`);
+  // The records are worked out before they meet the registry: a join may otherwise evaluate a
+  // cast on a record that has a problem before the problem has filtered it out.
+  const updated = known[0].any
+    ? await raw.query(
+      `WITH n AS MATERIALIZED (${incoming})
+       UPDATE households h SET ${updates.join(', ')} FROM n WHERE h.registry_id = n.registry_id AND (${changed})`,
+      params,
     )
-    SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated
-      FROM upserted`,
-    !staged.attributesColumn && staged.extra.length ? [staged.extra.map(([name]) => name)] : [],
+    : { rowCount: 0 };
+  const inserted = await raw.query(
+    `INSERT INTO households (${columns.map(([c]) => c).join(', ')}, region)
+     SELECT ${columns.map(([c]) => `n.${c}`).join(', ')}, n.region FROM (${incoming}) n
+      WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.registry_id = n.registry_id)
+      ORDER BY n.record`,
+    params,
   );
-  return result.rows[0];
+  return { inserted: inserted.rowCount, updated: updated.rowCount };
 }
 
 /**
@@ -259,7 +270,7 @@ export async function upsertEnrolments({ raw }: Tx, staged: Staged, programme: s
   const exited = staged.enrolmentColumn ? `coalesce(i.${staged.enrolmentColumn} = 'exited', false)` : 'false';
   await raw.query(`
     CREATE TEMP TABLE registry_enrolments ON COMMIT DROP AS
-    SELECT h.id AS household_id,
+    SELECT h.id AS household_id, h.region,
            ${listed} || CASE WHEN $1::text IS NULL OR ${exited} THEN ARRAY[]::text[] ELSE ARRAY[$1::text] END AS codes,
            ${exited} AS exited
       FROM registry_import i
@@ -268,10 +279,10 @@ export async function upsertEnrolments({ raw }: Tx, staged: Staged, programme: s
     [programme ?? null],
   );
   const enrolled = await raw.query(`
-    INSERT INTO enrolments AS e (household_id, programme_code, status, since)
-    SELECT DISTINCT r.household_id, code, 'active', current_date
+    INSERT INTO enrolments AS e (household_id, region, programme_code, status, since)
+    SELECT DISTINCT r.household_id, r.region, code, 'active', current_date
       FROM registry_enrolments r, unnest(r.codes) code
-    ON CONFLICT (household_id, programme_code) DO UPDATE SET status = 'active', since = current_date
+    ON CONFLICT (household_id, programme_code, region) DO UPDATE SET status = 'active', since = current_date
      WHERE e.status <> 'active'`);
   if (staged.canonical.programmes) {
     await raw.query(`

@@ -96,9 +96,9 @@ async function listOf(s: Scenario): Promise<number> {
         [['name', h.nameAttribute], ['dob', h.dobAttribute], ['national_id', h.nationalIdAttribute], ['phone', h.phoneAttribute]].filter(([, v]) => v !== null),
       );
       const { rows } = await raw.query<{ id: number }>(
-        `INSERT INTO households (registry_id, admin_pcode, size, payment_channel, payment_account, attributes, head_first_name, head_last_name,
+        `INSERT INTO households (registry_id, admin_pcode, region, size, payment_channel, payment_account, attributes, head_first_name, head_last_name,
                                  head_birth_date, national_id, phone)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::date, $10, $11) RETURNING id`,
+         VALUES ($1, $2, admin_region($2), $3, $4, $5, $6::jsonb, $7, $8, $9::date, $10, $11) RETURNING id`,
         [`${h.registryId}#${run}.${i}`, pcodes[i % pcodes.length], h.size, h.channel, h.account, JSON.stringify(attributes), h.firstName, h.lastName,
           h.birthDate, h.nationalId, h.phone],
       );

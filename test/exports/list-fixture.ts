@@ -68,9 +68,9 @@ export async function createList(
       );
     }
     await raw.query(
-      `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount,
+      `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount,
                                          currency, payments, first_payment, payment_channel, payment_account, reason)
-       SELECT $1, h, r, p, p, a, t, ord::int, s, amt, 'KES', 3, DATE '2026-11-07', hh.payment_channel, hh.payment_account, 'in an area at severe'
+       SELECT $1, h, hh.region, r, p, p, a, t, ord::int, s, amt, 'KES', 3, DATE '2026-11-07', hh.payment_channel, hh.payment_account, 'in an area at severe'
          FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::numeric[])
               WITH ORDINALITY AS x(h, r, p, a, t, s, amt, ord)
          JOIN households hh ON hh.id = x.h`,
@@ -101,8 +101,8 @@ export async function createList(
 export async function bulkHouseholds(store: Store, pcode: string, count: number, prefix: string): Promise<FixtureEntry[]> {
   return store.transaction(async ({ raw }) => {
     const { rows } = await raw.query<{ id: number; registry_id: string; size: number }>(
-      `INSERT INTO households (registry_id, admin_pcode, size, payment_channel, payment_account, attributes)
-       SELECT $2 || lpad(g::text, 6, '0'), $1, 1 + g % 7, 'mobile_money', '07' || lpad(g::text, 8, '0'),
+      `INSERT INTO households (registry_id, admin_pcode, region, size, payment_channel, payment_account, attributes)
+       SELECT $2 || lpad(g::text, 6, '0'), $1, admin_region($1), 1 + g % 7, 'mobile_money', '07' || lpad(g::text, 8, '0'),
               jsonb_build_object('name', 'Person ' || g, 'phone', '+2547' || lpad(g::text, 8, '0'))
          FROM generate_series(1, $3::int) g
        RETURNING id, registry_id, size`,

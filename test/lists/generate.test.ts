@@ -248,8 +248,8 @@ describe('lifecycle', () => {
     await expect(sqlOn(`UPDATE payment_list_entries SET household_id = -1
                           WHERE list_id = $1 AND household_id = (SELECT min(household_id) FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
     await expect(sqlOn(
-      `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
-       SELECT list_id, -1, 'NOBODY', admin_pcode, pcode, activation_id, tier, 999, size, amount, currency, 'added by SQL'
+      `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
+       SELECT list_id, -1, region, 'NOBODY', admin_pcode, pcode, activation_id, tier, 999, size, amount, currency, 'added by SQL'
          FROM payment_list_entries WHERE list_id = $1 LIMIT 1`,
     )).rejects.toThrow(fk);
     await expect(sqlOn(`DELETE FROM households WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
@@ -257,7 +257,7 @@ describe('lifecycle', () => {
     await expect(sqlOn(`UPDATE households h SET id = DEFAULT WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)
                           AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id)`))
       .rejects.toThrow(fk);
-    await expect(t.store.transaction(({ raw }) => raw.query(`TRUNCATE households CASCADE`))).rejects.toThrow(/cannot truncate table "households": payment list entries refer to its households/);
+    await expect(t.store.transaction(({ raw }) => raw.query(`TRUNCATE households CASCADE`))).rejects.toThrow(/cannot truncate table "households": lists, releases, payments or disbursements refer to its households/);
     // The check sees the statement's snapshot: a longer one could miss an entry committed since.
     await expect(t.store.transaction(async ({ raw }) => {
       await raw.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
@@ -296,10 +296,10 @@ describe('lifecycle', () => {
     expect(offList.rows[0]).toMatchObject({ n: expect.any(Number) });
     expect((offList.rows[0] as { n: number }).n).toBeGreaterThan(0);
     await expect(sqlOn(
-      `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
-       SELECT e.list_id, h.id, h.registry_id, e.admin_pcode, e.pcode, e.activation_id, e.tier, 999, e.size, e.amount, e.currency, 'added by SQL'
+      `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
+       SELECT e.list_id, h.id, h.region, h.registry_id, e.admin_pcode, e.pcode, e.activation_id, e.tier, 999, e.size, e.amount, e.currency, 'added by SQL'
          FROM (SELECT * FROM payment_list_entries WHERE list_id = $1 LIMIT 1) e
-        CROSS JOIN LATERAL (SELECT id, registry_id FROM households WHERE id NOT IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1) LIMIT 1) h`,
+        CROSS JOIN LATERAL (SELECT id, region, registry_id FROM households WHERE id NOT IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1) LIMIT 1) h`,
     )).rejects.toThrow(/cannot change/);
     expect(await sqlOn(`SELECT household_id, amount::text FROM payment_list_entries WHERE list_id = $1 ORDER BY household_id`)).toEqual(entriesBefore);
     await expect(t.store.transaction(({ raw }) => raw.query(`UPDATE payment_lists SET total_amount = 1 WHERE id = $1`, [list.id]))).rejects.toThrow(/cannot be regenerated or edited/);

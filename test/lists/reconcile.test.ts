@@ -69,8 +69,8 @@ async function makeList(store: Store, setup: ListSetup = {}): Promise<number> {
     let rank = 0;
     for (const [registryId, amount] of Object.entries(amounts)) {
       await raw.query(
-        `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, rank, amount, currency, reason)
-         VALUES ($1, $2, $3, 'XD01001', 'XD01001', $4, $5, $6, 'KES', 'enrolled in CT')`,
+        `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, rank, amount, currency, reason)
+         VALUES ($1, $2, admin_region('XD01001'), $3, 'XD01001', 'XD01001', $4, $5, $6, 'KES', 'enrolled in CT')`,
         [listId, households.get(registryId), registryId, activationId, ++rank, amount],
       );
     }

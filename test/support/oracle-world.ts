@@ -110,8 +110,8 @@ export async function insertOracleHouseholds(store: Store, households: OracleHou
   if (households.length === 0) return;
   await store.transaction(async ({ raw }) => {
     await raw.query(
-      `INSERT INTO households (registry_id, admin_pcode, size, pmt_score, attributes, location)
-       SELECT r, p, s, m, a::jsonb, CASE WHEN x IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(x, y), 4326) END
+      `INSERT INTO households (registry_id, admin_pcode, region, size, pmt_score, attributes, location)
+       SELECT r, p, admin_region(p), s, m, a::jsonb, CASE WHEN x IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(x, y), 4326) END
          FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::float8[], $7::float8[]) AS t(r, p, s, m, a, x, y)`,
       [
         households.map((h) => h.id), households.map((h) => h.pcode), households.map((h) => h.size), households.map((h) => h.pmt),
@@ -121,8 +121,8 @@ export async function insertOracleHouseholds(store: Store, households: OracleHou
     const enrolments = households.flatMap((h) => h.enrolments.map(([programme, status]) => [h.id, programme, status] as const));
     if (enrolments.length === 0) return;
     await raw.query(
-      `INSERT INTO enrolments (household_id, programme_code, status)
-       SELECT h.id, e.programme, e.status FROM unnest($1::text[], $2::text[], $3::text[]) AS e(registry_id, programme, status)
+      `INSERT INTO enrolments (household_id, region, programme_code, status)
+       SELECT h.id, h.region, e.programme, e.status FROM unnest($1::text[], $2::text[], $3::text[]) AS e(registry_id, programme, status)
          JOIN households h ON h.registry_id = e.registry_id`,
       [enrolments.map((e) => e[0]), enrolments.map((e) => e[1]), enrolments.map((e) => e[2])],
     );

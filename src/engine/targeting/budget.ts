@@ -192,9 +192,9 @@ async function insertEntries(raw: RawConnection, job: Job, listId: number, start
     programme: [component.programme ?? rule.programme, 'text'], kind: [component.mode === 'vertical' ? 'vertical' : 'horizontal', 'text'],
   }, values.length);
   await raw.query(
-    `INSERT INTO payment_list_entries (list_id, household_id, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
+    `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency,
                                        payments, first_payment, payment_channel, payment_account, reason)
-     SELECT ${p.listId}, d.household_id, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
+     SELECT ${p.listId}, d.household_id, d.region, d.registry_id, d.admin_pcode, d.pcode, d.activation_id, d.tier, d.rank, d.size,
             CASE WHEN d.outcome = 'keep_reduced' THEN round(d.amount * d.factor, 2) ELSE d.amount END,
             ${p.currency}, d.payments, ${p.start}, d.payment_channel, d.payment_account,
             CASE WHEN ${p.kind} = 'vertical' THEN 'vertical: active ' || ${p.programme} || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END

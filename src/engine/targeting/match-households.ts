@@ -154,7 +154,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
          FROM priced h
      ),
      flagged AS (
-       SELECT h.id AS household_id, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.shock_key, h.prior_payments, h.tier, h.severity, h.size,
+       SELECT h.id AS household_id, h.region, h.registry_id, h.admin_pcode, h.pcode, h.activation_id, h.shock_key, h.prior_payments, h.tier, h.severity, h.size,
               h.payment_channel, h.payment_account, h.is_counted AND NOT h.outside AS is_counted, h.outside, h.amount, e.excluded,
               row_number() OVER (PARTITION BY h.pcode COLLATE "C", e.excluded IS NULL ORDER BY ${order}) AS rank,
               -- The area's counts ride on the rank's sort (its partition is a prefix of the rank's):
@@ -172,7 +172,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
        SELECT t.*, ${limit} AS lim, ${targetOnly} AS target
          FROM flagged t JOIN act a ON a.pcode = t.pcode
      )
-     SELECT f.household_id, f.registry_id, f.admin_pcode, f.pcode, f.activation_id, f.shock_key, f.prior_payments, f.tier, f.severity, f.size,
+     SELECT f.household_id, f.region, f.registry_id, f.admin_pcode, f.pcode, f.activation_id, f.shock_key, f.prior_payments, f.tier, f.severity, f.size,
             f.payment_channel, f.payment_account, f.is_counted, f.outside, f.amount, f.rank, f.lim, f.target,
             -- Exclusions and limits are both "left out", counted per reason.
             CASE WHEN f.excluded IS NOT NULL THEN f.excluded
