@@ -76,6 +76,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_rows_frozen()`.execute(db);
 
   await householdsUniqueNationally(db);
+  // A household's region never changes (see above): rows about it carry it, and decided lists'
+  // entries could not follow.
+  await sql`
+    CREATE FUNCTION households_region_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION 'household % is stored in region %: its region does not change (its admin_pcode does)', OLD.id, OLD.region
+        USING ERRCODE = 'integrity_constraint_violation';
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER households_region_fixed BEFORE UPDATE OF region ON households
+    FOR EACH ROW WHEN (OLD.region IS DISTINCT FROM NEW.region) EXECUTE FUNCTION households_region_fixed()`.execute(db);
   await householdReferences(db);
 }
 
@@ -158,9 +168,15 @@ async function householdReferences(db: Kysely<any>): Promise<void> {
       END IF;
       -- Fired on a table that names households, or (argument 'households') on households itself,
       -- whose row triggers fire on the partition, under the partition's name.
-      IF TG_NARGS = 0 THEN
+      IF TG_NARGS = 0 AND TG_TABLE_NAME = 'payment_list_entries' THEN
+        -- An entry has its household's region, which joins on the household rely on.
+        SELECT n.household_id INTO household FROM new_rows n
+         WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.id = n.household_id AND h.region = n.region) LIMIT 1;
+      ELSIF TG_NARGS = 0 THEN
         SELECT n.household_id INTO household FROM new_rows n
          WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.id = n.household_id) LIMIT 1;
+      END IF;
+      IF TG_NARGS = 0 THEN
         IF FOUND THEN
           RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%_household_id_fkey"', TG_TABLE_NAME, TG_TABLE_NAME
             USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (household_id)=(%s) is not present in table "households".', household);

@@ -64,7 +64,7 @@ export class HouseholdSql {
    * estimate uses for "current beneficiaries of").
    */
   enrolledIn(programmes: string[], status: 'active' | 'suspended' = 'active'): string {
-    return `EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id AND e.programme_code = ANY (${this.param(programmes, 'text[]')}) AND e.status = ${this.param(status, 'text')})`;
+    return `EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id AND e.region = h.region AND e.programme_code = ANY (${this.param(programmes, 'text[]')}) AND e.status = ${this.param(status, 'text')})`;
   }
 
   /** A field or attribute as text: NULL when missing or empty (e.g. the class of a by_class benefit). */

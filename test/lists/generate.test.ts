@@ -252,6 +252,9 @@ describe('lifecycle', () => {
        SELECT list_id, -1, region, 'NOBODY', admin_pcode, pcode, activation_id, tier, 999, size, amount, currency, 'added by SQL'
          FROM payment_list_entries WHERE list_id = $1 LIMIT 1`,
     )).rejects.toThrow(fk);
+    // An entry is stored in its household's region (joins on the household rely on it).
+    await expect(sqlOn(`UPDATE payment_list_entries SET region = 'elsewhere'
+                          WHERE list_id = $1 AND household_id = (SELECT min(household_id) FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
     await expect(sqlOn(`DELETE FROM households WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)`)).rejects.toThrow(fk);
     // (one without enrolments, whose own foreign key would refuse first)
     await expect(sqlOn(`UPDATE households h SET id = DEFAULT WHERE id IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1)

@@ -78,6 +78,9 @@ describe('households partitioned by region', () => {
     ))).rejects.toThrow(/duplicate key value violates unique constraint "households_r\d+_registry_id_region_key"/); // the partition's own key
     const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM households WHERE registry_id = 'ONCE'`.execute(world.t.store.db);
     expect(rows[0].n).toBe(1);
+    // Nor does a household change region: the rows about it are stored by it.
+    await expect(world.t.store.transaction(({ raw }) => raw.query(`UPDATE households SET region = 'XD04' WHERE registry_id = 'ONCE'`)))
+      .rejects.toThrow(/household \d+ is stored in region XD01: its region does not change/);
   });
 
   it('refuses a named list naming a household that does not exist, and the deletion of one it names', async () => {

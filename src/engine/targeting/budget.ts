@@ -164,7 +164,7 @@ export async function applyBudgetAndInsert(raw: RawConnection, job: Job, listId:
   // Households cut by the budget are left out too, counted per reason.
   await raw.query(
     `UPDATE list_matched m SET excluded = CASE d.outcome WHEN 'cut_overall_cap' THEN 'beyond the overall cap' ELSE 'over budget' END
-       FROM list_decided d WHERE d.household_id = m.household_id AND d.outcome NOT LIKE 'keep%'`,
+       FROM list_decided d WHERE d.household_id = m.household_id AND d.region = m.region AND d.outcome NOT LIKE 'keep%'`,
   );
   await raw.query(`DROP TABLE list_decided`);
   const why: Record<string, string> = {

@@ -52,7 +52,7 @@ export async function prepareDedupe(
        FROM payment_list_entries e
        JOIN payment_lists l ON l.id = e.list_id
        JOIN activations a ON a.id = e.activation_id
-       JOIN households x ON x.id = e.household_id
+       JOIN households x ON x.id = e.household_id AND x.region = e.region
       WHERE l.rule_id = ANY ($2::text[]) AND l.status <> 'cancelled' AND l.id <> $3::bigint
         AND ${identifier('x', '$1::text')} IS NOT NULL`,
     ['attribute' in by ? by.attribute : null, refs.ruleIds, refs.listId],

@@ -69,7 +69,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
       reasons.push([
         `already on a list of ${overlap.with.rule} ${sameShock ? 'for this shock' : 'this cycle'}`,
         `(EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-                   WHERE oe.household_id = h.id AND ol.rule_id = ${otherRule} AND ${scope}
+                   WHERE oe.household_id = h.id AND oe.region = h.region AND ol.rule_id = ${otherRule} AND ${scope}
                      AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})${sameFamily})`,
       ]);
     }
@@ -84,7 +84,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles
   // (read once per household, in \`prior_payments\`, which the budget reads too).
   const { perShock } = paymentPlan(component);
-  const prior = perShock === null ? '0' : priorPaymentsSql({ household: 'h.id', shock: 'h.shock_key', ruleId: q.param(rule.id, 'text') });
+  const prior = perShock === null ? '0' : priorPaymentsSql({ household: 'h.id', region: 'h.region', shock: 'h.shock_key', ruleId: q.param(rule.id, 'text') });
   if (perShock !== null) reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `h.prior_payments >= ${q.param(perShock, 'int')}`]);
   // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
   if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
@@ -92,7 +92,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   reasons.push([
     'already on another list of this rule this cycle',
     `EXISTS (SELECT 1 FROM payment_list_entries oe JOIN payment_lists ol ON ol.id = oe.list_id
-              WHERE oe.household_id = h.id AND ol.rule_version_id = ${q.param(job.ruleVersionId, 'bigint')} AND ol.cycle = ${q.param(job.cycle, 'text')}
+              WHERE oe.household_id = h.id AND oe.region = h.region AND ol.rule_version_id = ${q.param(job.ruleVersionId, 'bigint')} AND ol.cycle = ${q.param(job.cycle, 'text')}
                 AND ol.status <> 'cancelled' AND ol.id <> ${q.param(listId, 'bigint')})`,
   ]);
   // Last, so that it counts the households that would otherwise have been paid.

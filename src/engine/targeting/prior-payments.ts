@@ -47,15 +47,16 @@ export function paymentPlan(component: ResponseComponent): PaymentPlan {
  * lists of the rule (every version and component), as an integer (0 when none). An entry written
  * before `payments` was recorded counts as one payment.
  *
- * `household` and `shock` are SQL for the household's id and the shock key it is matched under;
+ * `household`, `region` and `shock` are SQL for the household's id, its region (an entry has its
+ * household's region: the same rows, read in one partition) and the shock key it is matched under;
  * `ruleId` the placeholder of the rule id.
  */
-export function priorPaymentsSql(refs: { household: string; shock: string; ruleId: string }): string {
+export function priorPaymentsSql(refs: { household: string; region: string; shock: string; ruleId: string }): string {
   return `(SELECT coalesce(sum(coalesce(pe.payments, 1)), 0)::int
              FROM payment_list_entries pe
              JOIN payment_lists pl ON pl.id = pe.list_id
              JOIN activations pa ON pa.id = pe.activation_id
-            WHERE pe.household_id = ${refs.household}
+            WHERE pe.household_id = ${refs.household} AND pe.region = ${refs.region}
               AND pl.rule_id = ${refs.ruleId}
               AND pl.status IN ${DECIDED_STATUSES}
               AND pa.shock_key = ${refs.shock})`;
