@@ -83,6 +83,22 @@ describe('households partitioned by region', () => {
       .rejects.toThrow(/household \d+ is stored in region XD01: its region does not change/);
   });
 
+  it('keeps each enrolment with an existing household in its region, and deletes it with its household', async () => {
+    await importRegistry(world.t.store, await tempFile('enrolled.csv', csv('registry_id,admin_pcode,programmes', [['ENROLLED', 'XD02001', 'CT;OPG']])));
+    const enrol = (household: string, region: string) => world.t.store.transaction(({ raw }) => raw.query(
+      `INSERT INTO enrolments (household_id, region, programme_code, status) SELECT ${household}, ${region}, 'CT', 'active'`,
+    ));
+    const fk = /insert or update on table "enrolments" violates foreign key constraint "enrolments_household_id_fkey"/;
+    await expect(enrol('-1', `'XD02'`)).rejects.toThrow(fk);
+    await expect(world.t.store.transaction(({ raw }) => raw.query(
+      `UPDATE enrolments SET region = 'XD03' WHERE household_id = (SELECT id FROM households WHERE registry_id = 'ENROLLED')`,
+    ))).rejects.toThrow(fk);
+    const count = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM enrolments`.execute(world.t.store.db)).rows[0].n;
+    expect(await count()).toBe(2);
+    await world.t.store.transaction(({ raw }) => raw.query(`DELETE FROM households WHERE registry_id = 'ENROLLED'`));
+    expect(await count()).toBe(0);
+  });
+
   it('refuses a named list naming a household that does not exist, and the deletion of one it names', async () => {
     await importRegistry(world.t.store, await tempFile('named.csv', csv('registry_id,admin_pcode', [['NAMED', 'XD02001']])));
     const named = (household: string) => world.t.store.transaction(async ({ raw }) => {
