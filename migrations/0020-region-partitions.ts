@@ -154,12 +154,13 @@ async function householdsUniqueNationally(db: Kysely<any>): Promise<void> {
  * that exists, and a household named anywhere cannot be deleted, renumbered or truncated away.
  */
 async function householdReferences(db: Kysely<any>): Promise<void> {
+  const tables = sql.raw(`ARRAY[${REFERENCING.map((t) => `'${t}'`).join(', ')}]`);
   await sql`
     CREATE OR REPLACE FUNCTION payment_list_household_reference() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
       household bigint;
       referencing text;
-      tables text[] := ARRAY['enrolments', 'payment_list_entries', 'release_ids', 'payment_statuses', 'named_list_households', 'disbursement_items'];
+      tables text[] := ${tables};
     BEGIN
       -- A foreign key also sees rows committed after the snapshot; this check sees only the
       -- statement's snapshot, which under READ COMMITTED is fresh and under a longer one is not.
@@ -217,12 +218,17 @@ async function householdReferences(db: Kysely<any>): Promise<void> {
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION payment_list_household_reference('households')`.execute(db);
   await sql`
     CREATE OR REPLACE FUNCTION households_listed_kept_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      referencing text;
+      named boolean;
     BEGIN
-      IF EXISTS (SELECT 1 FROM enrolments) OR EXISTS (SELECT 1 FROM payment_list_entries) OR EXISTS (SELECT 1 FROM release_ids)
-         OR EXISTS (SELECT 1 FROM payment_statuses) OR EXISTS (SELECT 1 FROM named_list_households) OR EXISTS (SELECT 1 FROM disbursement_items) THEN
-        RAISE EXCEPTION 'cannot truncate table "households": enrolments, lists, releases, payments or disbursements refer to its households'
-          USING ERRCODE = 'foreign_key_violation';
-      END IF;
+      FOREACH referencing IN ARRAY ${tables} LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', referencing) INTO named;
+        IF named THEN
+          RAISE EXCEPTION 'cannot truncate table "households": enrolments, lists, releases, payments or disbursements refer to its households'
+            USING ERRCODE = 'foreign_key_violation';
+        END IF;
+      END LOOP;
       RETURN NULL;
     END $$`.execute(db);
   await sql`CREATE TRIGGER households_named_kept_on_truncate BEFORE TRUNCATE ON households

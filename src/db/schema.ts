@@ -42,7 +42,7 @@ export interface HouseholdsTable {
   id: Generated<number>;
   registry_id: string;
   admin_pcode: string;
-  /** The partition key: the first-level admin area of `admin_pcode` when the household was written (migration 0020). */
+  /** The partition key: the first-level admin area the household was first registered in; never changes (migration 0020). */
   region: string;
   location: Geometry | null;
   size: number | null;

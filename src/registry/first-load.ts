@@ -37,7 +37,8 @@ export async function withIndexesDeferredOnFirstLoad<T>({ raw }: Tx, work: () =>
   return { result, firstLoad: true };
 }
 
-async function isEmpty(raw: Tx['raw']): Promise<boolean> {
+/** Whether the registry holds no household yet. */
+export async function isEmpty(raw: Tx['raw']): Promise<boolean> {
   const { rows } = await raw.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM households) AS empty`);
   return rows[0].empty;
 }

@@ -2,6 +2,7 @@ import { UserError } from '../errors.ts';
 import { MAX_KEY_BYTES } from '../db/storable.ts';
 import type { Tx } from '../db/store.ts';
 import type { CanonicalColumn } from './columns.ts';
+import { isEmpty } from './first-load.ts';
 
 /**
  * The one path by which households enter the registry, whatever they came from (a CSV file, a
@@ -235,10 +236,9 @@ export async function upsertHouseholds({ raw }: Tx, staged: Staged): Promise<{ i
   // upsert's inserts from its updates. A known household is found by its registry id in whatever
   // region it is stored: its region is where it was first registered and does not follow a move
   // (migration 0020). Imports take turns (first-load.ts), so nothing comes between the two.
-  const { rows: known } = await raw.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM households) AS any`);
   // The records are worked out before they meet the registry: a join may otherwise evaluate a
   // cast on a record that has a problem before the problem has filtered it out.
-  const updated = known[0].any
+  const updated = !(await isEmpty(raw))
     ? await raw.query(
       `WITH n AS MATERIALIZED (${incoming})
        UPDATE households h SET ${updates.join(', ')} FROM n WHERE h.registry_id = n.registry_id AND (${changed})`,
