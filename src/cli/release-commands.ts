@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Store } from '../db/store.ts';
@@ -118,7 +117,9 @@ async function exportToFile(
   store: Store, id: number, format: ExportFormat, out: string, partnerId: string | undefined, by: string, shown: Progress,
 ): Promise<ExportSummary> {
   const partial = `${out}.partial-${process.pid}`;
-  const file = createWriteStream(partial, { mode: 0o600 });
+  // Opened before the export starts: a stream that opens its file itself may create it after a
+  // quick refusal has already removed it, and leave it behind.
+  const file = (await open(partial, 'w', 0o600)).createWriteStream();
   const written = exportMeter(shown, format);
   try {
     const summary = await exportList(store, id, format, file, { partnerId, onProgress: written.update }, by).finally(written.stop);
@@ -128,6 +129,7 @@ async function exportToFile(
     return summary;
   } catch (error) {
     file.destroy();
+    await finished(file).catch(() => undefined);
     await rm(partial, { force: true });
     throw error;
   }
