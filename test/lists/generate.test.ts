@@ -270,6 +270,54 @@ describe('lifecycle', () => {
     expect(rows[0]).toEqual({ n: list.households });
   });
 
+  it('an entry names an existing list and activation; a deleted draft list takes its entries; a named activation stays', async () => {
+    const sqlOn = (text: string) => t.store.transaction(({ raw }) => raw.query(text, [list.id]));
+    const oneEntry = `list_id = $1 AND household_id = (SELECT min(household_id) FROM payment_list_entries WHERE list_id = $1)`;
+    await expect(sqlOn(`UPDATE payment_list_entries SET list_id = -1 WHERE ${oneEntry}`))
+      .rejects.toThrow(/violates foreign key constraint "payment_list_entries_list_id_fkey"/);
+    await expect(sqlOn(`UPDATE payment_list_entries SET activation_id = -1 WHERE ${oneEntry}`))
+      .rejects.toThrow(/violates foreign key constraint "payment_list_entries_activation_id_fkey"/);
+    const truncate = (table: string) => t.store.transaction(({ raw }) => raw.query(`TRUNCATE ${table} CASCADE`));
+    await expect(truncate('payment_lists')).rejects.toThrow(/cannot truncate table "payment_lists": payment list entries refer to it/);
+    await expect(truncate('activations')).rejects.toThrow(/cannot truncate table "activations": payment list entries refer to it/);
+
+    // Rolled back at the end: what the deletes did is read inside the transaction.
+    const rolledBack = new Error('rolled back');
+    const inside = async (work: (query: (text: string) => Promise<Record<string, unknown>[]>) => Promise<void>) => {
+      await expect(t.store.transaction(async ({ raw }) => {
+        await work(async (text) => (await raw.query(text, text.includes('$1') ? [list.id] : [])).rows);
+        throw rolledBack;
+      })).rejects.toBe(rolledBack);
+    };
+    // An activation named by an entry alone (no list area, change or confirmation refers to it).
+    await inside(async (query) => {
+      const [copy] = await query(`INSERT INTO activations (rule_version_id, rule_id, shock_key, pcode, stage, evidence, opened_as_of, evaluated_as_of)
+                                  SELECT rule_version_id, rule_id, shock_key || ' (copy)', pcode, stage, evidence, opened_as_of, evaluated_as_of
+                                    FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
+      await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
+      await expect(query(`DELETE FROM activations WHERE id = ${copy.id}`))
+        .rejects.toThrow(`update or delete on table "activations" violates foreign key constraint "payment_list_entries_activation_id_fkey" on table "payment_list_entries"`);
+    });
+    await inside(async (query) => {
+      const [copy] = await query(`INSERT INTO activations (rule_version_id, rule_id, shock_key, pcode, stage, evidence, opened_as_of, evaluated_as_of)
+                                  SELECT rule_version_id, rule_id, shock_key || ' (copy)', pcode, stage, evidence, opened_as_of, evaluated_as_of
+                                    FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
+      await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
+      await expect(query(`UPDATE activations SET id = DEFAULT WHERE id = ${copy.id}`)).rejects.toThrow(/"payment_list_entries_activation_id_fkey"/);
+    });
+    await inside(async (query) => {
+      expect(await query(`SELECT count(*)::int AS n FROM payment_list_entries WHERE list_id = $1`)).toEqual([{ n: list.households }]);
+      await query(`DELETE FROM payment_lists WHERE id = $1`);
+      expect(await query(`SELECT count(*)::int AS n FROM payment_list_entries WHERE list_id = $1`)).toEqual([{ n: 0 }]);
+    });
+    // Deleting a list reads the entries in the statement's snapshot: READ COMMITTED only.
+    await expect(t.store.transaction(async ({ raw }) => {
+      await raw.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+      await raw.query(`DELETE FROM payment_lists WHERE id = $1`, [list.id]);
+    })).rejects.toThrow(/under READ COMMITTED only \(this transaction is repeatable read\)/);
+    expect((await sqlOn(`SELECT count(*)::int AS n FROM payment_list_entries WHERE list_id = $1`)).rows).toEqual([{ n: list.households }]);
+  });
+
   it('the one who generated cannot approve; above the threshold two different approvers are needed; the hash is stored', async () => {
     await expect(approveList(t.store, list.id, 'maker@test', list)).rejects.toThrow(/four eyes/);
     process.env.ASP_SECOND_APPROVAL_ABOVE = '5000'; // the list totals 6000
