@@ -84,7 +84,12 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   // A shock is paid no more often than the rule says, counting the decided lists of earlier cycles
   // (read once per household, in \`prior_payments\`, which the budget reads too).
   const { perShock } = paymentPlan(component);
-  const prior = perShock === null ? '0' : priorPaymentsSql({ household: 'h.id', region: 'h.region', shock: 'h.shock_key', ruleId: q.param(rule.id, 'text') });
+  // In FROM behind OFFSET 0, so it runs once per household: as a column of the CTE, which
+  // PostgreSQL inlines, it ran once for each place that reads it (three).
+  const paidBefore = perShock === null
+    ? `SELECT h.*, 0 AS prior_payments FROM members h`
+    : `SELECT h.*, p.prior_payments FROM members h
+        CROSS JOIN LATERAL (SELECT ${priorPaymentsSql({ household: 'h.id', region: 'h.region', shock: 'h.shock_key', ruleId: q.param(rule.id, 'text') })} AS prior_payments OFFSET 0) p`;
   if (perShock !== null) reasons.push([`already paid ${perShock} of ${perShock} payments for this shock`, `h.prior_payments >= ${q.param(perShock, 'int')}`]);
   // One entry per identifier (e.g. national ID) and shock: a record whose identifier was already listed is a duplicate.
   if (dedupe) reasons.push([dedupe.reason, dedupe.onEarlierList]);
@@ -141,7 +146,7 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
           ${excludedAreas}
         ${nested ? 'ORDER BY h.id, a.pcode' : ''}
      ),
-     paid_before AS (SELECT h.*, ${prior} AS prior_payments FROM members h),
+     paid_before AS (${paidBefore}),
      priced AS (
        SELECT h.*, ${excluded} AS excluded_by_rule, ${counted} AS is_counted, round(${amount}, 2) AS amount,
               ${dedupe ? dedupe.key : 'NULL::text'} AS dedupe_key
