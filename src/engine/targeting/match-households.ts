@@ -130,19 +130,21 @@ export async function matchHouseholds(raw: RawConnection, job: Job, listId: numb
   await raw.query(`DROP TABLE IF EXISTS list_matched`);
   await raw.query(
     `CREATE TEMP TABLE list_matched ON COMMIT DROP AS
-     WITH act AS (${act}),
+     WITH act AS (
+       -- With the events whose footprint parts it is matched against (none: matched by area).
+       SELECT u.*, ARRAY(SELECT fa.event_key FROM list_footprint_areas fa WHERE fa.pcode = u.pcode) AS events FROM (${act}) u
+     ),
      hh AS (${q.households()}),
      members AS (
        SELECT ${nested ? 'DISTINCT ON (h.id)' : ''} a.activation_id, a.shock_key, a.pcode, a.tier, a.severity, a.coverage, a.tier_amount, h.*,
               -- No point under a footprint: not a household of the affected area unless the rule says by_area.
               (${q.param(!unlocatedMatched, 'boolean')} AND h.location IS NULL
-                AND EXISTS (SELECT 1 FROM list_footprint_areas fa WHERE fa.pcode = a.pcode)) AS outside
+                AND cardinality(a.events) > 0) AS outside
          FROM act a
          JOIN admin_area_ancestors x ON x.ancestor_pcode = a.pcode
          JOIN hh h ON h.admin_pcode = x.pcode
-        WHERE (h.location IS NULL OR NOT EXISTS (SELECT 1 FROM list_footprint_areas fa WHERE fa.pcode = a.pcode)
-               OR EXISTS (SELECT 1 FROM list_footprint fp JOIN list_footprint_areas fa ON fa.event_key = fp.event_key
-                           WHERE fa.pcode = a.pcode AND ${inFootprint}))
+        WHERE (h.location IS NULL OR cardinality(a.events) = 0
+               OR EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.event_key = ANY (a.events) AND ${inFootprint}))
           ${excludedAreas}
         ${nested ? 'ORDER BY h.id, a.pcode' : ''}
      ),
