@@ -52,14 +52,18 @@ export function paymentPlan(component: ResponseComponent): PaymentPlan {
  * `ruleId` the placeholder of the rule id.
  */
 export function priorPaymentsSql(refs: { household: string; region: string; shock: string; ruleId: string }): string {
-  return `(SELECT coalesce(sum(coalesce(pe.payments, 1)), 0)::int
-             FROM payment_list_entries pe
-             JOIN payment_lists pl ON pl.id = pe.list_id
-             JOIN activations pa ON pa.id = pe.activation_id
-            WHERE pe.household_id = ${refs.household} AND pe.region = ${refs.region}
-              AND pl.rule_id = ${refs.ruleId}
-              AND pl.status IN ${DECIDED_STATUSES}
-              AND pa.shock_key = ${refs.shock})`;
+  // The first test does not depend on the household: PostgreSQL runs it once per statement, and a
+  // rule's first list (no decided list yet) skips the look per household.
+  return `(CASE WHEN EXISTS (SELECT 1 FROM payment_lists dl WHERE dl.rule_id = ${refs.ruleId} AND dl.status IN ${DECIDED_STATUSES})
+           THEN (SELECT coalesce(sum(coalesce(pe.payments, 1)), 0)::int
+                   FROM payment_list_entries pe
+                   JOIN payment_lists pl ON pl.id = pe.list_id
+                   JOIN activations pa ON pa.id = pe.activation_id
+                  WHERE pe.household_id = ${refs.household} AND pe.region = ${refs.region}
+                    AND pl.rule_id = ${refs.ruleId}
+                    AND pl.status IN ${DECIDED_STATUSES}
+                    AND pa.shock_key = ${refs.shock})
+           ELSE 0 END)`;
 }
 
 /**
