@@ -7,12 +7,12 @@ import { sql, type Kysely } from 'kysely';
  *
  * The same guarantee both ways, with the foreign keys' errors (SQLSTATE 23503):
  * - an entry names a list and an activation that exist. The statement locks each distinct parent
- *   FOR KEY SHARE, as the foreign key did for each row, so neither can be deleted before the
- *   entries commit; a parent deleted meanwhile is not locked, then not found, and refused.
+ *   FOR KEY SHARE, as the foreign key did for each row, and a parent it could not lock (never
+ *   there, or deleted meanwhile) is refused: neither can be deleted before the entries commit.
  * - deleting a list deletes its entries (ON DELETE CASCADE); an activation named by an entry
  *   cannot be deleted; neither can be renumbered while named, nor truncated away.
- * The parent side reads the entries in the statement's snapshot, so it runs under READ COMMITTED
- * only: a longer snapshot could miss an entry committed since (as the household checks of 0019).
+ * The parent side (delete, renumber, truncate) reads the entries in the statement's snapshot, so
+ * it runs under READ COMMITTED only: a longer snapshot could miss an entry committed since.
  * Nothing in the engine deletes a list or an activation; these keep SQL by hand honest.
  */
 export async function up(db: Kysely<any>): Promise<void> {
@@ -21,18 +21,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     DECLARE
       list_ids bigint[];
       activation_ids bigint[];
+      locked bigint[];
       missing bigint;
     BEGIN
       list_ids := ARRAY(SELECT DISTINCT list_id FROM new_rows ORDER BY list_id);
       activation_ids := ARRAY(SELECT DISTINCT activation_id FROM new_rows ORDER BY activation_id);
-      PERFORM 1 FROM payment_lists p WHERE p.id = ANY (list_ids) ORDER BY p.id FOR KEY SHARE;
-      SELECT l INTO missing FROM unnest(list_ids) l WHERE NOT EXISTS (SELECT 1 FROM payment_lists p WHERE p.id = l) LIMIT 1;
+      -- What is locked is what exists: one statement, so a parent committed after the lock
+      -- cannot pass the check unlocked.
+      locked := ARRAY(SELECT p.id FROM (SELECT id FROM payment_lists WHERE id = ANY (list_ids) ORDER BY id FOR KEY SHARE) p);
+      SELECT l INTO missing FROM unnest(list_ids) l WHERE l <> ALL (locked) LIMIT 1;
       IF FOUND THEN
         RAISE EXCEPTION 'insert or update on table "payment_list_entries" violates foreign key constraint "payment_list_entries_list_id_fkey"'
           USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (list_id)=(%s) is not present in table "payment_lists".', missing);
       END IF;
-      PERFORM 1 FROM activations a WHERE a.id = ANY (activation_ids) ORDER BY a.id FOR KEY SHARE;
-      SELECT a INTO missing FROM unnest(activation_ids) a WHERE NOT EXISTS (SELECT 1 FROM activations x WHERE x.id = a) LIMIT 1;
+      locked := ARRAY(SELECT a.id FROM (SELECT id FROM activations WHERE id = ANY (activation_ids) ORDER BY id FOR KEY SHARE) a);
+      SELECT a INTO missing FROM unnest(activation_ids) a WHERE a <> ALL (locked) LIMIT 1;
       IF FOUND THEN
         RAISE EXCEPTION 'insert or update on table "payment_list_entries" violates foreign key constraint "payment_list_entries_activation_id_fkey"'
           USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (activation_id)=(%s) is not present in table "activations".', missing);
@@ -70,6 +73,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE FUNCTION payment_list_entries_kept_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+      -- A foreign key refuses from the catalogue; this looks, and a longer snapshot could miss entries.
+      IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'lists and activations are truncated under READ COMMITTED only (this transaction is %)', current_setting('transaction_isolation')
+          USING ERRCODE = 'serialization_failure';
+      END IF;
       IF EXISTS (SELECT 1 FROM payment_list_entries) THEN
         RAISE EXCEPTION 'cannot truncate table "%": payment list entries refer to it', TG_TABLE_NAME
           USING ERRCODE = 'foreign_key_violation';

@@ -277,6 +277,15 @@ describe('lifecycle', () => {
       .rejects.toThrow(/violates foreign key constraint "payment_list_entries_list_id_fkey"/);
     await expect(sqlOn(`UPDATE payment_list_entries SET activation_id = -1 WHERE ${oneEntry}`))
       .rejects.toThrow(/violates foreign key constraint "payment_list_entries_activation_id_fkey"/);
+    // Inserted: a household not on the list yet, under a list or an activation that does not exist.
+    const inserted = (listId: string, activationId: string) => sqlOn(
+      `INSERT INTO payment_list_entries (list_id, household_id, region, registry_id, admin_pcode, pcode, activation_id, tier, rank, size, amount, currency, reason)
+       SELECT ${listId}, h.id, h.region, h.registry_id, e.admin_pcode, e.pcode, ${activationId}, e.tier, 999, e.size, e.amount, e.currency, 'added by SQL'
+         FROM (SELECT * FROM payment_list_entries WHERE list_id = $1 LIMIT 1) e
+        CROSS JOIN LATERAL (SELECT id, region, registry_id FROM households WHERE id NOT IN (SELECT household_id FROM payment_list_entries WHERE list_id = $1) LIMIT 1) h`,
+    );
+    await expect(inserted('-1', 'e.activation_id')).rejects.toMatchObject({ code: '23503', detail: 'Key (list_id)=(-1) is not present in table "payment_lists".' });
+    await expect(inserted('e.list_id', '-7')).rejects.toMatchObject({ code: '23503', detail: 'Key (activation_id)=(-7) is not present in table "activations".' });
     const truncate = (table: string) => t.store.transaction(({ raw }) => raw.query(`TRUNCATE ${table} CASCADE`));
     await expect(truncate('payment_lists')).rejects.toThrow(/cannot truncate table "payment_lists": payment list entries refer to it/);
     await expect(truncate('activations')).rejects.toThrow(/cannot truncate table "activations": payment list entries refer to it/);
@@ -304,6 +313,12 @@ describe('lifecycle', () => {
                                     FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
       await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
       await expect(query(`UPDATE activations SET id = DEFAULT WHERE id = ${copy.id}`)).rejects.toThrow(/"payment_list_entries_activation_id_fkey"/);
+    });
+    // A list renumbered (its areas, whose own foreign key would refuse first, removed).
+    await inside(async (query) => {
+      await query(`DELETE FROM payment_list_areas WHERE list_id = $1`);
+      await expect(query(`UPDATE payment_lists SET id = DEFAULT WHERE id = $1`))
+        .rejects.toThrow(`update or delete on table "payment_lists" violates foreign key constraint "payment_list_entries_list_id_fkey" on table "payment_list_entries"`);
     });
     await inside(async (query) => {
       expect(await query(`SELECT count(*)::int AS n FROM payment_list_entries WHERE list_id = $1`)).toEqual([{ n: list.households }]);

@@ -99,6 +99,24 @@ describe('households partitioned by region', () => {
     expect(await count()).toBe(0);
   });
 
+  it('refuses a write that names a partition, whose checks run only on the partitioned table', async () => {
+    await importRegistry(world.t.store, await tempFile('direct.csv', csv('registry_id,admin_pcode,programmes', [['DIRECT', 'XD02001', 'CT']])));
+    const run = (text: string) => world.t.store.transaction(({ raw }) => raw.query(text));
+    const { rows } = await run(`SELECT h.tableoid::regclass::text AS households, e.tableoid::regclass::text AS enrolments
+                                  FROM households h JOIN enrolments e ON e.household_id = h.id WHERE h.registry_id = 'DIRECT'`);
+    const { households, enrolments } = rows[0] as { households: string; enrolments: string };
+    expect(households).toMatch(/^households_r[0-7]$/);
+    const refused = (table: string, partition: string) => `rows of "${table}" are written through that table, not through its partition "${partition}"`;
+    // A second record of another region's household, an enrolment of nobody, a list entry: each check skipped, so refused.
+    await expect(run(`UPDATE ${households} SET registry_id = 'ENROLLED' WHERE registry_id = 'DIRECT'`)).rejects.toThrow(refused('households', households));
+    await expect(run(`UPDATE ${enrolments} SET household_id = -1`)).rejects.toThrow(refused('enrolments', enrolments));
+    await expect(run(`DELETE FROM payment_list_entries_r0`)).rejects.toThrow(refused('payment_list_entries', 'payment_list_entries_r0'));
+    await expect(run(`TRUNCATE ${households}`)).rejects.toThrow(/cannot truncate table "households": enrolments, lists, releases, payments or disbursements refer to its households/);
+    // Through the table, the same rows are written (and checked).
+    await run(`UPDATE households SET registry_id = 'DIRECT-2' WHERE registry_id = 'DIRECT'`);
+    expect((await run(`SELECT count(*)::int AS n FROM households WHERE registry_id = 'DIRECT-2'`)).rows).toEqual([{ n: 1 }]);
+  });
+
   it('refuses a named list naming a household that does not exist, and the deletion of one it names', async () => {
     await importRegistry(world.t.store, await tempFile('named.csv', csv('registry_id,admin_pcode', [['NAMED', 'XD02001']])));
     const named = (household: string) => world.t.store.transaction(async ({ raw }) => {
