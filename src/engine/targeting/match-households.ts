@@ -205,28 +205,26 @@ async function matchFootprints(raw: RawConnection, eventShocks: (readonly [strin
   const f = new HouseholdSql();
   await raw.query(`DROP TABLE IF EXISTS list_footprint`);
   await raw.query(`DROP TABLE IF EXISTS list_footprint_areas`);
-  const areaEvents = (q: HouseholdSql) =>
-    `unnest(${q.param(eventShocks.map(([p]) => p), 'text[]')}, ${q.param(eventShocks.map(([, k]) => k), 'text[]')}) AS a(pcode, event_key)`;
   await raw.query(
-    `CREATE TEMP TABLE list_footprint ON COMMIT DROP AS
-     SELECT k.event_key, p.geom
-       FROM (SELECT DISTINCT a.event_key FROM ${areaEvents(f)}) k
-       JOIN hazard_events e ON k.event_key = e.source || ':' || e.external_id
-       CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => f.param(value, type))} p`,
+    `CREATE TEMP TABLE list_footprint_areas ON COMMIT DROP AS
+     SELECT DISTINCT a.pcode, a.event_key
+       FROM unnest(${f.param(eventShocks.map(([p]) => p), 'text[]')}, ${f.param(eventShocks.map(([, k]) => k), 'text[]')}) AS a(pcode, event_key)`,
     f.params,
   );
   const g = new HouseholdSql();
   await raw.query(
-    `CREATE TEMP TABLE list_footprint_areas ON COMMIT DROP AS
-     SELECT DISTINCT a.pcode, a.event_key FROM ${areaEvents(g)}
-      WHERE EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.event_key = a.event_key)`,
+    `CREATE TEMP TABLE list_footprint ON COMMIT DROP AS
+     SELECT k.event_key, p.geom
+       FROM (SELECT DISTINCT event_key FROM list_footprint_areas) k
+       JOIN hazard_events e ON k.event_key = e.source || ':' || e.external_id
+       CROSS JOIN LATERAL ${selectedParts('e.id', reach, (value, type) => g.param(value, type))} p`,
     g.params,
   );
+  // An event whose selection has no part does not make its area a footprint area.
+  await raw.query(`DELETE FROM list_footprint_areas fa WHERE NOT EXISTS (SELECT 1 FROM list_footprint fp WHERE fp.event_key = fa.event_key)`);
   // Within a buffer the test is on geography (metres), so that is what the index is on.
   await raw.query(reach.bufferKm > 0 ? `CREATE INDEX ON list_footprint USING gist ((geom::geography))` : `CREATE INDEX ON list_footprint USING gist (geom)`);
-  await raw.query(`CREATE UNIQUE INDEX ON list_footprint_areas (pcode, event_key)`);
   await raw.query(`ANALYZE list_footprint`);
-  await raw.query(`ANALYZE list_footprint_areas`);
 }
 
 function unpricedReason(benefit: Benefit): string {
