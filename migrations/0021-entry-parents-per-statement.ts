@@ -16,29 +16,25 @@ import { sql, type Kysely } from 'kysely';
  * Nothing in the engine deletes a list or an activation; these keep SQL by hand honest.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  // One trigger per parent: the arguments name the entries' column and the table it refers to.
   await sql`
-    CREATE FUNCTION payment_list_entry_parents() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION payment_list_entry_parent() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
-      list_ids bigint[];
-      activation_ids bigint[];
+      referencing text := TG_ARGV[0];
+      parent_table text := TG_ARGV[1];
+      parents bigint[];
       locked bigint[];
       missing bigint;
     BEGIN
-      list_ids := ARRAY(SELECT DISTINCT list_id FROM new_rows ORDER BY list_id);
-      activation_ids := ARRAY(SELECT DISTINCT activation_id FROM new_rows ORDER BY activation_id);
+      EXECUTE format('SELECT ARRAY(SELECT DISTINCT %I FROM new_rows ORDER BY 1)', referencing) INTO parents;
       -- What is locked is what exists: one statement, so a parent committed after the lock
       -- cannot pass the check unlocked.
-      locked := ARRAY(SELECT p.id FROM (SELECT id FROM payment_lists WHERE id = ANY (list_ids) ORDER BY id FOR KEY SHARE) p);
-      SELECT l INTO missing FROM unnest(list_ids) l WHERE l <> ALL (locked) LIMIT 1;
+      EXECUTE format('SELECT ARRAY(SELECT p.id FROM (SELECT id FROM %I WHERE id = ANY ($1) ORDER BY id FOR KEY SHARE) p)', parent_table)
+        INTO locked USING parents;
+      SELECT k INTO missing FROM unnest(parents) k WHERE k <> ALL (locked) LIMIT 1;
       IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "payment_list_entries" violates foreign key constraint "payment_list_entries_list_id_fkey"'
-          USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (list_id)=(%s) is not present in table "payment_lists".', missing);
-      END IF;
-      locked := ARRAY(SELECT a.id FROM (SELECT id FROM activations WHERE id = ANY (activation_ids) ORDER BY id FOR KEY SHARE) a);
-      SELECT a INTO missing FROM unnest(activation_ids) a WHERE a <> ALL (locked) LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "payment_list_entries" violates foreign key constraint "payment_list_entries_activation_id_fkey"'
-          USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (activation_id)=(%s) is not present in table "activations".', missing);
+        RAISE EXCEPTION 'insert or update on table "payment_list_entries" violates foreign key constraint "payment_list_entries_%_fkey"', referencing
+          USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (%s)=(%s) is not present in table "%s".', referencing, missing, parent_table);
       END IF;
       RETURN NULL;
     END $$`.execute(db);
@@ -87,11 +83,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await sql`ALTER TABLE payment_list_entries DROP CONSTRAINT payment_list_entries_list_id_fkey`.execute(db);
   await sql`ALTER TABLE payment_list_entries DROP CONSTRAINT payment_list_entries_activation_id_fkey`.execute(db);
-  await sql`CREATE TRIGGER payment_list_entries_inserted_parents AFTER INSERT ON payment_list_entries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_entry_parents()`.execute(db);
-  await sql`CREATE TRIGGER payment_list_entries_updated_parents AFTER UPDATE ON payment_list_entries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_entry_parents()`.execute(db);
   for (const [parent, column] of [['payment_lists', 'list_id'], ['activations', 'activation_id']] as const) {
+    for (const event of ['INSERT', 'UPDATE'] as const) {
+      await sql`CREATE TRIGGER ${sql.raw(`payment_list_entries_${event.toLowerCase()}_${column}`)} AFTER ${sql.raw(event)} ON payment_list_entries
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_entry_parent(${sql.lit(column)}, ${sql.lit(parent)})`.execute(db);
+    }
     await sql`CREATE TRIGGER ${sql.raw(`${parent}_entries_on_delete`)} AFTER DELETE ON ${sql.table(parent)}
       REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION payment_list_entries_referenced(${sql.lit(column)})`.execute(db);
     await sql`CREATE TRIGGER ${sql.raw(`${parent}_entries_on_renumber`)} AFTER UPDATE OF id ON ${sql.table(parent)}
