@@ -299,21 +299,16 @@ describe('lifecycle', () => {
       })).rejects.toBe(rolledBack);
     };
     // An activation named by an entry alone (no list area, change or confirmation refers to it).
-    await inside(async (query) => {
-      const [copy] = await query(`INSERT INTO activations (rule_version_id, rule_id, shock_key, pcode, stage, evidence, opened_as_of, evaluated_as_of)
-                                  SELECT rule_version_id, rule_id, shock_key || ' (copy)', pcode, stage, evidence, opened_as_of, evaluated_as_of
-                                    FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
-      await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
-      await expect(query(`DELETE FROM activations WHERE id = ${copy.id}`))
-        .rejects.toThrow(`update or delete on table "activations" violates foreign key constraint "payment_list_entries_activation_id_fkey" on table "payment_list_entries"`);
-    });
-    await inside(async (query) => {
-      const [copy] = await query(`INSERT INTO activations (rule_version_id, rule_id, shock_key, pcode, stage, evidence, opened_as_of, evaluated_as_of)
-                                  SELECT rule_version_id, rule_id, shock_key || ' (copy)', pcode, stage, evidence, opened_as_of, evaluated_as_of
-                                    FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
-      await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
-      await expect(query(`UPDATE activations SET id = DEFAULT WHERE id = ${copy.id}`)).rejects.toThrow(/"payment_list_entries_activation_id_fkey"/);
-    });
+    for (const change of ['DELETE FROM activations WHERE id = $copy', 'UPDATE activations SET id = DEFAULT WHERE id = $copy']) {
+      await inside(async (query) => {
+        const [copy] = await query(`INSERT INTO activations (rule_version_id, rule_id, shock_key, pcode, stage, evidence, opened_as_of, evaluated_as_of)
+                                    SELECT rule_version_id, rule_id, shock_key || ' (copy)', pcode, stage, evidence, opened_as_of, evaluated_as_of
+                                      FROM activations WHERE id = (SELECT activation_id FROM payment_list_entries WHERE ${oneEntry}) RETURNING id`);
+        await query(`UPDATE payment_list_entries SET activation_id = ${copy.id} WHERE ${oneEntry}`);
+        await expect(query(change.replace('$copy', String(copy.id))))
+          .rejects.toThrow(`update or delete on table "activations" violates foreign key constraint "payment_list_entries_activation_id_fkey" on table "payment_list_entries"`);
+      });
+    }
     // A list renumbered (its areas, whose own foreign key would refuse first, removed).
     await inside(async (query) => {
       await query(`DELETE FROM payment_list_areas WHERE list_id = $1`);
