@@ -21,6 +21,7 @@ import * as statementLevelListChecks from './0019-statement-level-list-checks.ts
 import * as regionPartitions from './0020-region-partitions.ts';
 import * as entryParentsPerStatement from './0021-entry-parents-per-statement.ts';
 import * as partitionsWrittenThroughParent from './0022-partitions-written-through-parent.ts';
+import * as contentHashPerArea from './0023-content-hash-per-area.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -49,4 +50,5 @@ export const migrations: Record<string, Migration> = {
   '0020-region-partitions': regionPartitions,
   '0021-entry-parents-per-statement': entryParentsPerStatement,
   '0022-partitions-written-through-parent': partitionsWrittenThroughParent,
+  '0023-content-hash-per-area': contentHashPerArea,
 };

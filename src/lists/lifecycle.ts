@@ -40,6 +40,8 @@ export interface ListRow {
   version: number;
   /** The sha256 of the entries as generated: what a reviewer is shown and names when approving. */
   entriesSha256: string | null;
+  /** How the hash is computed: 1, one text over every entry (lists generated before migration 0023); 2, over per-area blocks. */
+  contentHashVersion: 1 | 2;
   cancelledBy: string | null;
   cancelledReason: string | null;
 }
@@ -48,7 +50,7 @@ const COLUMNS = `l.id, l.rule_id AS "ruleId", v.hash AS "ruleHash", l.component,
   l.currency, l.households, l.total_amount::float8 AS "totalAmount", l.excluded, l.cuts, l.generated_by AS "generatedBy",
   l.generated_at AS "generatedAt", l.approved_by AS "approvedBy", l.approved_at AS "approvedAt",
   l.second_approved_by AS "secondApprovedBy", l.second_approved_at AS "secondApprovedAt", l.content_sha256 AS "contentSha256",
-  l.version, l.entries_sha256 AS "entriesSha256", l.cancelled_by AS "cancelledBy", l.cancelled_reason AS "cancelledReason"`;
+  l.version, l.entries_sha256 AS "entriesSha256", l.content_hash_version AS "contentHashVersion", l.cancelled_by AS "cancelledBy", l.cancelled_reason AS "cancelledReason"`;
 const FROM = `payment_lists l JOIN rule_versions v ON v.id = l.rule_version_id`;
 
 export async function findList(raw: RawConnection, id: number): Promise<ListRow> {
@@ -72,11 +74,14 @@ export async function listLists(store: Store, filter: { status?: string; ruleId?
 }
 
 /**
- * The sha256 of a list's content: a header line (rule version hash, component, kind, programme,
- * cycle, currency) and one line per entry in (area, rank, registry id) order with the registry id,
- * the household's area, the matched area, tier, rank, amount with two decimals, currency, number
- * of payments, first payment date, payment channel and account, joined by newlines. Computed inside
- * the database, by the one function its approval check uses too.
+ * The sha256 of a list's content, computed inside the database by the one function its approval
+ * check uses too. An entry is one line: registry id, the household's area, the matched area, tier,
+ * rank, amount with two decimals, currency, number of payments, first payment date, payment
+ * channel and account, joined by `|`. Version 2 (migration 0023): the entries of each block of
+ * 100,000 ranks of a matched area, in (rank, registry id) order, are hashed on their own; the list's
+ * hash is over a header line (rule version hash, component, kind, programme, cycle, currency) and
+ * one line per block in (area, block) order, `pcode|block|entries|sha256`. Version 1, for lists
+ * generated before it: the header and every entry line, in (area, rank, registry id) order, as one text.
  */
 export async function listContentHash(raw: RawConnection, id: number): Promise<string> {
   const { rows } = await raw.query<{ hash: string }>(`SELECT payment_list_content_hash($1) AS hash`, [id]);

@@ -219,7 +219,8 @@ async function generateOne(raw: RawConnection, job: Job): Promise<GeneratedList>
   };
   if (job.estimate) return result;
   const { rows: hashed } = await raw.query<{ sha256: string }>(
-    `UPDATE payment_lists SET entries_sha256 = payment_list_content_hash(id) WHERE id = $1 RETURNING entries_sha256 AS sha256`,
+    // Version 2 (per-area blocks, migration 0023) whatever the list was hashed with before: no text value over 1 GB.
+    `UPDATE payment_lists SET content_hash_version = 2, entries_sha256 = payment_list_content_hash_v2(id) WHERE id = $1 RETURNING entries_sha256 AS sha256`,
     [listId],
   );
   result.sha256 = hashed[0].sha256;
