@@ -22,6 +22,7 @@ import * as regionPartitions from './0020-region-partitions.ts';
 import * as entryParentsPerStatement from './0021-entry-parents-per-statement.ts';
 import * as partitionsWrittenThroughParent from './0022-partitions-written-through-parent.ts';
 import * as contentHashPerArea from './0023-content-hash-per-area.ts';
+import * as householdsTruncatedUnderReadCommitted from './0024-households-truncated-under-read-committed.ts';
 
 /**
  * Every migration, in order. Listed rather than discovered from the folder so that they load the
@@ -51,4 +52,5 @@ export const migrations: Record<string, Migration> = {
   '0021-entry-parents-per-statement': entryParentsPerStatement,
   '0022-partitions-written-through-parent': partitionsWrittenThroughParent,
   '0023-content-hash-per-area': contentHashPerArea,
+  '0024-households-truncated-under-read-committed': householdsTruncatedUnderReadCommitted,
 };

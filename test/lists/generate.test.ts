@@ -261,6 +261,11 @@ describe('lifecycle', () => {
                           AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.id)`))
       .rejects.toThrow(fk);
     await expect(t.store.transaction(({ raw }) => raw.query(`TRUNCATE households CASCADE`))).rejects.toThrow(/cannot truncate table "households": enrolments, lists, releases, payments or disbursements refer to its households/);
+    // The guard looks for what refers to households: under an older snapshot it is refused first (0024).
+    await expect(t.store.transaction(async ({ raw }) => {
+      await raw.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+      await raw.query(`TRUNCATE households CASCADE`);
+    })).rejects.toThrow(/table "households" is truncated under READ COMMITTED only \(this transaction is repeatable read\)/);
     // The check sees the statement's snapshot: a longer one could miss an entry committed since.
     await expect(t.store.transaction(async ({ raw }) => {
       await raw.query(`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);

@@ -112,6 +112,10 @@ describe('households partitioned by region', () => {
     await expect(run(`UPDATE ${enrolments} SET household_id = -1`)).rejects.toThrow(refused('enrolments', enrolments));
     await expect(run(`DELETE FROM payment_list_entries_r0`)).rejects.toThrow(refused('payment_list_entries', 'payment_list_entries_r0'));
     await expect(run(`TRUNCATE ${households}`)).rejects.toThrow(/cannot truncate table "households": enrolments, lists, releases, payments or disbursements refer to its households/);
+    await expect(world.t.store.transaction(async ({ raw }) => {
+      await raw.query(`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`);
+      await raw.query(`TRUNCATE ${households}`);
+    })).rejects.toThrow(`table "${households}" is truncated under READ COMMITTED only (this transaction is serializable)`);
     // Through the table, the same rows are written (and checked).
     await run(`UPDATE households SET registry_id = 'DIRECT-2' WHERE registry_id = 'DIRECT'`);
     expect((await run(`SELECT count(*)::int AS n FROM households WHERE registry_id = 'DIRECT-2'`)).rows).toEqual([{ n: 1 }]);
