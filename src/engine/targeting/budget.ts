@@ -200,7 +200,9 @@ async function insertEntries(raw: RawConnection, job: Job, listId: number, start
             CASE WHEN ${p.kind} = 'vertical' THEN 'vertical: active ' || ${p.programme} || ' beneficiary' ELSE 'horizontal: rank ' || d.rank END
               || ' in ' || d.pcode || coalesce(' at tier ' || d.tier, '') || ' (activation ' || d.activation_id || ')'
        FROM (${decided}) d WHERE d.outcome LIKE 'keep%'
-      ORDER BY d.pcode, d.rank`,
+      -- In household order, as exports read them: each partition's heap and indexes are written in
+      -- ascending order, not at random places of an index larger than memory at national scale.
+      ORDER BY d.household_id`,
     [...values, ...p.values],
   );
 }
