@@ -23,6 +23,14 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`ALTER TABLE payment_lists ADD COLUMN content_hash_version smallint NOT NULL DEFAULT 1
               CONSTRAINT payment_lists_content_hash_version CHECK (content_hash_version IN (1, 2))`.execute(db);
   await sql`ALTER TABLE payment_lists ALTER COLUMN content_hash_version SET DEFAULT 2`.execute(db);
+  // A decided list's hash version is frozen with its hashes (0012): changed, its stored hash would
+  // no longer be what its entries hash to.
+  await sql`DROP TRIGGER payment_lists_review_frozen ON payment_lists`.execute(db);
+  await sql`
+    CREATE TRIGGER payment_lists_review_frozen BEFORE UPDATE ON payment_lists FOR EACH ROW
+      WHEN (OLD.status <> 'draft' AND (NEW.version, NEW.entries_sha256, NEW.second_approved_sha256, NEW.content_hash_version)
+                                      IS DISTINCT FROM (OLD.version, OLD.entries_sha256, OLD.second_approved_sha256, OLD.content_hash_version))
+      EXECUTE FUNCTION payment_list_review_frozen()`.execute(db);
   await sql`ALTER FUNCTION payment_list_content_hash(bigint) RENAME TO payment_list_content_hash_v1`.execute(db);
 
   await sql`

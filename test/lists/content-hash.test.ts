@@ -72,11 +72,10 @@ function nodeHash(header: string, entries: Entry[], blockRanks: number): string 
   return sha256([header, ...lines].join('\n'));
 }
 
+/** The header line from the list as the API shows it: rule version hash, component, kind, programme, cycle, currency. */
 async function header(): Promise<string> {
-  const [h] = await query<{ line: string }>(
-    `SELECT concat_ws('|', v.hash, l.component, l.kind, l.programme_code, l.cycle, l.currency) AS line
-       FROM payment_lists l JOIN rule_versions v ON v.id = l.rule_version_id WHERE l.id = $1`, [listId]);
-  return h.line;
+  const l = await getList(t.store, listId);
+  return [l.ruleHash, l.component, l.kind, l.programme, l.cycle, l.currency].filter((v) => v !== null).join('|');
 }
 
 async function databaseHash(blockRanks?: number): Promise<string> {
@@ -189,5 +188,9 @@ describe('the content hash of a list (version 2)', () => {
     await expect(approveList(t.store, regenerated.id, 'checker@test', { sha256: regenerated.sha256 })).rejects.toThrow('is not the content you reviewed');
     const approved = await approveList(t.store, regenerated.id, 'checker@test', { sha256: v1.sha256 });
     expect(approved).toMatchObject({ status: 'approved', contentSha256: v1.sha256, contentHashVersion: 1 });
+    // Decided, its hash version is frozen with its hashes.
+    await expect(query(`UPDATE payment_lists SET content_hash_version = 2 WHERE id = $1`, [regenerated.id]))
+      .rejects.toThrow(`payment list ${regenerated.id} is approved: its version and hashes cannot change`);
+    expect(await storedList(t.store, regenerated.id)).toMatchObject({ contentSha256: v1.sha256, entriesHashNow: v1.sha256 });
   });
 });
